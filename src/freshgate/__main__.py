@@ -1,0 +1,3 @@
+from freshgate.cli import main
+
+main()

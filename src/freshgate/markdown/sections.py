@@ -1,0 +1,67 @@
+"""Split a Markdown body into heading-delimited sections with stable anchors."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from markdown_it import MarkdownIt
+
+_md = MarkdownIt("commonmark")
+
+
+@dataclass(frozen=True)
+class Section:
+    """One heading and the text under it, up to the next heading."""
+
+    anchor: str
+    heading: str
+    level: int
+    position: int
+    text: str
+
+    @property
+    def text_hash(self) -> str:
+        """sha256 of the section text: unchanged text keeps its embedding and verdicts."""
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+
+def slugify(text: str) -> str:
+    """GitHub-style heading anchor: lowercase, punctuation dropped, spaces to hyphens."""
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    text = re.sub(r"[^\w\s-]", "", text.lower()).strip()
+    return re.sub(r"[\s]+", "-", text) or "section"
+
+
+def split_sections(body: str, doc_id: str) -> list[Section]:
+    """Sections of `body`; text before the first heading becomes the `overview` section."""
+    lines = body.splitlines()
+    tokens = _md.parse(body)
+    heads: list[tuple[int, int, str]] = []  # (start line, level, heading text)
+    for i, tok in enumerate(tokens):
+        if tok.type == "heading_open" and tok.map:
+            inline = tokens[i + 1]
+            heads.append((tok.map[0], int(tok.tag[1]), inline.content.strip()))
+    out: list[Section] = []
+    seen: dict[str, int] = {}
+
+    def add(heading: str, level: int, start: int, end: int) -> None:
+        text = "\n".join(lines[start:end]).strip()
+        if not text:
+            return
+        base = slugify(heading) if heading else "overview"
+        n = seen.get(base, 0)
+        seen[base] = n + 1
+        anchor = base if n == 0 else f"{base}-{n}"
+        out.append(Section(anchor=anchor, heading=heading, level=level, position=len(out), text=text))
+
+    first = heads[0][0] if heads else len(lines)
+    add("", 0, 0, first)
+    for idx, (start, level, heading) in enumerate(heads):
+        end = heads[idx + 1][0] if idx + 1 < len(heads) else len(lines)
+        # A heading with no body of its own (e.g. an H1 title right above an H2) still
+        # yields a section holding just the heading, so every anchor cited resolves.
+        add(heading, level, start, end)
+    return out
