@@ -180,3 +180,177 @@ class RegistryService:
                                          content_hash=doc.content_hash, front_matter=front_matter,
                                          origin=origin, created_by=actor, created_at=self.ctx.clock()))
         self._replace_sections(doc, body)
+
+    # ---- writes --------------------------------------------------------------
+    def register(self, parsed: ParsedDocument, *, actor: str, path: str | None = None,
+                 file_hash: str | None = None) -> tuple[str, Document]:
+        """Create or update a document from a parsed file; returns (added|updated|unchanged, doc)."""
+        meta = parsed.meta
+        now = self.ctx.clock()
+        owner = self.ensure_owner(meta.owner.id, meta.owner.name, meta.owner.contact, actor)
+        doc = self.session.get(Document, meta.id)
+        fm = meta.model_dump(mode="json")
+        fields = dict(
+            kind=meta.kind, title=meta.title, owner_id=owner.id, criticality=meta.criticality,
+            review_every_days=meta.review_every, expires=parsed.expires.date() if parsed.expires else None,
+            tags=list(meta.tags), url=meta.url, supersedes=meta.supersedes, lane=meta.lane, tools=list(meta.tools),
+        )
+        if doc is None:
+            doc = Document(id=meta.id, version=1, content_hash=parsed.content_hash, path=path, file_hash=file_hash,
+                           status=meta.status, successor=meta.successor, last_verified=parsed.last_verified,
+                           verified_by=meta.verified_by if parsed.last_verified else None,
+                           changed_at=parsed.updated, created_at=now, updated_at=now, **fields)
+            self.session.add(doc)
+            self.session.flush()
+            self._new_version(doc, parsed.body, "file", actor, fm)
+            self._set_dependencies(doc, meta.sources)
+            self._record(actor, "register", doc.id, after=snapshot(doc), detail=path or "")
+            self.session.flush()
+            self._announce(doc, "registered")
+            return "added", doc
+        if doc.kind != meta.kind:
+            raise Conflict(f"id {meta.id!r} is already registered as a {doc.kind}, not a {meta.kind}")
+        before = snapshot(doc)
+        content_changed = parsed.content_hash != doc.content_hash
+        stored_lv = _aware(doc.last_verified)
+        declared_lv = parsed.last_verified
+        reverified = declared_lv is not None and (stored_lv is None or declared_lv > stored_lv)
+        for k, v in fields.items():
+            setattr(doc, k, v)
+        doc.path, doc.file_hash, doc.updated_at = path or doc.path, file_hash or doc.file_hash, now
+        if reverified:
+            # The file's author verified it again together with this edit.
+            doc.last_verified, doc.verified_by = declared_lv, meta.verified_by
+        if content_changed:
+            doc.version += 1
+            doc.content_hash = parsed.content_hash
+            doc.changed_at = None if reverified else now
+            self._new_version(doc, parsed.body, "file", actor, fm)
+        if meta.status == "retired" and doc.status != "retired":
+            self._apply_retire(doc, meta.successor)
+        self._set_dependencies(doc, meta.sources)
+        self._flush(doc)
+        after = snapshot(doc)
+        if after == before:
+            return "unchanged", doc
+        self._record(actor, "update" if content_changed else "update_meta", doc.id, before=before, after=after,
+                     detail=path or "")
+        self._announce(doc, "content" if content_changed else "meta")
+        return "updated", doc
+
+    def _set_dependencies(self, doc: Document, source_ids: list[str]) -> None:
+        if doc.kind != "sop":
+            return
+        current = {d.source_id: d for d in self.session.exec(select(Dependency).where(Dependency.sop_id == doc.id))}
+        for sid in set(current) - set(source_ids):
+            self.session.delete(current[sid])
+        for sid in dict.fromkeys(source_ids):
+            if sid not in current:
+                self.session.add(Dependency(sop_id=doc.id, source_id=sid))
+
+    def verify(self, doc_id: str, *, actor: str, if_match: int | None = None, note: str = "") -> Document:
+        """Renew: the owner confirms the current content is right as of now."""
+        doc = self.get(doc_id)
+        self._check_revision(doc, if_match)
+        if doc.status == "retired":
+            raise Conflict(f"{doc_id} is retired; un-retire it before verifying")
+        before = snapshot(doc)
+        doc.last_verified, doc.verified_by, doc.changed_at = self.ctx.clock(), actor, None
+        doc.updated_at = self.ctx.clock()
+        self._flush(doc)
+        self._record(actor, "verify", doc.id, before=before, after=snapshot(doc), detail=note)
+        self._announce(doc, "verified")
+        return doc
+
+    def update_content(self, doc_id: str, body: str, *, actor: str, if_match: int | None = None,
+                       verify: bool = False, origin: str = "api") -> Document:
+        """Replace the content with a new version (state `changed` unless `verify`)."""
+        doc = self.get(doc_id)
+        self._check_revision(doc, if_match)
+        if not body.strip():
+            raise Invalid("content must not be empty", errors=[{"field": "content", "message": "is empty"}])
+        new_hash = content_hash(body)
+        before = snapshot(doc)
+        now = self.ctx.clock()
+        if new_hash != doc.content_hash:
+            doc.version += 1
+            doc.content_hash = new_hash
+            doc.changed_at = now
+            self._new_version(doc, body.strip() + "\n", origin, actor, {})
+        if verify:
+            doc.last_verified, doc.verified_by, doc.changed_at = now, actor, None
+        doc.updated_at = now
+        self._flush(doc)
+        self._record(actor, "update", doc.id, before=before, after=snapshot(doc))
+        self._announce(doc, "content")
+        return doc
+
+    def _apply_retire(self, doc: Document, successor: str | None) -> None:
+        if successor is not None:
+            if successor == doc.id:
+                raise Invalid("a document cannot be its own successor")
+            nxt = self.session.get(Document, successor)
+            if nxt is None:
+                raise Invalid(f"successor {successor!r} does not exist",
+                              errors=[{"field": "successor", "message": "does not exist"}])
+            if nxt.status != "active":
+                raise Invalid(f"successor {successor!r} is retired; choose an active document")
+            seen, cur = {doc.id}, nxt
+            while cur is not None and cur.successor:
+                if cur.successor in seen:
+                    raise Conflict(f"retiring {doc.id} for {successor} would create a successor cycle")
+                seen.add(cur.id)
+                cur = self.session.get(Document, cur.successor)
+        doc.status, doc.successor = "retired", successor
+
+    def retire(self, doc_id: str, *, actor: str, successor: str | None = None, if_match: int | None = None,
+               reason: str = "") -> Document:
+        """Retire a document, optionally for an active successor."""
+        doc = self.get(doc_id)
+        self._check_revision(doc, if_match)
+        if doc.status == "retired":
+            raise Conflict(f"{doc_id} is already retired")
+        before = snapshot(doc)
+        self._apply_retire(doc, successor)
+        doc.updated_at = self.ctx.clock()
+        self._flush(doc)
+        self._record(actor, "retire", doc.id, before=before, after=snapshot(doc), detail=reason)
+        self._announce(doc, "retired")
+        return doc
+
+    def unretire(self, doc_id: str, *, actor: str, if_match: int | None = None) -> Document:
+        """Bring a retired document back into use."""
+        doc = self.get(doc_id)
+        self._check_revision(doc, if_match)
+        if doc.status != "retired":
+            raise Conflict(f"{doc_id} is not retired")
+        before = snapshot(doc)
+        doc.status, doc.successor, doc.updated_at = "active", None, self.ctx.clock()
+        self._flush(doc)
+        self._record(actor, "unretire", doc.id, before=before, after=snapshot(doc))
+        self._announce(doc, "unretired")
+        return doc
+
+    def transfer(self, doc_id: str, new_owner: str, *, actor: str, if_match: int | None = None) -> Document:
+        """Hand a document over to another (existing, active) owner."""
+        doc = self.get(doc_id)
+        self._check_revision(doc, if_match)
+        owner = self.owner(new_owner)
+        if not owner.active:
+            raise Invalid(f"owner {new_owner!r} is inactive; activate them or choose another owner")
+        before = snapshot(doc)
+        doc.owner_id, doc.updated_at = owner.id, self.ctx.clock()
+        self._flush(doc)
+        self._record(actor, "transfer", doc.id, before=before, after=snapshot(doc))
+        self._announce(doc, "owner")
+        return doc
+
+    def set_owner_active(self, owner_id: str, active: bool, *, actor: str) -> Owner:
+        """Activate or deactivate an owner; a deactivated owner's items become `orphaned`."""
+        owner = self.owner(owner_id)
+        if owner.active != active:
+            owner.active = active
+            self._record(actor, "owner_activated" if active else "owner_deactivated", owner_id=owner_id,
+                         before={"active": not active}, after={"active": active})
+            self.session.flush()
+        return owner

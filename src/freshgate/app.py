@@ -1,0 +1,130 @@
+"""Assembly: the runtime (engine, services, listeners) and the FastAPI application."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from freshgate import __version__, db
+from freshgate.config import Settings
+from freshgate.errors import FreshgateError
+from freshgate.problems import from_exception, problem_response
+from freshgate.registry.service import RegistryContext
+from freshgate.registry.sync import SyncReport, sync
+from freshgate.registry.views import RulesConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """Everything one process shares: settings, engine, service context, optional parts."""
+
+    settings: Settings
+    engine: Engine
+    registry_ctx: RegistryContext
+    extras: dict[str, Any] = field(default_factory=dict)
+    on_close: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        """Release what the runtime holds."""
+        for fn in reversed(self.on_close):
+            fn()
+        self.engine.dispose()
+
+
+def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
+    """Make the engine, bring the schema up to date and wire the services together."""
+    engine = db.make_engine(settings.database_url)
+    if migrate:
+        db.migrate(engine)
+    rules = RulesConfig(settings.freshness.warning_window_days, settings.freshness.unreachable_after)
+    return Runtime(settings=settings, engine=engine, registry_ctx=RegistryContext(rules=rules))
+
+
+def run_sync(rt: Runtime, dirs: list[Path], *, actor: str = "sync", progress=None) -> SyncReport:
+    """Sync directories into the registry and commit."""
+    from freshgate.registry.service import RegistryService
+
+    with db.session_scope(rt.engine) as session:
+        return sync(RegistryService(session, rt.registry_ctx), dirs, actor=actor, progress=progress)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(FreshgateError)
+    async def _ours(request: Request, exc: FreshgateError):
+        return from_exception(exc, instance=request.url.path)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError):
+        errs = [{"field": ".".join(str(p) for p in e["loc"] if p != "body"), "message": e["msg"]} for e in exc.errors()]
+        return problem_response(422, "invalid", "the request is not valid; see errors", title="Invalid input",
+                                errors_=errs, instance=request.url.path)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return problem_response(exc.status_code, code, str(exc.detail), instance=request.url.path)
+
+    @app.exception_handler(OperationalError)
+    async def _db_down(request: Request, exc: OperationalError):
+        log.error("database error on %s: %s", request.url.path, exc)
+        return problem_response(503, "database_unavailable", "the database is not reachable; retry shortly",
+                                instance=request.url.path, headers={"Retry-After": "5"})
+
+    @app.exception_handler(SQLAlchemyError)
+    async def _db_error(request: Request, exc: SQLAlchemyError):
+        log.exception("database error on %s", request.url.path)
+        return problem_response(500, "database_error", "a database error occurred; nothing was changed",
+                                instance=request.url.path)
+
+
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
+    """The Freshgate HTTP application (nothing is built until start-up)."""
+    settings = settings or (runtime.settings if runtime else Settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        rt = runtime or build_runtime(settings)
+        app.state.runtime = rt
+        app.state.engine = rt.engine
+        app.state.registry_ctx = rt.registry_ctx
+        app.state.settings = settings
+        if settings.server.sync_dirs:
+            report = run_sync(rt, [Path(d) for d in settings.server.sync_dirs], actor="startup-sync")
+            log.info("start-up sync: %d added, %d updated, %d unchanged, %d failed", len(report.added),
+                     len(report.updated), len(report.unchanged), len(report.failed))
+            for path, reason in report.failed:
+                log.warning("sync skipped %s: %s", path, reason)
+        try:
+            yield
+        finally:
+            if runtime is None:
+                rt.close()
+
+    app = FastAPI(title="Freshgate", version=__version__, lifespan=lifespan,
+                  description="Knowledge-freshness and SOP registry: proceed, caution or stop and ask.")
+    _install_error_handlers(app)
+    from freshgate.registry.api import router as registry_router
+
+    app.include_router(registry_router)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz(request: Request):
+        """Liveness and readiness: database reachability (and model/index once loaded)."""
+        ok = db.ping(request.app.state.engine)
+        body = {"status": "ok" if ok else "degraded", "database": "ok" if ok else "unreachable",
+                "version": __version__}
+        return body if ok else problem_response(503, "unhealthy", "database unreachable", headers={"Retry-After": "5"},
+                                                database="unreachable")
+
+    return app
