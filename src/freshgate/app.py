@@ -48,7 +48,21 @@ def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
     if migrate:
         db.migrate(engine)
     rules = RulesConfig(settings.freshness.warning_window_days, settings.freshness.unreachable_after)
-    return Runtime(settings=settings, engine=engine, registry_ctx=RegistryContext(rules=rules))
+    rt = Runtime(settings=settings, engine=engine, registry_ctx=RegistryContext(rules=rules))
+    _wire_domains(rt)
+    return rt
+
+
+def _wire_domains(rt: Runtime) -> None:
+    """Attach each domain's parts to the runtime (extras, registry listeners). One line per domain."""
+    # e.g. from freshgate.lookup.wiring import wire as wire_lookup; wire_lookup(rt)
+
+
+def _include_domain_routers(app: FastAPI) -> None:
+    """Mount each domain's router. One line per domain."""
+    from freshgate.registry.api import router as registry_router
+
+    app.include_router(registry_router)
 
 
 def run_sync(rt: Runtime, dirs: list[Path], *, actor: str = "sync", progress=None) -> SyncReport:
@@ -114,9 +128,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app = FastAPI(title="Freshgate", version=__version__, lifespan=lifespan,
                   description="Knowledge-freshness and SOP registry: proceed, caution or stop and ask.")
     _install_error_handlers(app)
-    from freshgate.registry.api import router as registry_router
-
-    app.include_router(registry_router)
+    _include_domain_routers(app)
 
     @app.get("/healthz", tags=["health"])
     def healthz(request: Request):

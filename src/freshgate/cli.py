@@ -255,6 +255,14 @@ def serve(host: Optional[str] = None, port: Optional[int] = None,
     uvicorn.run(create_app(s), host=host or s.server.host, port=port or s.server.port, log_level="info")
 
 
+def _register_domain_commands() -> None:
+    """Each domain adds its commands here (one line per domain)."""
+    # e.g. from freshgate.lookup.commands import register as lookup_commands; lookup_commands(app)
+
+
+_register_domain_commands()
+
+
 def main() -> None:
     """Console entry point."""
     try:
