@@ -1,3 +1,5 @@
 """Imports every domain's tables so SQLModel.metadata knows them (for Alembic and tests)."""
 
 from freshgate.registry import models as _registry  # noqa: F401
+from freshgate.freshness import models as _freshness  # noqa: F401
+from freshgate.scheduler import models as _scheduler  # noqa: F401
