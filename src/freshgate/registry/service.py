@@ -133,6 +133,11 @@ class RegistryService:
         self.session.add(AuditEvent(at=self.ctx.clock(), actor=actor, action=action, document_id=doc_id,
                                     owner_id=owner_id, before=before, after=after, detail=detail[:2000]))
 
+    def record_event(self, actor: str, action: str, doc_id: str | None = None, *, before: dict | None = None,
+                     after: dict | None = None, detail: str = "") -> None:
+        """Append an audit event on behalf of another domain (e.g. a conflict verdict)."""
+        self._record(actor, action, doc_id, before=before, after=after, detail=detail)
+
     def _announce(self, doc: Document, action: str) -> None:
         change = Change(doc.id, action, doc.version)
         for listener in self.ctx.listeners:
