@@ -58,6 +58,68 @@ class ServerSettings(BaseModel):
     scheduler: bool = Field(True, description="Run the scheduled jobs inside the server process.")
 
 
+class JobSchedule(BaseModel):
+    """When one scheduled job runs."""
+
+    enabled: bool = Field(True, description="Schedule this job (it can still be run by hand with `freshgate jobs run`).")
+    trigger: str = Field("interval:1h", description="`interval:<n><s|m|h|d>` or `cron:<min> <hour> <day> <month> <weekday>`.")
+
+
+class SchedulerSettings(BaseModel):
+    """Scheduled jobs: one entry per job id."""
+
+    sweep: JobSchedule = Field(default_factory=lambda: JobSchedule(trigger="interval:1h"),
+                               description="Freshness sweep recording state transitions.")
+    remote_refresh: JobSchedule = Field(default_factory=lambda: JobSchedule(trigger="interval:15m"),
+                                        description="Conditional GET of every document with a url.")
+    conflict_scan: JobSchedule = Field(default_factory=lambda: JobSchedule(trigger="cron:0 3 * * *"),
+                                       description="Full conflict scan.")
+    review_report: JobSchedule = Field(default_factory=lambda: JobSchedule(trigger="cron:0 8 * * mon"),
+                                       description="Weekly review report and its delivery.")
+    notify: JobSchedule = Field(default_factory=lambda: JobSchedule(trigger="interval:5m"),
+                                description="Notifications about state changes.")
+    timezone: str = Field("UTC", description="Time zone of cron triggers.")
+    misfire_grace_seconds: int = Field(300, description="A run missed by up to this many seconds still happens.")
+
+
+class RemoteSettings(BaseModel):
+    """Fetching documents that have a `url` (remote sources of truth)."""
+
+    allow_hosts: list[str] = Field(default_factory=list,
+                                   description="If set, only these host names may be fetched (exact or `*.suffix`).")
+    allow_private: bool = Field(False, description="Allow private, loopback, link-local and reserved addresses (unsafe).")
+    timeout: float = Field(10.0, description="Seconds before one HTTP request times out.")
+    retries: int = Field(2, description="Retries of a failed request (network error or 5xx), with exponential backoff.")
+    backoff: float = Field(0.5, description="First retry delay in seconds; doubles on each retry.")
+    max_bytes: int = Field(1_000_000, description="Largest response body accepted; bigger downloads are aborted.")
+    max_redirects: int = Field(5, description="Redirect hops followed (each hop's address is checked again).")
+    concurrency: int = Field(16, description="Documents fetched at the same time by the refresh job.")
+    user_agent: str = Field("freshgate-remote-refresh/0.1", description="User-Agent header sent with every fetch.")
+
+
+class NotifySettings(BaseModel):
+    """Owner and operator notifications (webhook and e-mail)."""
+
+    webhook_url: str | None = Field(None, description="Slack-compatible incoming webhook URL; unset = no webhook messages.")
+    webhook_secret: str | None = Field(None, description="HMAC-SHA256 key for the X-Freshgate-Signature header; unset = unsigned.")
+    smtp_host: str | None = Field(None, description="SMTP server host; unset = no e-mail.")
+    smtp_port: int = Field(25, description="SMTP server port.")
+    smtp_from: str = Field("freshgate@localhost", description="From address of notification e-mails.")
+    smtp_username: str | None = Field(None, description="SMTP login user (login only when set).")
+    smtp_password: str | None = Field(None, description="SMTP login password.")
+    smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS before login.")
+    operator_emails: list[str] = Field(default_factory=list, description="Operators who get the full weekly review list.")
+    retries: int = Field(2, description="Retries of one failed send within a run, with exponential backoff.")
+    backoff: float = Field(0.5, description="First retry delay in seconds; doubles on each retry.")
+    timeout: float = Field(10.0, description="Seconds before one webhook request or SMTP connection times out.")
+    max_attempts: int = Field(5, description="Runs that may try a failed delivery before it is given up.")
+    claim_lease_seconds: int = Field(900, description="A delivery claimed but unfinished this long (crashed sender) is retried.")
+    event_states: list[str] = Field(default_factory=lambda: ["due", "stale", "expired", "changed", "unreachable"],
+                                    description="Transitions into these states notify the owner.")
+    notify_initial_states: bool = Field(False, description="Also notify on a document's first recorded state (first sweep).")
+    max_items: int = Field(25, description="Items listed per message; the rest are summarised as a count.")
+
+
 class Settings(BaseSettings):
     """All of Freshgate's configuration."""
 
@@ -72,3 +134,6 @@ class Settings(BaseSettings):
     lookup: LookupSettings = Field(default_factory=LookupSettings, description="Lookup decision.")
     conflicts: ConflictSettings = Field(default_factory=ConflictSettings, description="Conflict detection.")
     server: ServerSettings = Field(default_factory=ServerSettings, description="HTTP server.")
+    notify: NotifySettings = Field(default_factory=NotifySettings, description="Notifications.")
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings, description="Scheduled jobs.")
+    remote: RemoteSettings = Field(default_factory=RemoteSettings, description="Remote source fetching.")
