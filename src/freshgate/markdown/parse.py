@@ -20,6 +20,22 @@ _DURATION = re.compile(r"^\s*(-?\d+)\s*([dwmy])\s*$")
 _RELATIVE = re.compile(r"^\s*([+-])\s*(\d+)\s*([dwmy])\s*$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]{0,199}$")
 DEFAULT_MAX_BYTES = 1_000_000
+# A verification dated later than this after `now` is a typo, not a plan.
+FUTURE_TOLERANCE = timedelta(days=1)
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that keeps an impossible date (2026-13-45) as text, so the field is named in the error."""
+
+
+def _timestamp(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
 
 
 class ParseError(Exception):
@@ -80,8 +96,8 @@ class OwnerRef(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     id: str = Field(min_length=1, max_length=200)
-    name: str = ""
-    contact: str = ""
+    name: str = Field("", max_length=200)
+    contact: str = Field("", max_length=300)
 
 
 class FrontMatter(BaseModel):
@@ -96,11 +112,11 @@ class FrontMatter(BaseModel):
     criticality: Literal["low", "medium", "high"] = "medium"
     review_every: int = 90
     last_verified: Any = None
-    verified_by: str | None = None
+    verified_by: str | None = Field(None, max_length=200)
     expires: Any = None
     updated: Any = None
     tags: list[str] = Field(default_factory=list)
-    url: str | None = None
+    url: str | None = Field(None, max_length=2000)
     supersedes: str | None = None
     status: Literal["active", "retired"] = "active"
     successor: str | None = None
@@ -113,6 +129,14 @@ class FrontMatter(BaseModel):
     def _slug(cls, v: str | None) -> str | None:
         if v is not None and not _SLUG.match(v):
             raise ValueError(f"{v!r} is not a slug (lowercase letters, digits, '.', '_', '-')")
+        return v
+
+    @field_validator("sources")
+    @classmethod
+    def _slugs(cls, v: list[str]) -> list[str]:
+        for item in v:
+            if not _SLUG.match(item):
+                raise ValueError(f"{item!r} is not a slug (lowercase letters, digits, '.', '_', '-')")
         return v
 
     @field_validator("owner", mode="before")
@@ -175,7 +199,7 @@ def parse_text(text: str, *, path: str, now: datetime, default_kind: str | None 
         raise ParseError(path, None, "missing YAML front matter (a block between '---' lines at the top)")
     fm_token = tokens[0]
     try:
-        raw = yaml.safe_load(fm_token.content) or {}
+        raw = yaml.load(fm_token.content, Loader=_Loader) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 2}" if mark is not None else ""
@@ -214,6 +238,9 @@ def parse_text(text: str, *, path: str, now: datetime, default_kind: str | None 
             resolved[name] = resolve_when(getattr(meta, name), now)
         except ValueError as exc:
             raise ParseError(path, name, str(exc)) from None
+    lv = resolved["last_verified"]
+    if lv is not None and lv > now + FUTURE_TOLERANCE:
+        raise ParseError(path, "last_verified", f"{lv.date().isoformat()} is in the future")
     if not body.strip():
         raise ParseError(path, None, "the document has no content below the front matter")
     return ParsedDocument(

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from markdown_it import MarkdownIt
 
 _md = MarkdownIt("commonmark")
+MAX_ANCHOR = 200  # leaves room for a "-N" suffix within the 300-character column
+MAX_HEADING = 500
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,7 @@ def slugify(text: str) -> str:
     """GitHub-style heading anchor: lowercase, punctuation dropped, spaces to hyphens."""
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     text = re.sub(r"[^\w\s-]", "", text.lower()).strip()
-    return re.sub(r"[\s]+", "-", text) or "section"
+    return re.sub(r"[\s]+", "-", text)[:MAX_ANCHOR].rstrip("-") or "section"
 
 
 def split_sections(body: str, doc_id: str) -> list[Section]:
@@ -46,6 +48,7 @@ def split_sections(body: str, doc_id: str) -> list[Section]:
             heads.append((tok.map[0], int(tok.tag[1]), inline.content.strip()))
     out: list[Section] = []
     seen: dict[str, int] = {}
+    taken: set[str] = set()
 
     def add(heading: str, level: int, start: int, end: int) -> None:
         text = "\n".join(lines[start:end]).strip()
@@ -53,9 +56,13 @@ def split_sections(body: str, doc_id: str) -> list[Section]:
             return
         base = slugify(heading) if heading else "overview"
         n = seen.get(base, 0)
-        seen[base] = n + 1
         anchor = base if n == 0 else f"{base}-{n}"
-        out.append(Section(anchor=anchor, heading=heading, level=level, position=len(out), text=text))
+        while anchor in taken:  # "FAQ", "FAQ", "FAQ 1" must not both become faq-1
+            n += 1
+            anchor = f"{base}-{n}"
+        seen[base] = n + 1
+        taken.add(anchor)
+        out.append(Section(anchor=anchor, heading=heading[:MAX_HEADING], level=level, position=len(out), text=text))
 
     first = heads[0][0] if heads else len(lines)
     add("", 0, 0, first)
