@@ -139,6 +139,8 @@ def _subject(sentence: str, start: int, end: int) -> tuple[str, frozenset, froze
     scope = frozenset(w for m in SCOPE.finditer(clause) for w in content_words(_np(m.group(1))) if w not in _UNIT_WORDS)
     head = re.sub(rf"\s*\b(?:{AT_MOST}|{AT_LEAST}|is|are|was|were|be|of|costs?|takes?|has|have|about|around|"
                   rf"approximately|is set to|equals?|amounts? to|the)\s*$", "", left.strip(), flags=re.I)
+    head = re.split(r"(?<=\w)\s+(?:is|are|was|were|must|may|can|will|shall|should|need|needs|takes?|get|gets|"
+                    r"become|becomes|remain|remains)\b", head, maxsplit=1)[0]
     toks = re.findall(r"[\w'’%-]+", head)
     while toks and toks[0].lower() in STOP:
         toks.pop(0)

@@ -1,0 +1,295 @@
+"""Judges decide whether two passages that are about the same thing disagree.
+
+`make_judge(settings, embedder)` builds the configured one: `learned` (default: claim
+evidence + pair features + a small numpy classifier), `rules` (claim alignment only), `nli`
+(a local cross-encoder) or `llm` (an OpenAI-compatible endpoint). A verdict with
+`conflict=None` is undecided; callers treat it as not a conflict.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from freshgate.conflicts import claims as cl
+
+log = logging.getLogger(__name__)
+MODEL_FILE = Path(__file__).with_name("judge_model.json")
+
+
+class JudgeUnavailable(RuntimeError):
+    """The judge cannot run (missing model, endpoint not configured)."""
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A section of a document: its text plus where it comes from."""
+
+    text: str
+    title: str = ""
+    doc_id: str = ""
+    anchor: str = ""
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One differing value: what it is about, what each side says, and the kind of value."""
+
+    subject: str
+    a: str
+    b: str
+    kind: str
+
+
+@dataclass
+class Verdict:
+    """A judge's answer for one pair; `conflict=None` means undecided."""
+
+    conflict: bool | None
+    score: float
+    evidence: list[Evidence] = field(default_factory=list)
+    judge: str = ""
+    explanation: str = ""
+
+
+class Judge(Protocol):
+    """Decides candidate pairs; embeddings are optional (computed with the judge's embedder if missing)."""
+
+    name: str
+
+    def judge_many(self, pairs: list[tuple[Passage, Passage]], emb_a: np.ndarray | None = None,
+                   emb_b: np.ndarray | None = None) -> list[Verdict]:
+        """One verdict per pair, in order."""
+        ...
+
+
+def claim_evidence(a: Passage, b: Passage) -> list[Evidence]:
+    """Differing values about the same subject, found by aligning the two passages' claims."""
+    out, seen = [], set()
+    for ca, cb in cl.disagreements(cl.extract(a.text), cl.extract(b.text)):
+        key = (ca.text, cb.text)
+        if key not in seen:
+            seen.add(key)
+            out.append(Evidence(ca.subject or cb.subject, ca.text, cb.text, ca.kind))
+    return out
+
+
+def explain(evidence: Sequence[Evidence], limit: int = 2) -> str:
+    """A one-line summary a person reads in seconds: 'refund window: 30 days vs 14 days'."""
+    parts = [f"{e.subject}: {e.a} vs {e.b}" if e.subject else f"{e.a} vs {e.b}" for e in evidence[:limit]]
+    more = f" (+{len(evidence) - limit} more)" if len(evidence) > limit else ""
+    return "; ".join(parts) + more
+
+
+def _embed(embedder, pairs, emb_a, emb_b) -> tuple[np.ndarray, np.ndarray]:
+    if emb_a is None:
+        emb_a = embedder.encode([a.text for a, _ in pairs])
+    if emb_b is None:
+        emb_b = embedder.encode([b.text for _, b in pairs])
+    return np.asarray(emb_a, dtype=np.float32), np.asarray(emb_b, dtype=np.float32)
+
+
+class RulesJudge:
+    """Conflict when aligned claims (same subject, same kind and unit) state incompatible values."""
+
+    name = "rules"
+
+    def __init__(self, embedder=None) -> None:
+        self.embedder = embedder
+
+    def judge_many(self, pairs, emb_a=None, emb_b=None) -> list[Verdict]:
+        """Claim alignment only; embeddings are not needed."""
+        out = []
+        for a, b in pairs:
+            ev = claim_evidence(a, b)
+            if ev:
+                out.append(Verdict(True, 0.9, ev, self.name, explain(ev)))
+            else:
+                out.append(Verdict(False, 0.1, [], self.name, "no differing values about the same subject"))
+        return out
+
+
+class LearnedJudge:
+    """Claim evidence and pair features scored by a small classifier shipped as numpy weights."""
+
+    name = "learned"
+
+    def __init__(self, embedder, threshold: float = 0.5, model_path: str | Path | None = None) -> None:
+        self.embedder = embedder
+        self.threshold = threshold
+        self.model_path = Path(model_path) if model_path else MODEL_FILE
+        self._model = None
+
+    @property
+    def model(self):
+        """The classifier, loaded on first use."""
+        if self._model is None:
+            from freshgate.conflicts.features import PairModel
+
+            if not self.model_path.is_file():
+                raise JudgeUnavailable(f"learned judge weights {self.model_path} are missing; "
+                                       "run `python -m freshgate.conflicts.train`")
+            self._model = PairModel.load(self.model_path)
+        return self._model
+
+    def judge_many(self, pairs, emb_a=None, emb_b=None) -> list[Verdict]:
+        """Score every pair; at or above the threshold is a conflict."""
+        from freshgate.conflicts.features import pair_features
+
+        if not pairs:
+            return []
+        model = self.model
+        ea, eb = _embed(self.embedder, pairs, emb_a, emb_b)
+        evidence = [claim_evidence(a, b) for a, b in pairs]
+        feats = np.stack([pair_features(a.text, b.text, ea[i], eb[i], len(evidence[i]))
+                          for i, (a, b) in enumerate(pairs)])
+        scores = model.predict(feats)
+        out = []
+        for (a, b), s, ev, f in zip(pairs, scores, evidence, feats):
+            hit = bool(s >= self.threshold)
+            if hit and not ev:
+                ev = _substitutions(a.text, b.text)
+            text = explain(ev) if ev else ("texts differ in " + model.top_reason(f) if hit else "no disagreement found")
+            out.append(Verdict(hit, float(s), ev if hit else [], self.name, text))
+        return out
+
+
+def _substitutions(a: str, b: str, limit: int = 3) -> list[Evidence]:
+    """Names or numbers swapped between near-identical passages, as evidence."""
+    from freshgate.conflicts.features import swapped_spans
+
+    return [Evidence("replaced text", x, y, "entity") for x, y in swapped_spans(a, b)[:limit]]
+
+
+class NLIJudge:
+    """A local NLI cross-encoder: conflict when 'contradiction' wins in either direction."""
+
+    name = "nli"
+
+    def __init__(self, model_path: str | None, threshold: float = 0.5) -> None:
+        if not model_path or not Path(model_path).exists():
+            raise JudgeUnavailable(f"NLI judge needs a local cross-encoder model; "
+                                   f"set conflicts.nli_model_path (got {model_path!r})")
+        self.model_path = model_path
+        self.threshold = threshold
+        self._model = None
+
+    def judge_many(self, pairs, emb_a=None, emb_b=None) -> list[Verdict]:
+        """Contradiction probability, max over (a, b) and (b, a)."""
+        if self._model is None:
+            from sentence_transformers import CrossEncoder
+
+            self._model = CrossEncoder(self.model_path, device="cpu", local_files_only=True)
+        labels = {v.lower(): k for k, v in getattr(self._model.config, "id2label", {}).items()}
+        ci = labels.get("contradiction", 0)
+        inputs = [(a.text, b.text) for a, b in pairs] + [(b.text, a.text) for a, b in pairs]
+        logits = np.asarray(self._model.predict(inputs, apply_softmax=False))
+        probs = np.exp(logits - logits.max(1, keepdims=True))
+        probs = (probs / probs.sum(1, keepdims=True))[:, ci]
+        n, out = len(pairs), []
+        for i, (a, b) in enumerate(pairs):
+            s = float(max(probs[i], probs[n + i]))
+            ev = claim_evidence(a, b) if s >= self.threshold else []
+            out.append(Verdict(s >= self.threshold, s, ev, self.name,
+                               explain(ev) if ev else f"contradiction probability {s:.2f}"))
+        return out
+
+
+LLM_PROMPT = """Two passages from a company's knowledge base are about related things. Do they CONTRADICT each
+other (state incompatible facts about the same thing)? Different entities, different scopes (a rule and its
+exception) or missing details are NOT contradictions. Answer with JSON only:
+{"conflict": true | false | "unknown", "subject": "<what they disagree about>", "a": "<value in A>",
+"b": "<value in B>", "explanation": "<one short sentence>"}"""
+
+
+class LLMJudge:
+    """An OpenAI-compatible chat endpoint asked for a JSON verdict, with timeouts and bounded retries."""
+
+    name = "llm"
+
+    def __init__(self, settings, transport=None, backoff: float = 0.5) -> None:
+        if not settings.llm_url:
+            raise JudgeUnavailable("LLM judge needs conflicts.llm_url (an OpenAI-compatible base URL)")
+        import httpx
+
+        headers = {"Authorization": f"Bearer {settings.llm_api_key}"} if settings.llm_api_key else {}
+        self.client = httpx.Client(base_url=settings.llm_url.rstrip("/"), headers=headers,
+                                   timeout=settings.llm_timeout, transport=transport)
+        self.model, self.retries, self.backoff = settings.llm_model, max(0, settings.llm_retries), backoff
+
+    def judge_many(self, pairs, emb_a=None, emb_b=None) -> list[Verdict]:
+        """One request per pair; failures and unreadable answers give undecided verdicts."""
+        return [self.judge_one(a, b) for a, b in pairs]
+
+    def judge_one(self, a: Passage, b: Passage) -> Verdict:
+        """Ask the endpoint about one pair."""
+        body = {"model": self.model, "temperature": 0, "messages": [
+            {"role": "system", "content": LLM_PROMPT},
+            {"role": "user", "content": f"A ({a.title}):\n{a.text}\n\nB ({b.title}):\n{b.text}"}]}
+        content, error = self._post(body)
+        if content is None:
+            return Verdict(None, 0.5, [], self.name, f"undecided: {error}")
+        return _parse_llm(content, self.name)
+
+    def _post(self, body: dict) -> tuple[str | None, str]:
+        import httpx
+
+        error = ""
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(self.backoff * 2 ** (attempt - 1))
+            try:
+                resp = self.client.post("/chat/completions", json=body)
+            except httpx.TimeoutException:
+                error = "LLM endpoint timed out"
+            except httpx.HTTPError as exc:
+                error = f"LLM endpoint unreachable: {exc}"
+            else:
+                if resp.status_code == 429 or resp.status_code >= 500:
+                    error = f"LLM endpoint answered {resp.status_code}"
+                elif resp.status_code >= 400:
+                    return None, f"LLM endpoint refused the request ({resp.status_code})"
+                else:
+                    try:
+                        return resp.json()["choices"][0]["message"]["content"], ""
+                    except (ValueError, KeyError, IndexError, TypeError):
+                        return None, "LLM endpoint sent an unreadable response"
+            log.warning("llm judge attempt %d failed: %s", attempt + 1, error)
+        return None, error
+
+
+def _parse_llm(content: str, name: str) -> Verdict:
+    """Read the model's JSON answer; anything else is undecided."""
+    m = re.search(r"\{.*\}", content or "", re.S)
+    try:
+        data = json.loads(m.group(0)) if m else None
+    except ValueError:
+        data = None
+    if not isinstance(data, dict) or not isinstance(data.get("conflict"), bool):
+        return Verdict(None, 0.5, [], name, "undecided: the model gave no clear answer")
+    if not data["conflict"]:
+        return Verdict(False, 0.0, [], name, str(data.get("explanation") or "no contradiction"))
+    ev = [Evidence(str(data.get("subject") or ""), str(data.get("a") or ""), str(data.get("b") or ""), "llm")]
+    return Verdict(True, 1.0, ev, name, str(data.get("explanation") or explain(ev)))
+
+
+def make_judge(settings, embedder) -> Judge:
+    """The judge named by `settings.conflicts.judge` (or a ConflictSettings' `judge`)."""
+    cs = getattr(settings, "conflicts", settings)
+    kind = cs.judge
+    if kind == "learned":
+        return LearnedJudge(embedder, threshold=cs.threshold)
+    if kind == "rules":
+        return RulesJudge(embedder)
+    if kind == "nli":
+        return NLIJudge(cs.nli_model_path, threshold=cs.threshold)
+    if kind == "llm":
+        return LLMJudge(cs)
+    raise JudgeUnavailable(f"unknown conflict judge {kind!r}: use learned, rules, nli or llm")

@@ -1,0 +1,83 @@
+"""Judges on pairs that must and must not conflict."""
+
+import pytest
+
+from freshgate.config import ConflictSettings, Settings
+from freshgate.conflicts.judge import (Evidence, JudgeUnavailable, LearnedJudge, Passage, RulesJudge, Verdict,
+                                       make_judge)
+from freshgate.embeddings.embedder import HashingEmbedder
+
+MUST_CONFLICT = [
+    ("Refunds for monthly plans are available within 30 days of purchase.",
+     "Refunds for monthly plans are available within 14 days of purchase."),
+    ("Discounts above €5,000 need approval from the sales director.",
+     "Discounts above €10,000 need approval from the sales director."),
+    ("Orders placed before 5 p.m. CET ship the same day.", "Orders placed before 3 p.m. CET ship the same day."),
+    ("Agents may share order status with customers by e-mail.",
+     "Agents must not share order status with customers by e-mail."),
+]
+MUST_NOT_CONFLICT = [
+    ("The refund window is 30 days.", "The delivery time is 14 days."),                  # different subjects
+    ("The storage quota is 10 GB per team.", "The storage quota is 10 users per team."),  # same number, other unit
+    ("Delivery takes 3–5 business days.", "Delivery takes 4 business days."),             # range contains value
+    ("Refunds are available within 30 days.", "Refunds for annual plans are available within 14 days."),
+    ("Refunds are available within 30 days unless the item was customised.",
+     "Refunds are available within 30 days."),
+    ("Agents may offer up to 15% off.", "Agents offered 10% off to this customer."),        # value within limit
+]
+
+
+def pairs(rows):
+    return [(Passage(a, doc_id="a"), Passage(b, doc_id="b")) for a, b in rows]
+
+
+def test_rules_flags_refund_window_with_readable_evidence():
+    v = RulesJudge().judge_many(pairs(MUST_CONFLICT[:1]))[0]
+    assert v.conflict is True and v.judge == "rules"
+    assert v.evidence == [Evidence("Refunds for monthly plans", "30 days", "14 days", "duration")]
+    assert "30 days vs 14 days" in v.explanation and len(v.explanation) < 120
+
+
+@pytest.mark.parametrize("a, b", MUST_CONFLICT)
+def test_rules_conflicts(a, b):
+    assert RulesJudge().judge_many(pairs([(a, b)]))[0].conflict is True
+
+
+@pytest.mark.parametrize("a, b", MUST_NOT_CONFLICT + [(MUST_CONFLICT[0][0], MUST_CONFLICT[0][0])])
+def test_rules_no_conflict(a, b):
+    v = RulesJudge().judge_many(pairs([(a, b)]))[0]
+    assert v.conflict is False and v.evidence == []
+
+
+def test_learned_judge_loads_shipped_weights_and_decides():
+    judge = make_judge(Settings(), HashingEmbedder())
+    assert isinstance(judge, LearnedJudge)
+    verdicts = judge.judge_many(pairs([MUST_CONFLICT[0], (MUST_CONFLICT[0][0], MUST_CONFLICT[0][0])]))
+    assert all(isinstance(v, Verdict) and 0.0 <= v.score <= 1.0 for v in verdicts)
+    assert verdicts[0].conflict is True and "30 days vs 14 days" in verdicts[0].explanation
+    assert verdicts[1].conflict is False
+
+
+def test_learned_judge_uses_given_embeddings():
+    judge = make_judge(ConflictSettings(), HashingEmbedder())
+    emb = HashingEmbedder().encode(["x", "y"])
+    out = judge.judge_many(pairs(MUST_NOT_CONFLICT[:2]), emb_a=emb, emb_b=emb[::-1])
+    assert len(out) == 2
+
+
+def test_learned_judge_missing_weights_is_a_clear_error(tmp_path):
+    judge = LearnedJudge(HashingEmbedder(), model_path=tmp_path / "none.json")
+    with pytest.raises(JudgeUnavailable, match="train"):
+        judge.judge_many(pairs(MUST_CONFLICT[:1]))
+
+
+def test_nli_judge_without_model_path_says_what_to_set(tmp_path):
+    with pytest.raises(JudgeUnavailable, match="nli_model_path"):
+        make_judge(ConflictSettings(judge="nli"), HashingEmbedder())
+    with pytest.raises(JudgeUnavailable, match="nli_model_path"):
+        make_judge(ConflictSettings(judge="nli", nli_model_path=str(tmp_path / "missing")), HashingEmbedder())
+
+
+def test_unknown_judge_name_is_rejected():
+    with pytest.raises(JudgeUnavailable, match="unknown conflict judge"):
+        make_judge(ConflictSettings(judge="magic"), HashingEmbedder())
