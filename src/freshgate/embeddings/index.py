@@ -1,0 +1,298 @@
+"""In-memory vector index of section embeddings: exact numpy search, HNSW above a size.
+
+Rows are append-only: replacing a document's sections marks its old rows dead and appends
+new ones, so a search can snapshot (row count, live mask) under the lock and compute
+outside it while writers keep appending. Dead rows are compacted away when they pass half.
+Scope filters (document ids, tags, kinds, retired) select documents; a small filtered set
+is searched exactly, a large one through the approximate index with over-fetching.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DocMeta:
+    """What scope filters need to know about one document."""
+
+    id: str
+    kind: str = "source"
+    tags: frozenset[str] = frozenset()
+    status: str = "active"
+    rows: list[int] = field(default_factory=list)
+    ordinal: int = -1
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One matching section."""
+
+    section_id: int
+    document_id: str
+    anchor: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which documents a search may return (None = no restriction)."""
+
+    ids: frozenset[str] | None = None
+    tags: frozenset[str] | None = None
+    kinds: frozenset[str] | None = None
+    exclude_retired: bool = False
+
+    @classmethod
+    def of(cls, ids: Iterable[str] | None = None, tags: Iterable[str] | None = None,
+           kinds: Iterable[str] | None = None, exclude_retired: bool = False) -> "Scope":
+        """A scope from optional lists (empty lists mean no restriction)."""
+        f = lambda xs: frozenset(xs) if xs else None  # noqa: E731
+        return cls(f(ids), f(tags), f(kinds), exclude_retired)
+
+    @property
+    def unrestricted(self) -> bool:
+        """True when every document is allowed."""
+        return self.ids is None and self.tags is None and self.kinds is None and not self.exclude_retired
+
+    def allows(self, d: DocMeta) -> bool:
+        """Whether a document is in scope."""
+        return ((self.ids is None or d.id in self.ids) and (self.kinds is None or d.kind in self.kinds)
+                and (self.tags is None or bool(self.tags & d.tags))
+                and not (self.exclude_retired and d.status == "retired"))
+
+
+class VectorIndex:
+    """Thread-safe cosine-similarity index over unit-length float32 vectors."""
+
+    def __init__(self, dim: int, *, approximate_above: int = 20000, backend: str = "usearch",
+                 ef_search: int = 128, connectivity: int = 16) -> None:
+        self.dim = dim
+        self.approximate_above = approximate_above
+        self.backend = backend
+        self.ef_search = ef_search
+        self.connectivity = connectivity
+        self._lock = threading.RLock()
+        self._vecs = np.zeros((1024, dim), dtype=np.float32)
+        self._alive = np.zeros(1024, dtype=bool)
+        self._row_doc = np.zeros(1024, dtype=np.int32)
+        self._row_section = np.zeros(1024, dtype=np.int64)
+        self._anchors: list[str] = []
+        self._n = 0
+        self._docs: dict[str, DocMeta] = {}
+        self._by_ordinal: list[DocMeta | None] = []
+        self._ann = None
+        self.ready = False
+
+    # ---- size ------------------------------------------------------------------
+    def __len__(self) -> int:
+        with self._lock:
+            return int(self._alive[: self._n].sum())
+
+    @property
+    def approximate(self) -> bool:
+        """True when searches use the HNSW index."""
+        return self._ann is not None
+
+    def documents(self) -> list[str]:
+        """Ids of the indexed documents."""
+        with self._lock:
+            return list(self._docs)
+
+    # ---- writes ----------------------------------------------------------------
+    def replace_document(self, doc: DocMeta, rows: Sequence[tuple[int, str, np.ndarray]]) -> None:
+        """Set a document's metadata and replace its sections with `rows` (section id, anchor, vector)."""
+        with self._lock:
+            old = self._docs.get(doc.id)
+            if old is not None:
+                self._kill(old.rows)
+                doc.ordinal = old.ordinal
+                self._by_ordinal[doc.ordinal] = doc
+            else:
+                doc.ordinal = len(self._by_ordinal)
+                self._by_ordinal.append(doc)
+            self._docs[doc.id] = doc
+            doc.rows = self._append(doc.ordinal, rows)
+            self._maybe_rebuild()
+
+    def update_meta(self, doc_id: str, *, kind: str | None = None, tags: Iterable[str] | None = None,
+                    status: str | None = None) -> None:
+        """Change the filterable metadata of an indexed document (retire, unretire, re-tag)."""
+        with self._lock:
+            d = self._docs.get(doc_id)
+            if d is None:
+                return
+            d.kind = kind or d.kind
+            d.tags = frozenset(tags) if tags is not None else d.tags
+            d.status = status or d.status
+
+    def remove_document(self, doc_id: str) -> None:
+        """Drop a document and its sections."""
+        with self._lock:
+            d = self._docs.pop(doc_id, None)
+            if d is not None:
+                self._kill(d.rows)
+                self._by_ordinal[d.ordinal] = None
+                self._maybe_rebuild()
+
+    def _append(self, ordinal: int, rows: Sequence[tuple[int, str, np.ndarray]]) -> list[int]:
+        if not rows:
+            return []
+        need = self._n + len(rows)
+        if need > len(self._alive):
+            cap = max(need, 2 * len(self._alive))
+            # New arrays, never resized in place: a search holding the old ones stays valid.
+            self._vecs = _grow(self._vecs, cap)
+            self._alive = _grow(self._alive, cap)
+            self._row_doc = _grow(self._row_doc, cap)
+            self._row_section = _grow(self._row_section, cap)
+        start = self._n
+        idx = list(range(start, need))
+        self._vecs[start:need] = np.stack([np.asarray(r[2], dtype=np.float32) for r in rows])
+        self._row_doc[start:need] = ordinal
+        self._row_section[start:need] = [r[0] for r in rows]
+        self._anchors.extend(r[1] for r in rows)
+        self._alive[start:need] = True
+        self._n = need
+        if self._ann is not None:
+            self._ann_add(np.asarray(idx, dtype=np.int64), self._vecs[start:need])
+        return idx
+
+    def _kill(self, rows: list[int]) -> None:
+        if not rows:
+            return
+        alive = self._alive.copy()  # copy-on-write: concurrent searches keep their snapshot
+        alive[rows] = False
+        self._alive = alive
+        if self._ann is not None:
+            self._ann_remove(rows)
+
+    def _maybe_rebuild(self) -> None:
+        live = int(self._alive[: self._n].sum())
+        if self._n > 1024 and live < self._n // 2:
+            self._compact()
+        if live > self.approximate_above and self._ann is None:
+            self._build_ann()
+        elif live <= self.approximate_above and self._ann is not None:
+            self._ann = None
+
+    def _compact(self) -> None:
+        keep = np.flatnonzero(self._alive[: self._n])
+        remap = {int(old): new for new, old in enumerate(keep)}
+        self._vecs = self._vecs[keep].copy()
+        self._alive = np.ones(len(keep), dtype=bool)
+        self._row_doc = self._row_doc[keep].copy()
+        self._row_section = self._row_section[keep].copy()
+        self._anchors = [self._anchors[i] for i in keep]
+        self._n = len(keep)
+        for d in self._docs.values():
+            d.rows = [remap[r] for r in d.rows]
+        if self._ann is not None:
+            self._build_ann()
+
+    # ---- approximate index -------------------------------------------------------
+    def _build_ann(self) -> None:
+        live = np.flatnonzero(self._alive[: self._n])
+        log.info("building %s HNSW index over %d sections", self.backend, len(live))
+        if self.backend == "hnswlib":
+            import hnswlib
+
+            ann = hnswlib.Index(space="ip", dim=self.dim)
+            ann.init_index(max_elements=max(len(live) * 2, 1024), ef_construction=200, M=self.connectivity,
+                           allow_replace_deleted=False)
+            ann.set_ef(self.ef_search)
+            ann.set_num_threads(1)
+        else:
+            from usearch.index import Index
+
+            ann = Index(ndim=self.dim, metric="ip", dtype="f32", connectivity=self.connectivity,
+                        expansion_add=200, expansion_search=self.ef_search)
+        self._ann = ann
+        self._ann_add(live.astype(np.int64), self._vecs[live])
+
+    def _ann_add(self, keys: np.ndarray, vecs: np.ndarray) -> None:
+        if self.backend == "hnswlib":
+            if self._ann.get_current_count() + len(keys) > self._ann.get_max_elements():
+                self._ann.resize_index(2 * (self._ann.get_current_count() + len(keys)))
+            self._ann.add_items(vecs, keys)
+        else:
+            self._ann.add(keys, vecs)
+
+    def _ann_remove(self, rows: list[int]) -> None:
+        for r in rows:
+            if self.backend == "hnswlib":
+                self._ann.mark_deleted(r)
+            else:
+                self._ann.remove(r)
+
+    def _ann_search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        k = min(k, max(1, len(self)))
+        if self.backend == "hnswlib":
+            self._ann.set_ef(max(self.ef_search, k))
+            labels, dist = self._ann.knn_query(q[None, :], k=k)
+            return labels[0].astype(np.int64), 1.0 - dist[0]
+        m = self._ann.search(q, k)
+        return np.asarray(m.keys, dtype=np.int64), 1.0 - np.asarray(m.distances, dtype=np.float32)
+
+    # ---- search ----------------------------------------------------------------
+    def search(self, query: np.ndarray, k: int = 10, scope: Scope | None = None,
+               min_score: float | None = None, exact: bool = False) -> list[Hit]:
+        """The `k` most similar live sections in scope, best first."""
+        q = np.asarray(query, dtype=np.float32).reshape(-1)
+        scope = scope or Scope()
+        with self._lock:
+            n, vecs, alive, row_doc = self._n, self._vecs, self._alive, self._row_doc
+            row_section, anchors, by_ordinal = self._row_section, self._anchors, self._by_ordinal
+            mask = alive[:n]
+            if not scope.unrestricted:
+                allowed = np.array([d is not None and scope.allows(d) for d in self._by_ordinal], dtype=bool)
+                mask = mask & allowed[row_doc[:n]] if len(allowed) else mask & False
+            selected = int(mask.sum())
+            use_ann = self._ann is not None and not exact and selected > self.approximate_above
+            if use_ann:
+                rows, scores = self._ann_filtered(q, k, mask, selected)
+        if not use_ann:
+            rows, scores = _exact(vecs, mask, n, q, k)
+        hits = []
+        for r, s in zip(rows.tolist(), scores.tolist()):
+            d = by_ordinal[int(row_doc[r])]
+            if d is None or (min_score is not None and s < min_score):
+                continue  # removed since the snapshot, or not similar enough
+            hits.append(Hit(int(row_section[r]), d.id, anchors[r], float(s)))
+        return hits
+
+    def _ann_filtered(self, q: np.ndarray, k: int, mask: np.ndarray, selected: int):
+        fetch = k if selected == len(mask) else max(4 * k, 64)
+        while True:
+            rows, scores = self._ann_search(q, min(fetch, len(mask)))
+            keep = (rows >= 0) & (rows < len(mask))
+            rows, scores = rows[keep], scores[keep]
+            keep = mask[rows]
+            if keep.sum() >= k or fetch >= len(mask):
+                order = np.argsort(-scores[keep], kind="stable")[:k]
+                return rows[keep][order], scores[keep][order]
+            fetch *= 4
+
+
+def _exact(vecs: np.ndarray, mask: np.ndarray, n: int, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    idx = np.flatnonzero(mask)
+    if len(idx) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    scores = (vecs[:n] @ q)[idx] if len(idx) > n // 2 else vecs[idx] @ q
+    k = min(k, len(idx))
+    top = np.argpartition(-scores, k - 1)[:k] if k < len(idx) else np.arange(len(idx))
+    top = top[np.argsort(-scores[top], kind="stable")]
+    return idx[top], scores[top]
+
+
+def _grow(arr: np.ndarray, cap: int) -> np.ndarray:
+    out = np.zeros((cap,) + arr.shape[1:], dtype=arr.dtype)
+    out[: len(arr)] = arr
+    return out

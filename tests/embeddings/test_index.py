@@ -1,0 +1,119 @@
+"""The in-memory vector index: exact search, scope filters, incremental updates, ANN recall."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from freshgate.embeddings.index import DocMeta, Scope, VectorIndex
+
+
+def unit(rng, n, dim=32):
+    v = rng.standard_normal((n, dim)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def fill(index, vecs, per_doc=4, **meta):
+    for d in range(len(vecs) // per_doc):
+        rows = [(d * per_doc + j, f"s{j}", vecs[d * per_doc + j]) for j in range(per_doc)]
+        index.replace_document(DocMeta(f"doc{d}", **meta), rows)
+
+
+def test_exact_search_finds_the_nearest_section():
+    rng = np.random.default_rng(1)
+    vecs = unit(rng, 40)
+    idx = VectorIndex(32)
+    fill(idx, vecs)
+    hits = idx.search(vecs[13], k=3)
+    assert hits[0].section_id == 13 and hits[0].document_id == "doc3" and hits[0].anchor == "s1"
+    assert hits[0].score == pytest.approx(1.0, abs=1e-5)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_scope_filters_by_id_tag_kind_and_retired():
+    rng = np.random.default_rng(2)
+    vecs = unit(rng, 8)
+    idx = VectorIndex(32)
+    idx.replace_document(DocMeta("a", kind="source", tags=frozenset({"billing"})), [(1, "x", vecs[0])])
+    idx.replace_document(DocMeta("b", kind="sop", tags=frozenset({"shipping"})), [(2, "x", vecs[1])])
+    idx.replace_document(DocMeta("c", kind="source", status="retired"), [(3, "x", vecs[2])])
+    docs = lambda scope: {h.document_id for h in idx.search(vecs[0], k=10, scope=scope)}  # noqa: E731
+    assert docs(None) == {"a", "b", "c"}
+    assert docs(Scope.of(ids=["b", "c"])) == {"b", "c"}
+    assert docs(Scope.of(tags=["billing"])) == {"a"}
+    assert docs(Scope.of(kinds=["sop"])) == {"b"}
+    assert docs(Scope.of(exclude_retired=True)) == {"a", "b"}
+    idx.update_meta("c", status="active")
+    assert docs(Scope.of(exclude_retired=True)) == {"a", "b", "c"}
+
+
+def test_replacing_a_document_drops_its_old_sections():
+    rng = np.random.default_rng(3)
+    old, new = unit(rng, 2)
+    idx = VectorIndex(32)
+    idx.replace_document(DocMeta("doc"), [(1, "old", old)])
+    idx.replace_document(DocMeta("doc"), [(2, "new", new)])
+    assert len(idx) == 1
+    assert idx.search(old, k=5)[0].anchor == "new"  # the only section left
+    assert idx.search(new, k=1, min_score=0.99)[0].section_id == 2
+    assert idx.search(old, k=1, min_score=0.99) == []
+    idx.remove_document("doc")
+    assert idx.search(new, k=1) == [] and len(idx) == 0
+
+
+def test_compaction_keeps_results_right():
+    rng = np.random.default_rng(4)
+    idx = VectorIndex(32)
+    for round_ in range(5):  # each round replaces every document: dead rows pile up, then compact
+        vecs = unit(rng, 800)
+        fill(idx, vecs, per_doc=8)
+    assert len(idx) == 800
+    assert idx.search(vecs[123], k=1)[0].section_id == 123
+
+
+@pytest.mark.parametrize("backend", ["usearch", "hnswlib"])
+def test_approximate_index_recall_against_exact(backend):
+    rng = np.random.default_rng(5)
+    centers = unit(rng, 50)
+    vecs = centers[rng.integers(0, 50, 3000)] + 0.3 * unit(rng, 3000)
+    vecs = (vecs / np.linalg.norm(vecs, axis=1, keepdims=True)).astype(np.float32)
+    idx = VectorIndex(32, approximate_above=1000, backend=backend)
+    fill(idx, vecs, per_doc=5)
+    assert idx.approximate
+    queries = unit(rng, 50) * 0.5 + centers[:50] * 0.5
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    recall = []
+    for q in queries:
+        approx = {h.section_id for h in idx.search(q, k=10)}
+        exact = {h.section_id for h in idx.search(q, k=10, exact=True)}
+        recall.append(len(approx & exact) / 10)
+    assert np.mean(recall) >= 0.95
+    # Filters still apply on the approximate path, and updates reach it.
+    hits = idx.search(queries[0], k=5, scope=Scope.of(ids=[f"doc{i}" for i in range(300)]))
+    assert hits and all(int(h.document_id[3:]) < 300 for h in hits)
+    idx.replace_document(DocMeta("doc0"), [(99999, "new", queries[1])])
+    assert idx.search(queries[1], k=1)[0].section_id == 99999
+
+
+def test_concurrent_searches_during_updates_do_not_fail():
+    rng = np.random.default_rng(6)
+    vecs = unit(rng, 400)
+    idx = VectorIndex(32)
+    fill(idx, vecs)
+    errors = []
+
+    def reader():
+        try:
+            for i in range(300):
+                assert len(idx.search(vecs[i % 400], k=5)) == 5
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=reader) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for round_ in range(30):
+        fill(idx, unit(rng, 400))
+    for t in threads:
+        t.join()
+    assert errors == []
