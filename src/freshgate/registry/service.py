@@ -219,7 +219,10 @@ class RegistryService:
         content_changed = parsed.content_hash != doc.content_hash
         stored_lv = _aware(doc.last_verified)
         declared_lv = parsed.last_verified
-        reverified = declared_lv is not None and (stored_lv is None or declared_lv > stored_lv)
+        # A relative date (`-10d`) resolves later on every sync; only a `last_verified` the author
+        # actually rewrote counts as a new verification, or no edit would ever be `changed`.
+        rewritten = meta.last_verified != self._declared_last_verified(doc)
+        reverified = rewritten and declared_lv is not None and (stored_lv is None or declared_lv > stored_lv)
         for k, v in fields.items():
             setattr(doc, k, v)
         doc.path, doc.file_hash, doc.updated_at = path or doc.path, file_hash or doc.file_hash, now
@@ -242,6 +245,13 @@ class RegistryService:
                      detail=path or "")
         self._announce(doc, "content" if content_changed else "meta")
         return "updated", doc
+
+    def _declared_last_verified(self, doc: Document) -> Any:
+        """`last_verified` as written in the front matter of the current version (None if from the API)."""
+        q = select(DocumentVersion.front_matter).where(DocumentVersion.document_id == doc.id,
+                                                       DocumentVersion.version == doc.version)
+        fm = self.session.exec(q).first()
+        return fm.get("last_verified") if fm else None
 
     def _set_dependencies(self, doc: Document, source_ids: list[str]) -> None:
         if doc.kind != "sop":

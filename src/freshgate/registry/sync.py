@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 import yaml
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import select
 
 from freshgate.errors import FreshgateError
@@ -62,11 +63,13 @@ def load_owners(svc: RegistryService, directory: Path, actor: str, report: SyncR
         for i, e in enumerate(entries):
             if not isinstance(e, dict) or not e.get("id"):
                 raise ValueError(f"entry {i + 1} needs an id")
-            owner = svc.ensure_owner(str(e["id"]), str(e.get("name", "")), str(e.get("contact", "")), actor)
-            if e.get("active", True) is False and owner.active:
-                svc.set_owner_active(owner.id, False, actor=actor)
-        svc.session.flush()
-    except (ValueError, yaml.YAMLError, UnicodeDecodeError) as exc:
+        with svc.session.begin_nested():  # all of the file or none of it
+            for e in entries:
+                owner = svc.ensure_owner(str(e["id"]), str(e.get("name", "")), str(e.get("contact", "")), actor)
+                if e.get("active", True) is False and owner.active:
+                    svc.set_owner_active(owner.id, False, actor=actor)
+            svc.session.flush()
+    except (ValueError, yaml.YAMLError, UnicodeDecodeError, FreshgateError, SQLAlchemyError) as exc:
         report.failed.append((str(path), f"owners file: {exc}"))
 
 
@@ -112,10 +115,15 @@ def sync(svc: RegistryService, dirs: list[Path], *, actor: str = "sync",
             report.failed.append((key, exc.detail))
         except OSError as exc:
             report.failed.append((key, f"cannot read: {exc.strerror or exc}"))
+        except SQLAlchemyError as exc:  # the savepoint is rolled back; the rest of the sync goes on
+            log.warning("sync of %s rejected by the database: %s", key, exc)
+            report.failed.append((key, f"rejected by the database: {type(getattr(exc, 'orig', exc)).__name__}"))
         if progress is not None:
             progress(n, len(files))
     roots = tuple(str(d) + "/" for d in dirs)
     for p, doc in sorted(by_path.items()):
+        if claimed.get(doc.id, p) != p:  # moved: registered from its new path in this run
+            continue
         if p and p.startswith(roots) and not Path(p).exists():
             report.missing.append((doc.id, p))
     session.flush()
