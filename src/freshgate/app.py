@@ -63,6 +63,9 @@ def _include_domain_routers(app: FastAPI) -> None:
     from freshgate.registry.api import router as registry_router
 
     app.include_router(registry_router)
+    from freshgate.reports.api import router as reports_router
+
+    app.include_router(reports_router)
 
 
 def run_sync(rt: Runtime, dirs: list[Path], *, actor: str = "sync", progress=None) -> SyncReport:

@@ -4,7 +4,8 @@ Risk = criticality weight x reliance x overdue factor, where
 - criticality weight: low 1, medium 2, high 4;
 - reliance: lookups + stops citing the document in the last 30 days (receipts), at least 1;
 - overdue factor: a per-state base (expired/changed/conflict 3, orphaned 2.5, stale/unreachable/
-  unanswered 2, suspect 1.5, due 1) x (1 + days past due, past expiry or since the change / 30).
+  unanswered 2, suspect 1.5, due 1) x (1 + days past due, past expiry or since the change / 30), the
+  days capped at 90 so a long-forgotten low-criticality item cannot outrank a critical one.
 States come from the pure freshness rules, evaluated in bulk from column reads (no ORM objects)
 so 100k documents stay fast.
 """
@@ -41,6 +42,7 @@ ACTIONS = {
     "unanswered": ("write_source", "Agents asked about this and nothing registered answers it: write a source."),
 }
 REVIEW_STATES = frozenset(STATE_BASE)
+OVERDUE_CAP_DAYS = 90
 STALE_RETIRE_DAYS = 365  # unused and this long overdue: suggest retiring instead of verifying
 
 
@@ -141,7 +143,7 @@ def _overdue_days(state: str, fr, facts: Facts, created_at: datetime | None, now
 
 def _risk(criticality: str, lookups: int, stops: int, state: str, overdue: int) -> float:
     reliance = max(1, lookups + stops)
-    return round(CRITICALITY_WEIGHT.get(criticality, 2.0) * reliance * STATE_BASE[state] * (1 + overdue / 30), 2)
+    return round(CRITICALITY_WEIGHT.get(criticality, 2.0) * reliance * STATE_BASE[state] * (1 + min(overdue, OVERDUE_CAP_DAYS) / 30), 2)
 
 
 _COLS = (Document.id, Document.kind, Document.title, Document.owner_id, Document.criticality,

@@ -1,12 +1,12 @@
 """What other domains know that the review list needs: reliance on documents (from decision
 receipts), open conflicts and unanswered topics. The one place to wire them.
 
-Each comes from a domain service found in `rt.extras` when present; when a service (or the
-method) is absent, the signal is empty and the review list still works (reliance 1 everywhere).
-Expected service methods (duck-typed):
-  extras["lookup"].reliance(session, since)     -> {document_id: (lookups, stops)}
-  extras["lookup"].unanswered(session, limit)   -> [{"topic"|"query": str, "count": int, "last_seen": datetime}]
-  extras["conflicts"].open_counts(session)       -> {document_id: number of open conflicts}
+Each signal is read only when its domain is present in `rt.extras`; when a domain (or a
+function) is absent or fails, the signal is empty and the review list still works (reliance 1).
+- lookup (`extras["lookup"]`): `reliance(session, since) -> {doc: (lookups, stops)}` if the
+  engine or `freshgate.lookup.receipts` offers it, else `_reliance_from_receipts` below (move it
+  into lookup.receipts as `reliance`); unanswered topics from `freshgate.lookup.receipts.unanswered`.
+- conflicts (`extras["conflicts"]`): `open_counts(session) -> {doc: n}`.
 """
 
 from __future__ import annotations
@@ -14,10 +14,19 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Callable
+
+from sqlalchemy import bindparam, text
+from sqlmodel.sql.sqltypes import UTCDateTime
 
 log = logging.getLogger(__name__)
 RELIANCE_DAYS = 30
+# Receipts citing each document since :since, and how many of them stopped the agent.
+_RELIANCE = text(
+    "SELECT rd.document_id, COUNT(*), SUM(CASE WHEN r.decision = 'stop_and_ask' THEN 1 ELSE 0 END)"
+    " FROM receipt_document rd JOIN lookup_receipt r ON r.id = rd.receipt_id"
+    " WHERE r.at >= :since GROUP BY rd.document_id"
+).bindparams(bindparam("since", type_=UTCDateTime()))
 
 
 @dataclass
@@ -29,23 +38,39 @@ class Signals:
     unanswered: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _call(service: Any, name: str, *args: Any, default: Any) -> Any:
-    fn = getattr(service, name, None) if service is not None else None
-    if fn is None:
-        return default
+def _safe(name: str, fn: Callable[[], Any], default: Any) -> Any:
     try:
-        return fn(*args) or default
+        return fn() or default
     except Exception:  # noqa: BLE001 - a broken signal must not take the review list down
         log.exception("review signal %s failed; treating it as empty", name)
         return default
 
 
+def _reliance_from_receipts(session, since: datetime) -> dict[str, tuple[int, int]]:
+    return {d: (int(n), int(s or 0)) for d, n, s in session.execute(_RELIANCE, {"since": since}).all()}
+
+
+def _lookup_signals(engine: Any, session, since: datetime, limit: int) -> tuple[dict, list]:
+    try:
+        from freshgate.lookup import receipts
+    except ImportError:
+        receipts = None
+    rel_fn = getattr(engine, "reliance", None) or getattr(receipts, "reliance", None)
+    reliance = _safe("reliance", lambda: (rel_fn or _reliance_from_receipts)(session, since), {})
+    un_fn = getattr(receipts, "unanswered", None)
+    topics = _safe("unanswered", lambda: un_fn(session, limit) if un_fn else [], [])
+    return reliance, [t if isinstance(t, dict) else {"topic": t.query, "count": t.count, "last_seen": t.last_seen}
+                      for t in topics]
+
+
 def gather(extras: dict[str, Any], session, now: datetime, *, unanswered_limit: int = 50) -> Signals:
-    """Collect the signals from the domain services present in `extras` (empty when absent)."""
-    lookup, conflicts = extras.get("lookup"), extras.get("conflicts")
-    since = now - timedelta(days=RELIANCE_DAYS)
-    return Signals(
-        reliance=dict(_call(lookup, "reliance", session, since, default={})),
-        conflicts=dict(_call(conflicts, "open_counts", session, default={})),
-        unanswered=list(_call(lookup, "unanswered", session, unanswered_limit, default=[])),
-    )
+    """Collect the signals from the domains present in `extras` (empty when absent)."""
+    out = Signals()
+    if extras.get("lookup") is not None:
+        reliance, topics = _lookup_signals(extras["lookup"], session, now - timedelta(days=RELIANCE_DAYS),
+                                           unanswered_limit)
+        out.reliance, out.unanswered = dict(reliance), topics
+    conflicts = extras.get("conflicts")
+    if conflicts is not None and hasattr(conflicts, "open_counts"):
+        out.conflicts = dict(_safe("conflicts", lambda: conflicts.open_counts(session), {}))
+    return out
