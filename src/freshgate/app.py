@@ -122,9 +122,13 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                      len(report.updated), len(report.unchanged), len(report.failed))
             for path, reason in report.failed:
                 log.warning("sync skipped %s: %s", path, reason)
+        from freshgate.scheduler.runner import start_for_app
+
+        stop_scheduler = start_for_app(rt)
         try:
             yield
         finally:
+            stop_scheduler()
             if runtime is None:
                 rt.close()
 

@@ -260,6 +260,7 @@ def _register_domain_commands() -> None:
     # e.g. from freshgate.lookup.commands import register as lookup_commands; lookup_commands(app)
     from freshgate.reports.commands import register as reports_commands; reports_commands(app)  # noqa: E702
     from freshgate.notify.commands import register as notify_commands; notify_commands(app)  # noqa: E702
+    from freshgate.scheduler.commands import register as scheduler_commands; scheduler_commands(app)  # noqa: E702
 
 
 _register_domain_commands()
