@@ -40,15 +40,16 @@ def iso_week(now: datetime) -> str:
     return f"{y}-W{w:02d}"
 
 
-def _insert_ignore(session: Session, table, values: dict[str, Any], key: str) -> bool:
-    """INSERT that silently does nothing on a duplicate `key`; True when a row was inserted.
-    The one dialect-specific statement of this domain (SQLite and PostgreSQL both have ON CONFLICT)."""
+def _insert_ignore(session: Session, table, values: dict[str, Any], key: str, returning: str) -> Any:
+    """INSERT that silently does nothing on a duplicate `key`: the new row's `returning` column, or None.
+    The one dialect-specific statement of this domain (SQLite and PostgreSQL both have ON CONFLICT);
+    RETURNING, not rowcount, because psycopg 3 reports rowcount -1 for it."""
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(table).values(**values).on_conflict_do_nothing(index_elements=[key])
-    return session.execute(stmt).rowcount == 1
+    stmt = insert(table).values(**values).on_conflict_do_nothing(index_elements=[key]).returning(table.c[returning])
+    return session.execute(stmt).scalar()
 
 
 class NotifyService:
@@ -87,9 +88,7 @@ class NotifyService:
                        "html": message["html"]}
         values = dict(kind=kind, channel=channel, recipient=recipient[:300], dedupe_key=key, created_at=now,
                       claimed_at=now, status="sending", attempts=0, payload=payload)
-        if not _insert_ignore(self.session, Delivery.__table__, values, "dedupe_key"):
-            return None
-        return self.session.execute(select(Delivery.id).where(Delivery.dedupe_key == key)).scalar_one()
+        return _insert_ignore(self.session, Delivery.__table__, values, "dedupe_key", "id")
 
     def _claim_targets(self, kind: str, base_key: str, targets: list[tuple[str, str]], message: dict[str, Any],
                        now: datetime) -> list[int]:
@@ -111,7 +110,7 @@ class NotifyService:
         for did, status, attempts in self.session.execute(q.order_by(Delivery.id)).all():
             won = self.session.execute(
                 update(Delivery).where(Delivery.id == did, Delivery.status == status, Delivery.attempts == attempts)
-                .values(status="sending", claimed_at=now)).rowcount
+                .values(status="sending", claimed_at=now).returning(Delivery.id)).scalar()
             if won:
                 ids.append(did)
         return ids
@@ -144,7 +143,8 @@ class NotifyService:
     # ---- what to send ----------------------------------------------------------------
     def _lock_cursor(self, name: str, now: datetime) -> int:
         # The UPDATE takes the write lock (SQLite) / row lock (PostgreSQL) until the caller commits.
-        _insert_ignore(self.session, NotifyCursor.__table__, {"name": name, "last_id": 0, "updated_at": now}, "name")
+        _insert_ignore(self.session, NotifyCursor.__table__, {"name": name, "last_id": 0, "updated_at": now}, "name",
+                       "name")
         self.session.execute(update(NotifyCursor).where(NotifyCursor.name == name).values(updated_at=now))
         return self.session.execute(select(NotifyCursor.last_id).where(NotifyCursor.name == name)).scalar_one()
 
