@@ -87,7 +87,10 @@ class RemoteSettings(BaseModel):
 
     allow_hosts: list[str] = Field(default_factory=list,
                                    description="If set, only these host names may be fetched (exact or `*.suffix`).")
-    allow_private: bool = Field(False, description="Allow private, loopback, link-local and reserved addresses (unsafe).")
+    allow_networks: list[str] = Field(
+        default_factory=list, description="Networks (CIDR) fetched even though private, loopback, link-local or "
+        "reserved, e.g. 10.20.0.0/16 for an intranet wiki; every other such address is refused."
+    )
     timeout: float = Field(10.0, description="Seconds before one HTTP request times out.")
     retries: int = Field(2, description="Retries of a failed request (network error or 5xx), with exponential backoff.")
     backoff: float = Field(0.5, description="First retry delay in seconds; doubles on each retry.")
