@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timezone
 
 from sqlmodel import select
 
-from freshgate.freshness.rules import PRECEDENCE
+from freshgate.errors import Invalid
+from freshgate.freshness.rules import PRECEDENCE, STATES
 from freshgate.registry.models import Document, Owner
 from freshgate.registry.schemas import (
     DocumentDetail, DocumentSummary, owner_out, section_out, summary, version_out,
@@ -19,6 +20,10 @@ def list_documents(svc: RegistryService, *, kind: str | None = None, state: str 
                    owner: str | None = None, tag: str | None = None, due_before: datetime | None = None,
                    now: datetime | None = None) -> list[DocumentSummary]:
     """Documents with their computed state, filtered."""
+    if state is not None and state not in STATES:
+        raise Invalid(f"unknown state {state!r}", errors=[{"field": "state", "message": f"must be one of {', '.join(PRECEDENCE)}"}])
+    if due_before is not None and due_before.tzinfo is None:
+        due_before = due_before.replace(tzinfo=timezone.utc)  # a bare date or naive time means UTC
     q = select(Document).order_by(Document.id)
     if kind:
         q = q.where(Document.kind == kind)

@@ -151,10 +151,12 @@ class RegistryService:
             )
 
     def _flush(self, doc: Document) -> None:
+        doc_id = doc.id  # read before flushing: after a failed flush the instance cannot be loaded
         try:
             self.session.flush()
         except StaleDataError:
-            raise PreconditionFailed(f"{doc.id} was changed by someone else at the same time; reload and retry") from None
+            # Another writer committed between our read and our `UPDATE ... WHERE revision = n`.
+            raise PreconditionFailed(f"{doc_id} was changed by someone else at the same time; reload and retry") from None
 
     def ensure_owner(self, owner_id: str, name: str = "", contact: str = "", actor: str = "system") -> Owner:
         """The owner with this id, created (and audited) if new."""
@@ -181,6 +183,9 @@ class RegistryService:
                                      text=sec.text, text_hash=sec.text_hash, embedding=old.get(sec.text_hash)))
 
     def _new_version(self, doc: Document, body: str, origin: str, actor: str, front_matter: dict) -> None:
+        # Write the document row (revision check, row lock) before anything that depends on it,
+        # so a concurrent writer fails here as PreconditionFailed, not later on a unique index.
+        self._flush(doc)
         self.session.add(DocumentVersion(document_id=doc.id, version=doc.version, content=body,
                                          content_hash=doc.content_hash, front_matter=front_matter,
                                          origin=origin, created_by=actor, created_at=self.ctx.clock()))
@@ -303,19 +308,23 @@ class RegistryService:
     def _apply_retire(self, doc: Document, successor: str | None) -> None:
         if successor is not None:
             if successor == doc.id:
-                raise Invalid("a document cannot be its own successor")
+                raise Invalid("a document cannot be its own successor",
+                              errors=[{"field": "successor", "message": "is the document itself"}])
             nxt = self.session.get(Document, successor)
             if nxt is None:
                 raise Invalid(f"successor {successor!r} does not exist",
                               errors=[{"field": "successor", "message": "does not exist"}])
-            if nxt.status != "active":
-                raise Invalid(f"successor {successor!r} is retired; choose an active document")
+            # Follow the chain first: "that would be a cycle" says more than "that one is retired".
             seen, cur = {doc.id}, nxt
             while cur is not None and cur.successor:
                 if cur.successor in seen:
-                    raise Conflict(f"retiring {doc.id} for {successor} would create a successor cycle")
+                    raise Conflict(f"retiring {doc.id} for {successor} would create a successor cycle",
+                                   errors=[{"field": "successor", "message": "leads back to this document"}])
                 seen.add(cur.id)
                 cur = self.session.get(Document, cur.successor)
+            if nxt.status != "active":
+                raise Invalid(f"successor {successor!r} is retired; choose an active document",
+                              errors=[{"field": "successor", "message": "is retired"}])
         doc.status, doc.successor = "retired", successor
 
     def retire(self, doc_id: str, *, actor: str, successor: str | None = None, if_match: int | None = None,

@@ -6,10 +6,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, and_, select
 
 from freshgate.freshness.rules import Facts, Freshness, SourceFacts, evaluate
-from freshgate.registry.models import Dependency, Document, Owner
+from freshgate.registry.models import Dependency, Document, DocumentVersion, Owner
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,20 @@ def facts_of(doc: Document, owner: Owner | None) -> Facts:
     )
 
 
+def content_changed_at(session: Session, docs: list[Document]) -> dict[str, datetime]:
+    """When each document's content last changed after registration: its newest version's time
+    (kept after re-verification, unlike `changed_at`), or the `updated` date its file declared."""
+    out: dict[str, datetime] = {d.id: d.changed_at for d in docs if d.changed_at is not None}
+    later = [d.id for d in docs if d.version > 1]
+    for i in range(0, len(later), 500):
+        q = (select(DocumentVersion.document_id, DocumentVersion.created_at)
+             .join(Document, and_(Document.id == DocumentVersion.document_id, Document.version == DocumentVersion.version))
+             .where(Document.id.in_(later[i:i + 500])))
+        for doc_id, at in session.exec(q).all():
+            out[doc_id] = max(at, out.get(doc_id, at))
+    return out
+
+
 def freshness_map(session: Session, docs: list[Document], now: datetime, cfg: RulesConfig) -> dict[str, Freshness]:
     """Freshness of `docs` (and of the sources their SOP cards rely on)."""
     owners = {o.id: o for o in session.exec(select(Owner)).all()}
@@ -43,6 +57,8 @@ def freshness_map(session: Session, docs: list[Document], now: datetime, cfg: Ru
     if missing:
         for d in session.exec(select(Document).where(Document.id.in_(missing))).all():
             known[d.id] = d
+    cited = [known[s] for s in {s for lst in deps.values() for s in lst} if s in known]
+    changed_at = content_changed_at(session, cited) if cited else {}
     out: dict[str, Freshness] = {}
     kw = {"warning_days": cfg.warning_days, "unreachable_after": cfg.unreachable_after}
     for d in known.values():
@@ -51,7 +67,7 @@ def freshness_map(session: Session, docs: list[Document], now: datetime, cfg: Ru
     for d in docs:
         if d.kind == "sop":
             srcs = [
-                SourceFacts(s, out[s].state if s in out else None, known[s].changed_at if s in known else None)
+                SourceFacts(s, out[s].state if s in out else None, changed_at.get(s))
                 for s in deps.get(d.id, [])
             ]
             out[d.id] = evaluate(facts_of(d, owners.get(d.owner_id or "")), now, sources=srcs, **kw)
