@@ -1,0 +1,117 @@
+"""The command line on both databases: sync, list, show, verify, update, retire, transfer, owners, status."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from freshgate.cli import app
+from tests.conftest import write_doc
+
+
+@pytest.fixture
+def cli(database_url, tmp_path):
+    """Run `freshgate --database-url URL ...`; returns (exit code, stdout, stderr)."""
+    runner = CliRunner()
+
+    def run(*args: str, input: str | None = None):
+        r = runner.invoke(app, ["--database-url", database_url, *args], input=input, catch_exceptions=False)
+        return r.exit_code, r.stdout, r.stderr
+    return run
+
+
+@pytest.fixture
+def kbdir(tmp_path):
+    src, sop = tmp_path / "kb" / "sources", tmp_path / "kb" / "sop_cards"
+    write_doc(src, "refunds.md", "owner: dana\ntags: [billing]\nlast_verified: -10d")
+    write_doc(src, "shipping.md", "owner: lena\nlast_verified: -200d")
+    write_doc(src, "old.md", "owner: lena\nlast_verified: -5d")
+    write_doc(sop, "refund-card.md", "owner: dana\nlane: approval\nsources: [refunds]\nlast_verified: -5d")
+    return src, sop
+
+
+def listed(cli, *args) -> dict[str, dict]:
+    code, out, _ = cli("list", "--json", *args)
+    assert code == 0
+    return {d["id"]: d for d in json.loads(out)}
+
+
+def test_sync_list_show_status(cli, kbdir):
+    code, out, err = cli("sync", *map(str, kbdir))
+    assert code == 0, err
+    assert "added" in out and "4" in out
+    code, out, _ = cli("sync", *map(str, kbdir))  # idempotent
+    assert code == 0 and "4" in out.splitlines()[-2]
+    docs = listed(cli)
+    assert {k: v["state"] for k, v in docs.items()} == {"old": "fresh", "refund-card": "fresh", "refunds": "fresh",
+                                                         "shipping": "stale"}
+    assert set(listed(cli, "--kind", "sop")) == {"refund-card"}
+    assert set(listed(cli, "--state", "stale")) == {"shipping"}
+    assert set(listed(cli, "--owner", "lena")) == {"old", "shipping"}
+    assert set(listed(cli, "--tag", "billing")) == {"refunds"}
+    code, out, _ = cli("list")
+    assert code == 0 and "shipping" in out and "stale" in out
+    code, out, _ = cli("show", "refund-card")
+    assert code == 0 and "relies on: refunds" in out and "lane approval" in out and "#title" in out
+    code, out, _ = cli("show", "refunds", "--json")
+    assert json.loads(out)["dependents"] == ["refund-card"]
+    code, out, _ = cli("status", "--json")
+    assert json.loads(out) == {"retired": 0, "expired": 0, "changed": 0, "orphaned": 0, "unreachable": 0,
+                               "stale": 1, "suspect": 0, "due": 0, "fresh": 3}
+
+
+def test_sync_reports_bad_files_and_exits_2(cli, kbdir):
+    bad = kbdir[0] / "bad.md"
+    bad.write_text("---\nowner: x\nreview_every: -1d\n---\n# B\n\nb\n")
+    code, out, err = cli("sync", *map(str, kbdir))
+    assert code == 2
+    assert f"failed {bad}: review_every: '-1d' must be a positive duration" in " ".join(err.split())
+    assert set(listed(cli)) == {"old", "refund-card", "refunds", "shipping"}
+
+
+def test_owner_workflow(cli, kbdir, tmp_path):
+    cli("sync", *map(str, kbdir))
+    code, out, _ = cli("verify", "shipping", "--as", "lena", "--note", "checked")
+    assert code == 0 and "shipping: fresh (revision 2)" in out
+    body = tmp_path / "new.md"
+    body.write_text("# Refunds\n\nNow 14 days.\n")
+    code, out, _ = cli("update", "refunds", str(body), "--as", "dana")
+    assert code == 0 and "refunds: changed" in out
+    assert listed(cli)["refund-card"]["state"] == "suspect"
+    code, out, _ = cli("update", "refunds", "-", "--as", "dana", "--verify", input="# Refunds\n\n15 days.\n")
+    assert code == 0 and "refunds: fresh" in out
+    assert json.loads(cli("show", "refunds", "--json")[1])["version"] == 3
+    code, out, _ = cli("retire", "old", "--as", "lena", "--successor", "refunds", "--reason", "merged")
+    assert code == 0 and "old: retired" in out
+    code, out, _ = cli("unretire", "old", "--as", "lena")
+    assert code == 0 and "old: fresh" in out
+    code, out, _ = cli("transfer", "old", "dana", "--as", "boss")
+    assert code == 0 and listed(cli)["old"]["owner"] == "dana"
+
+
+def test_actions_fail_with_one_line_and_nonzero_exit(cli, kbdir):
+    cli("sync", *map(str, kbdir))
+    code, _, err = cli("retire", "old", "--as", "x", "--successor", "ghost")
+    assert code == 1 and "successor 'ghost' does not exist" in err and len(err.strip().splitlines()) == 1
+    code, _, err = cli("verify", "nope", "--as", "x")
+    assert code == 1 and "no document with id 'nope'" in err
+    code, _, err = cli("transfer", "old", "nobody", "--as", "x")
+    assert code == 1 and "no owner with id 'nobody'" in err
+    assert listed(cli)["old"]["status"] == "active"
+
+
+def test_owners_list_deactivate_activate(cli, kbdir):
+    cli("sync", *map(str, kbdir))
+    code, out, _ = cli("owners", "deactivate", "lena", "--as", "admin")
+    assert code == 0 and "lena: inactive" in out
+    assert {k: v["state"] for k, v in listed(cli, "--owner", "lena").items()} == {"old": "orphaned",
+                                                                               "shipping": "orphaned"}
+    code, out, _ = cli("owners")
+    row = next(line for line in out.splitlines() if "lena" in line)
+    assert "no" in row and "2" in row
+    code, out, _ = cli("owners", "activate", "lena", "--as", "admin")
+    assert code == 0 and listed(cli)["old"]["state"] == "fresh"
+    code, _, err = cli("owners", "deactivate", "nobody", "--as", "admin")
+    assert code == 1 and "nobody" in err
