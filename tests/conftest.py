@@ -79,6 +79,7 @@ def make_settings(database_url: str, **overrides) -> Settings:
     """Settings for tests: the given database, no scheduler, no model unless asked."""
     s = Settings(database_url=database_url, **overrides)
     s.server.scheduler = False
+    s.lookup.warm_up = False  # the model loads on the first lookup, not at every app start
     return s
 
 

@@ -56,6 +56,7 @@ def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
 def _wire_domains(rt: Runtime) -> None:
     """Attach each domain's parts to the runtime (extras, registry listeners). One line per domain."""
     # e.g. from freshgate.lookup.wiring import wire as wire_lookup; wire_lookup(rt)
+    from freshgate.lookup.wiring import wire as wire_lookup; wire_lookup(rt)  # noqa: E702
 
 
 def _include_domain_routers(app: FastAPI) -> None:
@@ -63,6 +64,7 @@ def _include_domain_routers(app: FastAPI) -> None:
     from freshgate.registry.api import router as registry_router
 
     app.include_router(registry_router)
+    from freshgate.lookup.api import include as include_lookup; include_lookup(app)  # noqa: E702
     from freshgate.reports.api import router as reports_router
 
     app.include_router(reports_router)
@@ -143,6 +145,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         ok = db.ping(request.app.state.engine)
         body = {"status": "ok" if ok else "degraded", "database": "ok" if ok else "unreachable",
                 "version": __version__}
+        body.update({k: v.health() for k, v in request.app.state.runtime.extras.items() if hasattr(v, "health")})
         return body if ok else problem_response(503, "unhealthy", "database unreachable", headers={"Retry-After": "5"},
                                                 database="unreachable")
 

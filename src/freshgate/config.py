@@ -32,6 +32,34 @@ class LookupSettings(BaseModel):
     relevance_threshold: float = Field(0.35, description="Minimum cosine similarity for a section to count as relevant.")
     top_k: int = Field(5, description="Sections returned per lookup by default.")
     approximate_above: int = Field(20000, description="Use the approximate (HNSW) index above this many sections.")
+    relevance_margin: float = Field(
+        0.15, description="Also drop sections scoring more than this below the best one (weak tangents do not vote)."
+    )
+    lane_margin: float = Field(
+        0.03, description="An SOP card's lane applies when it scores within this of the best-matching SOP card."
+    )
+    ann_backend: str = Field("usearch", description="Approximate index library: usearch | hnswlib (see bench/index_recall.py).")
+    ef_search: int = Field(128, description="HNSW search breadth; 128 keeps recall@10 >= 0.99 in bench/index_recall.py.")
+    unanswered_similarity: float = Field(
+        0.75, description="Cosine similarity at which two unanswered questions count as the same topic."
+    )
+    ready_timeout: float = Field(20.0, description="Seconds a lookup waits for the model and index to become ready.")
+    warm_up: bool = Field(True, description="Load the model and build the index when the server starts.")
+
+
+class ConflictSettings(BaseModel):
+    """Conflict detection."""
+
+    judge: str = Field("learned", description="Which judge decides candidate pairs: learned | rules | nli | llm.")
+    candidate_similarity: float = Field(0.55, description="Minimum cosine similarity for two sections to be compared.")
+    candidates_per_section: int = Field(10, description="Nearest neighbours compared per section.")
+    threshold: float = Field(0.5, description="Judge score at or above which a pair is reported as a conflict.")
+    nli_model_path: str | None = Field(None, description="Local path of an NLI cross-encoder (judge = nli).")
+    llm_url: str | None = Field(None, description="Base URL of an OpenAI-compatible API (judge = llm).")
+    llm_model: str = Field("gpt-4o-mini", description="Model name sent to the LLM judge endpoint.")
+    llm_api_key: str | None = Field(None, description="Bearer token for the LLM judge endpoint.")
+    llm_timeout: float = Field(20.0, description="Seconds before an LLM judge request times out.")
+    llm_retries: int = Field(2, description="Retries of a failed LLM judge request.")
 
 
 class ConflictSettings(BaseModel):

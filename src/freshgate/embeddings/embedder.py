@@ -18,6 +18,10 @@ MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9d
 DIM = 384
 
 
+_SHARED: dict[tuple[str, str | None], object] = {}
+_SHARED_LOCK = threading.Lock()
+
+
 class EmbedderUnavailable(RuntimeError):
     """The model cannot be loaded (missing, tampered with, broken)."""
 
@@ -76,10 +80,14 @@ class SentenceTransformerEmbedder:
         """Load the model now (idempotent); raises EmbedderUnavailable with the reason."""
         if self._model is not None:
             return self._model
+        key = (str(self.model_path), self.expected_sha256)
         with self._lock:
             if self._model is None:
                 try:
-                    self._model = self._load()
+                    with _SHARED_LOCK:  # one copy of the same weights per process
+                        if key not in _SHARED:
+                            _SHARED[key] = self._load()
+                    self._model = _SHARED[key]
                     self.error = None
                 except EmbedderUnavailable as exc:
                     self.error = str(exc)

@@ -101,6 +101,10 @@ class VectorIndex:
         """True when searches use the HNSW index."""
         return self._ann is not None
 
+    def has_document(self, doc_id: str) -> bool:
+        """Whether a document is indexed."""
+        return doc_id in self._docs
+
     def documents(self) -> list[str]:
         """Ids of the indexed documents."""
         with self._lock:
@@ -109,18 +113,26 @@ class VectorIndex:
     # ---- writes ----------------------------------------------------------------
     def replace_document(self, doc: DocMeta, rows: Sequence[tuple[int, str, np.ndarray]]) -> None:
         """Set a document's metadata and replace its sections with `rows` (section id, anchor, vector)."""
+        self.bulk_replace([(doc, rows)])
+
+    def bulk_replace(self, items: Iterable[tuple[DocMeta, Sequence[tuple[int, str, np.ndarray]]]]) -> None:
+        """Replace many documents at once (the approximate index is built once, at the end)."""
         with self._lock:
-            old = self._docs.get(doc.id)
-            if old is not None:
-                self._kill(old.rows)
-                doc.ordinal = old.ordinal
-                self._by_ordinal[doc.ordinal] = doc
-            else:
-                doc.ordinal = len(self._by_ordinal)
-                self._by_ordinal.append(doc)
-            self._docs[doc.id] = doc
-            doc.rows = self._append(doc.ordinal, rows)
+            for doc, rows in items:
+                self._replace(doc, rows)
             self._maybe_rebuild()
+
+    def _replace(self, doc: DocMeta, rows: Sequence[tuple[int, str, np.ndarray]]) -> None:
+        old = self._docs.get(doc.id)
+        if old is not None:
+            self._kill(old.rows)
+            doc.ordinal = old.ordinal
+            self._by_ordinal[doc.ordinal] = doc
+        else:
+            doc.ordinal = len(self._by_ordinal)
+            self._by_ordinal.append(doc)
+        self._docs[doc.id] = doc
+        doc.rows = self._append(doc.ordinal, rows)
 
     def update_meta(self, doc_id: str, *, kind: str | None = None, tags: Iterable[str] | None = None,
                     status: str | None = None) -> None:

@@ -1,0 +1,146 @@
+"""The process-wide part of lookup: embedder, vector index, indexer and their readiness.
+
+One `LookupEngine` per runtime (`rt.extras["lookup"]`). Nothing is loaded when it is made:
+`warm_up()` (server start, in a thread) or the first lookup loads the model and builds the
+index from stored embeddings. Readiness is reported, never assumed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import numpy as np
+
+from freshgate.config import Settings
+from freshgate.embeddings.embedder import Embedder, EmbedderUnavailable, SentenceTransformerEmbedder
+from freshgate.embeddings.index import Hit, Scope, VectorIndex
+from freshgate.lookup.indexing import SectionIndexer
+
+log = logging.getLogger(__name__)
+
+
+class NotReady(RuntimeError):
+    """The model or the index cannot serve a lookup (the message says which and why)."""
+
+
+def default_embedder(settings: Settings) -> Embedder:
+    """The configured sentence-transformers embedder (lazy: nothing loads here)."""
+    e = settings.embedding
+    return SentenceTransformerEmbedder(e.model_path, batch_size=e.batch_size,
+                                       expected_sha256=None if not e.verify_sha256 else _pinned())
+
+
+def _pinned() -> str:
+    from freshgate.embeddings.embedder import MINILM_SHA256
+
+    return MINILM_SHA256
+
+
+class LookupEngine:
+    """Embedder + index + indexer of one process, with readiness and a warm-up."""
+
+    def __init__(self, settings: Settings, engine, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.embedder = embedder or default_embedder(settings)
+        lk = settings.lookup
+        self.index = VectorIndex(self.embedder.dim, approximate_above=lk.approximate_above,
+                                 backend=lk.ann_backend, ef_search=lk.ef_search)
+        self.indexer = SectionIndexer(self.embedder, self.index, batch_size=settings.embedding.batch_size,
+                                      embed=settings.embedding.enabled)
+        self.index_error: str | None = None
+        self._ready = threading.Event()
+        self._warm_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    # ---- readiness ---------------------------------------------------------------
+    def model_status(self) -> str:
+        """ready | not_loaded | error: <why>."""
+        error = getattr(self.embedder, "error", None)
+        if error:
+            return f"error: {error}"
+        loaded = getattr(self.embedder, "loaded", True)
+        return "ready" if loaded else "not_loaded"
+
+    def index_status(self) -> str:
+        """ready | building | not_built | error: <why>."""
+        if self.index_error:
+            return f"error: {self.index_error}"
+        if self.index.ready:
+            return "ready"
+        return "building" if self._thread is not None and self._thread.is_alive() else "not_built"
+
+    def health(self) -> dict[str, Any]:
+        """Readiness for /healthz."""
+        return {"model": self.model_status(), "index": self.index_status(), "sections_indexed": len(self.index),
+                "approximate": self.index.approximate}
+
+    # ---- warm-up -----------------------------------------------------------------
+    def activate(self) -> None:
+        """From now on embed changed sections at commit and keep the index current."""
+        self.indexer.active = True
+
+    def warm_up(self) -> None:
+        """Load the model and build the index now (idempotent); failures are recorded, not raised."""
+        self.activate()
+        with self._warm_lock:
+            if self.index.ready:
+                return
+            try:
+                if self.settings.embedding.enabled:
+                    load = getattr(self.embedder, "load", None)
+                    if load is not None:
+                        load()
+            except EmbedderUnavailable as exc:
+                log.error("embedding model unavailable: %s", exc)
+            try:
+                n = self.indexer.build(self.engine)
+                self.index_error = None
+                log.info("lookup index ready: %d sections (%s)", n, "approximate" if self.index.approximate else "exact")
+            except Exception as exc:  # noqa: BLE001 - reported through readiness, lookups fail safe
+                self.index_error = f"index build failed: {exc}"
+                log.exception("lookup index build failed")
+            finally:
+                self._ready.set()
+
+    def start_warm_up(self) -> None:
+        """Warm up in a background thread (server start-up)."""
+        self.activate()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self.warm_up, name="freshgate-lookup-warmup", daemon=True)
+            self._thread.start()
+
+    def wait_ready(self, timeout: float | None = None) -> None:
+        """Make sure the index is built (building it here if no warm-up runs); NotReady otherwise."""
+        if self.index.ready:
+            return
+        if self._thread is None:
+            self.warm_up()
+        elif not self._ready.wait(self.settings.lookup.ready_timeout if timeout is None else timeout):
+            raise NotReady("the lookup index is still being built")
+        if not self.index.ready:
+            raise NotReady(self.index_error or "the lookup index is not built")
+
+    # ---- work --------------------------------------------------------------------
+    def embed_query(self, text: str) -> np.ndarray:
+        """The query vector; NotReady when the model cannot be used."""
+        try:
+            return self.embedder.encode([text])[0]
+        except EmbedderUnavailable as exc:
+            raise NotReady(f"the embedding model is unavailable: {exc}") from exc
+
+    def search(self, vector: np.ndarray, k: int, scope: Scope | None = None) -> list[Hit]:
+        """Nearest sections in scope."""
+        self.wait_ready()
+        return self.index.search(vector, k, scope)
+
+    def use_embedder(self, embedder: Embedder) -> None:
+        """Swap the embedder (tests, evaluation); the index is rebuilt on next use."""
+        self.embedder = self.indexer.embedder = embedder
+        lk = self.settings.lookup
+        self.index = self.indexer.index = VectorIndex(embedder.dim, approximate_above=lk.approximate_above,
+                                                      backend=lk.ann_backend, ef_search=lk.ef_search)
+        self._ready.clear()
+        self._thread = None

@@ -1,0 +1,97 @@
+"""Public shapes of the lookup: request, answer, receipts, unanswered topics (REST, MCP, client)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class ScopeIn(BaseModel):
+    """Restrict a lookup to some documents (all lists optional; empty = no restriction)."""
+
+    ids: list[str] = Field(default_factory=list, max_length=500, description="Only these document ids.")
+    tags: list[str] = Field(default_factory=list, max_length=100, description="Only documents with any of these tags.")
+    kinds: list[Literal["source", "sop"]] = Field(default_factory=list, description="Only sources or SOP cards.")
+
+
+class LookupIn(BaseModel):
+    """A question or intended action to check before answering or acting."""
+
+    query: str = Field(min_length=1, max_length=4000, description="The question or intended action, in words.")
+    scope: ScopeIn | None = None
+    risk: Literal["low", "high"] = Field("low", description="high: stale knowledge stops instead of cautioning.")
+    top_k: int | None = Field(None, ge=1, le=50, description="Citations at most (default from settings).")
+
+
+class ReasonOut(BaseModel):
+    """A reason for the decision (stable `code`, see lookup/decide.py)."""
+
+    code: str
+    message: str
+    item: str | None = None
+
+
+class CitationOut(BaseModel):
+    """A section relied on, with the state of its document."""
+
+    document_id: str
+    title: str
+    kind: str
+    version: int
+    anchor: str
+    cite: str
+    snippet: str
+    state: str
+    owner: str | None
+    last_verified: datetime | None
+    next_review: datetime | None
+    score: float
+    lane: str | None = None
+    criticality: str = "medium"
+    substituted_for: str | None = None
+
+
+class AskOut(BaseModel):
+    """Whom to ask, and a suggested question naming the problem."""
+
+    owner: str | None = None
+    contact: str | None = None
+    question: str | None = None
+
+
+class LookupOut(BaseModel):
+    """The decision: proceed, caution or stop_and_ask, with reasons, citations and whom to ask."""
+
+    decision: Literal["proceed", "caution", "stop_and_ask"]
+    reasons: list[ReasonOut]
+    citations: list[CitationOut]
+    conflicts: list[dict[str, Any]] = Field(default_factory=list)
+    ask: AskOut
+    receipt_id: str | None
+    evaluated_at: datetime
+
+
+class ReceiptOut(BaseModel):
+    """A stored decision receipt."""
+
+    id: str
+    at: datetime
+    query: str
+    risk: str
+    scope: dict[str, Any] | None
+    decision: str
+    reasons: list[dict[str, Any]]
+    citations: list[dict[str, Any]]
+
+
+class UnansweredOut(BaseModel):
+    """A coverage gap: questions nothing registered could answer, counted by topic."""
+
+    id: int
+    query: str
+    last_query: str
+    count: int
+    first_seen: datetime
+    last_seen: datetime

@@ -1,0 +1,214 @@
+"""The lookup: find relevant sections, follow successors, judge freshness, decide, record a receipt.
+
+Relevance: a section counts when its cosine similarity to the query is at least
+`lookup.relevance_threshold` (calibrated, see docs/calibration.md) and within
+`lookup.relevance_margin` of the best section. One citation per document (its best
+section), at most `top_k`. A retired document is replaced by its (active) successor's best
+section; when that successor is already cited the retired one is simply dropped. An SOP
+card's lane (approval, forbidden) counts only for the best-matching card and near ties
+(`lookup.lane_margin`): a question that merely mentions refunds does not run every refund SOP.
+
+Fail safe: if the model, the index or the database cannot be used, the answer is
+`stop_and_ask` with reason `freshness_unknown` (never `proceed`).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any, Callable
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
+
+from freshgate.embeddings.index import Scope
+from freshgate.errors import NotFound
+from freshgate.lookup import receipts
+from freshgate.lookup.ask import suggest
+from freshgate.lookup.decide import Evidence, decide
+from freshgate.lookup.engine import LookupEngine, NotReady
+from freshgate.lookup.schemas import AskOut, CitationOut, LookupIn, LookupOut, ReasonOut
+from freshgate.registry.models import Document, Section
+from freshgate.registry.service import RegistryService
+
+log = logging.getLogger(__name__)
+MAX_SUCCESSOR_HOPS = 10
+SNIPPET_CHARS = 280
+
+
+def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
+    """The section text without its heading line, whitespace collapsed, cut at a word."""
+    lines = text.strip().splitlines()
+    if lines and lines[0].lstrip().startswith("#"):
+        lines = lines[1:]
+    flat = " ".join(" ".join(lines).split())
+    return flat if len(flat) <= limit else flat[:limit].rsplit(" ", 1)[0] + "…"
+
+
+class LookupService:
+    """Lookups, receipts and unanswered topics within one session."""
+
+    def __init__(self, session: Session, engine: LookupEngine, registry: RegistryService,
+                 conflicts: Any = None, clock: Callable[[], datetime] | None = None) -> None:
+        self.session = session
+        self.engine = engine
+        self.registry = registry
+        self.conflicts = conflicts
+        self.clock = clock or registry.ctx.clock
+        self.settings = engine.settings.lookup
+
+    # ---- the lookup ------------------------------------------------------------
+    def lookup(self, req: LookupIn) -> LookupOut:
+        """Decide proceed / caution / stop_and_ask for a question; records a receipt (flushes)."""
+        now = self.clock()
+        top_k = req.top_k or self.settings.top_k
+        scope = Scope.of(req.scope.ids, req.scope.tags, req.scope.kinds) if req.scope else None
+        vector, hits, unknown = None, [], None
+        try:
+            vector = self.engine.embed_query(req.query)
+            hits = self.engine.search(vector, max(4 * top_k, 20), scope)
+        except NotReady as exc:
+            unknown = str(exc)
+        try:
+            citations, evidence, conflicts = ([], [], []) if unknown else self._gather(req, vector, hits, top_k)
+        except SQLAlchemyError as exc:
+            log.error("lookup could not read the registry: %s", exc)
+            self.session.rollback()
+            return self._answer(req, decide([], req.risk, unknown="the database is unavailable"), [], [], None, now)
+        decision = decide(evidence, req.risk, unknown=unknown)
+        receipt_id = None
+        try:
+            if decision.codes and decision.codes[0] == "no_source":
+                receipts.record_unanswered(self.session, req.query, vector, now, self.settings.unanswered_similarity)
+            receipt_id = receipts.record_receipt(
+                self.session, receipt_id=receipts.new_receipt_id(), at=now, query=req.query, risk=req.risk,
+                scope=req.scope.model_dump() if req.scope else None, decision=decision.decision,
+                reasons=[{"code": r.code, "message": r.message, "item": r.item} for r in decision.reasons],
+                citations=[{"document_id": c.document_id, "version": c.version, "anchor": c.anchor,
+                            "state": c.state, "score": round(c.score, 4), "lane": c.lane,
+                            "substituted_for": c.substituted_for} for c in citations])
+        except SQLAlchemyError as exc:
+            log.error("lookup receipt not recorded: %s", exc)
+            self.session.rollback()
+            decision = decide(evidence, req.risk, unknown="the database is unavailable (no receipt recorded)")
+            receipt_id = None
+        return self._answer(req, decision, citations, conflicts, receipt_id, now)
+
+    def _answer(self, req, decision, citations, conflicts, receipt_id, now) -> LookupOut:
+        return LookupOut(
+            decision=decision.decision,
+            reasons=[ReasonOut(code=r.code, message=r.message, item=r.item) for r in decision.reasons],
+            citations=citations, conflicts=conflicts,
+            ask=self._ask(req.query, decision, citations), receipt_id=receipt_id, evaluated_at=now)
+
+    def _gather(self, req: LookupIn, vector, hits, top_k: int):
+        relevant = [h for h in hits if h.score >= self.settings.relevance_threshold]
+        if relevant:
+            floor = relevant[0].score - self.settings.relevance_margin
+            relevant = [h for h in relevant if h.score >= floor]
+        best: dict[str, Any] = {}
+        for h in relevant:
+            best.setdefault(h.document_id, h)
+        chosen: list[tuple[Document, Any, str | None]] = []  # (document, hit, substituted_for)
+        cited_ids: set[str] = set()
+        top_docs = list(best)[:top_k]
+        for doc_id in top_docs:
+            hit = best[doc_id]
+            try:
+                doc = self.registry.get(doc_id)
+            except NotFound:
+                continue  # removed since it was indexed
+            substituted_for = None
+            succ = self._active_successor(doc) if doc.status == "retired" and doc.successor else None
+            if succ is not None:
+                if succ.id in top_docs or succ.id in cited_ids:
+                    continue  # its successor is cited on its own merit
+                sh = self.engine.index.search(vector, 1, Scope.of(ids=[succ.id]))
+                if sh:
+                    doc, hit, substituted_for = succ, sh[0], doc_id
+            if doc.id in cited_ids:
+                continue
+            cited_ids.add(doc.id)
+            chosen.append((doc, hit, substituted_for))
+        fresh = self.registry.freshness([d for d, _, _ in chosen]) if chosen else {}
+        conflicts = self.open_conflicts([(d.id, h.anchor) for d, h, _ in chosen])
+        per_doc: dict[str, int] = {}
+        for c in conflicts:
+            for doc_id in {c.get("a_document"), c.get("b_document"), c.get("document_id")} - {None}:
+                per_doc[doc_id] = per_doc.get(doc_id, 0) + 1
+        # The agent would run one procedure: the best-matching SOP card (and any near tie).
+        best_sop = max((h.score for d, h, _ in chosen if d.kind == "sop"), default=None)
+        citations, evidence = [], []
+        for doc, hit, substituted_for in chosen:
+            lane_applies = doc.kind == "sop" and hit.score >= best_sop - self.settings.lane_margin
+            fr = fresh[doc.id]
+            sec = self.session.get(Section, hit.section_id)
+            detail = fr.reasons[0].message if fr.reasons else ""
+            citations.append(CitationOut(
+                document_id=doc.id, title=doc.title, kind=doc.kind, version=sec.version if sec else doc.version,
+                anchor=hit.anchor, cite=f"{doc.id}#{hit.anchor}", snippet=snippet(sec.text) if sec else "",
+                state=fr.state, owner=doc.owner_id, last_verified=doc.last_verified, next_review=fr.next_review,
+                score=round(hit.score, 4), lane=doc.lane, criticality=doc.criticality,
+                substituted_for=substituted_for))
+            evidence.append(Evidence(doc.id, doc.title, kind=doc.kind, state=fr.state, criticality=doc.criticality,
+                                     lane=doc.lane if lane_applies else None, detail=detail, substituted_for=substituted_for,
+                                     open_conflicts=per_doc.get(doc.id, 0)))
+        return citations, evidence, conflicts
+
+    def _active_successor(self, doc: Document) -> Document | None:
+        cur, seen = doc, {doc.id}
+        for _ in range(MAX_SUCCESSOR_HOPS):
+            if cur.status != "retired":
+                return cur
+            if not cur.successor or cur.successor in seen:
+                return None
+            seen.add(cur.successor)
+            try:
+                cur = self.registry.get(cur.successor)
+            except NotFound:
+                return None
+        return None
+
+    def open_conflicts(self, cited: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        """Open conflicts touching the cited (document, anchor) sections; [] until conflict detection exists.
+
+        Hook for the conflicts domain: its service (`rt.extras["conflicts"]`) may offer
+        `open_conflicts_for(session, cited) -> list[dict]`, each dict naming the documents
+        involved as `a_document`/`b_document` (or `document_id` for a self-contradiction).
+        """
+        fn = getattr(self.conflicts, "open_conflicts_for", None)
+        if fn is None or not cited:
+            return []
+        try:
+            return list(fn(self.session, cited))
+        except SQLAlchemyError:
+            raise
+        except Exception:  # noqa: BLE001 - a broken detector must not break lookups
+            log.exception("conflict hook failed; answering without conflicts")
+            return []
+
+    def _ask(self, query: str, decision, citations: list[CitationOut]) -> AskOut:
+        by_id = {c.document_id: c for c in citations}
+        target = next((by_id[r.item] for r in decision.reasons if r.item in by_id), None)
+        target = target or (citations[0] if citations else None)
+        owner_id, contact = (target.owner if target else None), None
+        if owner_id:
+            try:
+                contact = self.registry.owner(owner_id).contact or None
+            except (NotFound, SQLAlchemyError):
+                contact = None
+        return AskOut(owner=owner_id, contact=contact, question=suggest(query, decision, target))
+
+    # ---- reads ------------------------------------------------------------------
+    def receipts_for(self, document_id: str, limit: int = 100):
+        """Receipts that relied on a document (NotFound if the document does not exist)."""
+        self.registry.get(document_id)
+        return receipts.receipts_for(self.session, document_id, limit)
+
+    def receipt(self, receipt_id: str):
+        """One receipt."""
+        return receipts.get_receipt(self.session, receipt_id)
+
+    def unanswered(self, limit: int = 100):
+        """Unanswered topics, most asked first."""
+        return receipts.unanswered(self.session, limit)

@@ -1,0 +1,82 @@
+"""The MCP server (official `mcp` SDK 2.x `MCPServer`): the lookup for agents, over stdio or HTTP.
+
+Tools:
+- `freshgate_lookup`: the same input and output as `POST /v1/lookup`.
+- `freshgate_document`: state, owner and next review of one document.
+Over HTTP it is served at `/mcp` by the API (streamable HTTP); `freshgate mcp` serves stdio.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Literal
+
+from mcp.server.mcpserver import MCPServer
+from sqlmodel import Session
+
+from freshgate import __version__, db
+from freshgate.lookup.schemas import LookupIn, ScopeIn
+
+log = logging.getLogger(__name__)
+INSTRUCTIONS = ("Call freshgate_lookup with the user's question (or the action you intend) before answering "
+                "from company documents or running an SOP. Follow the decision: proceed; caution (tell the user "
+                "what is not clean); stop_and_ask (do not answer or act: put `ask.question` to `ask.owner`).")
+
+
+def build_server(get_runtime: Callable[[], Any]) -> MCPServer:
+    """An MCP server answering from the runtime `get_runtime()` returns (resolved per call)."""
+    server = MCPServer("freshgate", title="Freshgate", version=__version__, instructions=INSTRUCTIONS)
+
+    @server.tool(name="freshgate_lookup", title="Check knowledge before answering",
+                 description="Before answering from company knowledge or running an SOP: returns decision "
+                             "(proceed | caution | stop_and_ask), reasons, citations (doc#anchor, state, owner), "
+                             "conflicts, whom to ask and a receipt id.")
+    def freshgate_lookup(query: str, scope: ScopeIn | None = None, risk: Literal["low", "high"] = "low",
+                         top_k: int | None = None) -> dict[str, Any]:
+        """Proceed, caution or stop_and_ask for a question or intended action."""
+        from freshgate.lookup.api import lookup_and_commit, service_for
+
+        rt = get_runtime()
+        body = LookupIn(query=query, scope=scope, risk=risk, top_k=top_k)
+        with Session(rt.engine, expire_on_commit=False) as session:
+            return lookup_and_commit(service_for(rt, session), body).model_dump(mode="json")
+
+    @server.tool(name="freshgate_document", title="State and owner of a document",
+                 description="Freshness state, reasons, owner (with contact), last verification and next review "
+                             "of one source or SOP card by id.")
+    def freshgate_document(id: str) -> dict[str, Any]:  # noqa: A002 - the tool's argument is called id
+        """State and owner of one document."""
+        from freshgate.registry import queries
+        from freshgate.registry.service import RegistryService
+
+        rt = get_runtime()
+        with db.session_scope(rt.engine) as session:
+            d = queries.document_detail(RegistryService(session, rt.registry_ctx), id)
+        return {"id": d.id, "title": d.title, "kind": d.kind, "state": d.state, "status": d.status,
+                "successor": d.successor, "lane": d.lane, "criticality": d.criticality, "version": d.version,
+                "owner": d.owner, "contact": d.owner_detail.contact if d.owner_detail else None,
+                "last_verified": d.last_verified.isoformat() if d.last_verified else None,
+                "next_review": d.next_review.isoformat() if d.next_review else None,
+                "reasons": [r.model_dump() for r in d.reasons]}
+
+    return server
+
+
+def http_app(server: MCPServer, host: str = "127.0.0.1"):
+    """The streamable-HTTP ASGI endpoint (stateless, JSON responses); run `server.session_manager.run()`."""
+    from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    loopback = host in ("127.0.0.1", "localhost", "::1")
+    security = TransportSecuritySettings(
+        enable_dns_rebinding_protection=loopback,
+        allowed_hosts=["127.0.0.1:*", "localhost:*", "[::1]:*", "testserver"],
+        allowed_origins=["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"])
+    server.streamable_http_app(streamable_http_path="/mcp", stateless_http=True, json_response=True,
+                               transport_security=security, host=host)
+    return StreamableHTTPASGIApp(server.session_manager)
+
+
+def run_stdio(rt) -> None:
+    """Serve MCP over stdin/stdout until the client closes it (logs go to stderr)."""
+    build_server(lambda: rt).run("stdio")
