@@ -62,21 +62,6 @@ class ConflictSettings(BaseModel):
     llm_retries: int = Field(2, description="Retries of a failed LLM judge request.")
 
 
-class ConflictSettings(BaseModel):
-    """Conflict detection."""
-
-    judge: str = Field("learned", description="Which judge decides candidate pairs: learned | rules | nli | llm.")
-    candidate_similarity: float = Field(0.55, description="Minimum cosine similarity for two sections to be compared.")
-    candidates_per_section: int = Field(10, description="Nearest neighbours compared per section.")
-    threshold: float = Field(0.5, description="Judge score at or above which a pair is reported as a conflict.")
-    nli_model_path: str | None = Field(None, description="Local path of an NLI cross-encoder (judge = nli).")
-    llm_url: str | None = Field(None, description="Base URL of an OpenAI-compatible API (judge = llm).")
-    llm_model: str = Field("gpt-4o-mini", description="Model name sent to the LLM judge endpoint.")
-    llm_api_key: str | None = Field(None, description="Bearer token for the LLM judge endpoint.")
-    llm_timeout: float = Field(20.0, description="Seconds before an LLM judge request times out.")
-    llm_retries: int = Field(2, description="Retries of a failed LLM judge request.")
-
-
 class ServerSettings(BaseModel):
     """The HTTP server."""
 
