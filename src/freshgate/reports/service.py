@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, literal, or_, select
 from sqlmodel import Session
+from sqlmodel.sql.sqltypes import UTCDateTime
 
 from freshgate.errors import Invalid
 from freshgate.freshness.rules import PRECEDENCE, Facts, SourceFacts, evaluate
@@ -151,15 +152,48 @@ _COLS = (Document.id, Document.kind, Document.title, Document.owner_id, Document
          Document.successor, Document.changed_at, Document.fetch_failures, Document.created_at)
 
 
-def evaluate_all(session: Session, rules: RulesConfig, now: datetime) -> tuple[list[tuple], dict[str, Any]]:
-    """Every document's column row and computed freshness, from three plain queries."""
+@dataclass
+class Evaluation:
+    """Rows that may need a human, their freshness, and state counts over every document."""
+
+    rows: list[Any]
+    fresh: dict[str, Any]
+    facts: dict[str, Facts]
+    owners: dict[str, Any]
+    counts: dict[str, int]
+
+
+def _due_by(dialect: str, t: datetime):
+    """SQL: the document's next review falls on or before `t` (the one dialect-specific expression)."""
+    if dialect == "postgresql":
+        return Document.last_verified + func.make_interval(0, 0, 0, Document.review_every_days) <= t
+    return func.julianday(Document.last_verified) + Document.review_every_days <= func.julianday(literal(t, UTCDateTime()))
+
+
+def _maybe_not_fresh(dialect: str, rules: RulesConfig, now: datetime):
+    """SQL filter keeping every document the rules could find not fresh (a superset: one day of slack).
+    All other documents are fresh by construction and only counted."""
+    cut = now + timedelta(days=rules.warning_days + 1)
+    inactive = select(Owner.id).where(Owner.active.is_(False))
+    return or_(Document.kind == "sop", Document.status != "active", Document.owner_id.is_(None),
+               Document.owner_id.in_(inactive), Document.fetch_failures >= rules.unreachable_after,
+               Document.last_verified.is_(None), Document.changed_at > Document.last_verified,
+               Document.expires <= cut.date(), _due_by(dialect, cut))
+
+
+def evaluate_all(session: Session, rules: RulesConfig, now: datetime, include: list[str] | None = None) -> Evaluation:
+    """Freshness of every document that may not be fresh (+ `include`: e.g. in a conflict), counts over all."""
     owners = {o[0]: o for o in session.execute(select(Owner.id, Owner.name, Owner.contact, Owner.active)).all()}
-    rows = session.execute(select(*_COLS)).all()
+    dialect = session.get_bind().dialect.name
+    total = session.execute(select(func.count()).select_from(Document)).scalar_one()
+    cond = _maybe_not_fresh(dialect, rules, now)
+    if include:
+        cond = or_(cond, Document.id.in_(include))
+    rows = session.execute(select(*_COLS).where(cond)).all()
     deps: dict[str, list[str]] = defaultdict(list)
     for sop_id, source_id in session.execute(select(Dependency.sop_id, Dependency.source_id)).all():
         deps[sop_id].append(source_id)
     kw = {"warning_days": rules.warning_days, "unreachable_after": rules.unreachable_after}
-    out: dict[str, Any] = {}
     facts: dict[str, Facts] = {}
     for r in rows:
         o = owners.get(r.owner_id) if r.owner_id else None
@@ -167,15 +201,22 @@ def evaluate_all(session: Session, rules: RulesConfig, now: datetime) -> tuple[l
                             owner_active=bool(o and o.active), review_every_days=r.review_every_days,
                             last_verified=r.last_verified, expires=r.expires, changed_at=r.changed_at,
                             fetch_failures=r.fetch_failures)
-    for r in rows:
-        if r.kind != "sop":
-            out[r.id] = evaluate(facts[r.id], now, **kw)
+    out: dict[str, Any] = {r.id: evaluate(facts[r.id], now, **kw) for r in rows if r.kind != "sop"}
+    # Sources SOP cards rely on that were filtered out as fresh: registered, fresh, maybe changed before.
+    relied = {s for lst in deps.values() for s in lst} - out.keys()
+    src_changed: dict[str, Any] = {}
+    if relied:
+        q = select(Document.id, Document.changed_at).where(Document.id.in_(select(Dependency.source_id)))
+        src_changed = {i: c for i, c in session.execute(q).all() if i in relied}
     for r in rows:
         if r.kind == "sop":
-            srcs = [SourceFacts(s, out[s].state if s in out else None, facts[s].changed_at if s in facts else None)
+            srcs = [SourceFacts(s, out[s].state, facts[s].changed_at) if s in out else
+                    SourceFacts(s, "fresh" if s in src_changed else None, src_changed.get(s))
                     for s in deps.get(r.id, ())]
             out[r.id] = evaluate(facts[r.id], now, sources=srcs, **kw)
-    return rows, {"fresh": out, "facts": facts, "owners": owners}
+    counts = Counter(fr.state for fr in out.values())
+    counts["fresh"] += total - len(rows)
+    return Evaluation(rows, out, facts, owners, {st: counts.get(st, 0) for st in PRECEDENCE})
 
 
 def build_review(session: Session, rules: RulesConfig, signals: Signals, now: datetime, *,
@@ -183,10 +224,8 @@ def build_review(session: Session, rules: RulesConfig, signals: Signals, now: da
     """The review list at `now`, optionally only one owner's rows or one state's."""
     if state is not None and state not in REVIEW_STATES:
         raise Invalid(f"state must be one of {', '.join(sorted(REVIEW_STATES))}, not {state!r}")
-    rows, ev = evaluate_all(session, rules, now)
-    fresh, facts, owners = ev["fresh"], ev["facts"], ev["owners"]
-    counts = Counter(fr.state for fr in fresh.values())
-    state_counts = {s: counts.get(s, 0) for s in PRECEDENCE}
+    ev = evaluate_all(session, rules, now, include=list(signals.conflicts))
+    rows, fresh, facts, owners, state_counts = ev.rows, ev.fresh, ev.facts, ev.owners, ev.counts
     items: list[ReviewItem] = []
     for r in rows:
         fr = fresh[r.id]
