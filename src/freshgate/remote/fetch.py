@@ -170,6 +170,14 @@ async def _read_capped(resp: httpx.Response, max_bytes: int) -> bytes:
     return bytes(buf)
 
 
+async def _drain(resp: httpx.Response, limit: int = 65536) -> None:
+    """Read a small leftover body (304, redirect, error page) so the connection can be reused."""
+    try:
+        await _read_capped(resp, limit)
+    except (Refused, httpx.HTTPError):
+        pass  # too big or broken: the connection is closed instead of reused
+
+
 class _Retry(Exception):
     """A failure worth retrying (network error, timeout, 5xx, 429)."""
 
@@ -209,6 +217,8 @@ async def _attempt(client: httpx.AsyncClient, url: str, headers: dict, policy: F
             return FetchResult("new", content=text, etag=resp.headers.get("etag"),
                                last_modified=resp.headers.get("last-modified"), final_url=str(current))
         finally:
+            if not resp.is_stream_consumed:
+                await _drain(resp)
             await resp.aclose()
     raise Refused(f"more than {policy.max_redirects} redirects")
 

@@ -45,16 +45,23 @@ def refresh(rt: "Runtime", now: datetime, *, transport: httpx.AsyncBaseTransport
     results = asyncio.run(fetch_all(items, FetchPolicy.from_settings(cfg), cfg.concurrency, transport))
     counts: Counter = Counter()
     errors: dict[str, str] = {}
-    for target, result in zip(items, results):
+    pairs = list(zip(items, results))
+    # Bookkeeping-only outcomes (304, failures) share one transaction; new content gets its own.
+    with db.session_scope(rt.engine) as session:
+        for target, result in pairs:
+            if result.status != "new":
+                counts[apply_result(session, rt.registry_ctx, target, result, now)] += 1
+                if result.status == "failed":
+                    errors[target.document_id] = result.error or "failed"
+    for target, result in pairs:
+        if result.status != "new":
+            continue
         try:
             with db.session_scope(rt.engine) as session:
                 counts[apply_result(session, rt.registry_ctx, target, result, now)] += 1
         except FreshgateError as exc:  # e.g. an owner edited it at the same moment: next run retries
             counts["conflict"] += 1
             errors[target.document_id] = exc.detail
-            continue
-        if result.status == "failed":
-            errors[target.document_id] = result.error or "failed"
     summary = {"documents": len(items), **dict(sorted(counts.items()))}
     if errors:
         summary["errors"] = dict(list(sorted(errors.items()))[:50])
