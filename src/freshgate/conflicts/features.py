@@ -1,0 +1,171 @@
+"""Pair features for the learned judge and the numpy classifier that scores them.
+
+Features describe how two passages relate: embedding similarity, word overlap, which names
+and numbers one has and the other lacks, spans swapped between near-copies, negation flips in
+near-identical sentences, and the rules' claim evidence. Only numpy at run time.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import logging
+import re
+from pathlib import Path
+
+import numpy as np
+
+from freshgate.conflicts.claims import sentences
+
+log = logging.getLogger(__name__)
+
+NAMES = ["cos", "jaccard", "containment", "seq_ratio", "swaps", "entity_swaps", "number_swaps", "repeated_swap",
+         "caps_missing_min", "caps_missing_max", "nums_missing_min", "nums_missing_max", "shared_caps",
+         "claim_evidence", "near_sentences", "near_sentence_value_diff", "negation_flips", "antonym_flips",
+         "length_ratio", "log_length", "emb_prod_std", "emb_l1", "emb_maxdiff", "only_insertions"]
+READABLE = {"entity_swaps": "a name", "number_swaps": "a number", "repeated_swap": "a name replaced throughout",
+            "negation_flips": "a negation", "antonym_flips": "an opposite word", "claim_evidence": "a stated value",
+            "near_sentence_value_diff": "a value in the same sentence"}
+TOKEN = re.compile(r"\w[\w'’.,-]*\w|\w")
+NEG = re.compile(r"\b(?:not|no|never|none|cannot|can't|won't|isn't|aren't|wasn't|weren't|doesn't|don't|didn't|"
+                 r"without|neither|nor)\b", re.I)
+ANTONYMS = [("increase", "decrease"), ("before", "after"), ("allowed", "prohibited"), ("always", "never"),
+            ("more", "less"), ("earlier", "later"), ("first", "last"), ("maximum", "minimum"), ("accept", "reject"),
+            ("enable", "disable"), ("include", "exclude"), ("higher", "lower"), ("above", "below"),
+            ("won", "lost"), ("born", "died"), ("larger", "smaller"), ("east", "west"), ("north", "south"),
+            ("male", "female"), ("public", "private"), ("open", "closed"), ("success", "failure")]
+_ANT = {w: i for i, pair in enumerate(ANTONYMS) for w in pair}
+
+
+def tokens(text: str) -> list[str]:
+    """Word tokens with their case (numbers keep their separators)."""
+    return [t.strip(".,") or t for t in TOKEN.findall(text)][:600]
+
+
+def _is_name(t: str) -> bool:
+    return t[:1].isupper() or any(ch.isdigit() for ch in t)
+
+
+def _caps(toks: list[str]) -> set[str]:
+    return {t for t in toks if t[:1].isupper() and len(t) > 1}
+
+
+def _nums(toks: list[str]) -> set[str]:
+    return {t for t in toks if any(ch.isdigit() for ch in t)}
+
+
+def _opcodes(ta: list[str], tb: list[str]):
+    return difflib.SequenceMatcher(None, ta, tb, autojunk=False).get_opcodes()
+
+
+def swapped_spans(a: str, b: str, max_len: int = 6) -> list[tuple[str, str]]:
+    """Short spans where b replaces a name or number of a (near-copies only), most repeated first."""
+    ta, tb = tokens(a), tokens(b)
+    seen: dict[tuple[str, str], int] = {}
+    for op, i1, i2, j1, j2 in _opcodes(ta, tb):
+        if op == "replace" and i2 - i1 <= max_len and j2 - j1 <= max_len:
+            x, y = " ".join(ta[i1:i2]), " ".join(tb[j1:j2])
+            if any(_is_name(t) for t in ta[i1:i2] + tb[j1:j2]) and x.lower() != y.lower():
+                seen[(x, y)] = seen.get((x, y), 0) + 1
+    return sorted(seen, key=lambda k: -seen[k])
+
+
+def _near_sentence_stats(a: str, b: str) -> tuple[int, int, int, int]:
+    """Near-identical sentence pairs; of those, ones whose names/numbers, negations or antonyms differ."""
+    sa = [(s, set(w.lower() for w in tokens(s))) for s in sentences(a)][:40]
+    sb = [(s, set(w.lower() for w in tokens(s))) for s in sentences(b)][:40]
+    near = value = neg = ant = 0
+    for s1, w1 in sa:
+        if len(w1) < 4:
+            continue
+        for s2, w2 in sb:
+            if s1 == s2 or len(w2) < 4:
+                continue
+            j = len(w1 & w2) / len(w1 | w2)
+            if j < 0.6:
+                continue
+            near += 1
+            t1, t2 = tokens(s1), tokens(s2)
+            value += (_caps(t1) ^ _caps(t2) | _nums(t1) ^ _nums(t2)) != set()
+            neg += len(NEG.findall(s1)) != len(NEG.findall(s2))
+            ant += any(_ANT.get(x) == _ANT.get(y) for x in w1 - w2 for y in w2 - w1 if x in _ANT and y in _ANT)
+    return near, value, neg, ant
+
+
+def pair_features(a: str, b: str, ea: np.ndarray, eb: np.ndarray, n_evidence: int = 0) -> np.ndarray:
+    """The feature vector (order: NAMES) for passages a and b with their unit embeddings."""
+    ta, tb = tokens(a), tokens(b)
+    la, lb = {t.lower() for t in ta}, {t.lower() for t in tb}
+    inter = len(la & lb)
+    ops = _opcodes(ta, tb)
+    swaps = ent = num = 0
+    pairs: dict[tuple, int] = {}
+    inserted = 0
+    for op, i1, i2, j1, j2 in ops:
+        if op == "replace" and i2 - i1 <= 6 and j2 - j1 <= 6:
+            swaps += 1
+            xs, ys = ta[i1:i2], tb[j1:j2]
+            ent += any(t[:1].isupper() for t in xs + ys)
+            num += any(ch.isdigit() for t in xs + ys for ch in t)
+            if any(_is_name(t) for t in xs + ys):
+                key = (" ".join(xs), " ".join(ys))
+                pairs[key] = pairs.get(key, 0) + 1
+        elif op in ("insert", "delete"):
+            inserted += 1
+    matched = sum(i2 - i1 for op, i1, i2, _, _ in ops if op == "equal")
+    seq_ratio = 2 * matched / max(1, len(ta) + len(tb))
+    ca, cb, na, nb = _caps(ta), _caps(tb), _nums(ta), _nums(tb)
+    cm = [len(ca - cb) / max(1, len(ca)), len(cb - ca) / max(1, len(cb))]
+    nm = [len(na - nb) / max(1, len(na)), len(nb - na) / max(1, len(nb))]
+    near, value, neg, ant = _near_sentence_stats(a, b)
+    prod = ea * eb
+    diff = np.abs(ea - eb)
+    return np.array([
+        float(ea @ eb), inter / max(1, len(la | lb)), inter / max(1, min(len(la), len(lb))), seq_ratio,
+        np.log1p(swaps), np.log1p(ent), np.log1p(num), np.log1p(max(max(pairs.values(), default=1) - 1, 0)),
+        min(cm), max(cm), min(nm), max(nm), np.log1p(len(ca & cb)),
+        np.log1p(n_evidence), np.log1p(near), np.log1p(value), np.log1p(neg), np.log1p(ant),
+        min(len(a), len(b)) / max(1, len(a), len(b)), np.log1p(min(len(a), len(b))),
+        float(prod.std()) * 20, float(diff.sum()) / 10, float(diff.max()) * 5, float(swaps == 0 and inserted > 0),
+    ], dtype=np.float64)
+
+
+class PairModel:
+    """Standardise, then a one-hidden-layer MLP (or logistic regression when there is no hidden layer)."""
+
+    def __init__(self, data: dict) -> None:
+        self.names = data["features"]
+        if self.names != NAMES:
+            raise ValueError("judge model was trained on other features; retrain it")
+        self.mean, self.scale = np.array(data["mean"]), np.array(data["scale"])
+        self.layers = [(np.array(w), np.array(b)) for w, b in data["layers"]]
+        self.threshold = float(data.get("threshold", 0.5))
+        self.meta = data.get("meta", {})
+
+    @classmethod
+    def load(cls, path: str | Path) -> "PairModel":
+        """Read weights written by `freshgate.conflicts.train`."""
+        log.info("loading conflict judge weights from %s", path)
+        return cls(json.loads(Path(path).read_text()))
+
+    def raw(self, X: np.ndarray) -> np.ndarray:
+        """Uncalibrated probability of conflict for each row."""
+        h = (np.atleast_2d(X) - self.mean) / self.scale
+        for i, (w, b) in enumerate(self.layers):
+            h = h @ w + b
+            if i < len(self.layers) - 1:
+                h = np.maximum(h, 0.0)
+        return 1.0 / (1.0 + np.exp(-h[:, 0]))
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Score in [0, 1], shifted so that the model's tuned decision point lands on 0.5."""
+        p = np.clip(self.raw(X), 1e-6, 1 - 1e-6)
+        t = min(max(self.threshold, 1e-6), 1 - 1e-6)
+        logit = np.log(p / (1 - p)) - np.log(t / (1 - t))
+        return 1.0 / (1.0 + np.exp(-logit))
+
+    def top_reason(self, x: np.ndarray) -> str:
+        """The most telling difference between the passages, in words."""
+        z = (x - self.mean) / self.scale
+        best = max(READABLE, key=lambda n: z[NAMES.index(n)])
+        return READABLE[best]
