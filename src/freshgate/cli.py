@@ -258,6 +258,7 @@ def serve(host: Optional[str] = None, port: Optional[int] = None,
 def _register_domain_commands() -> None:
     """Each domain adds its commands here (one line per domain)."""
     # e.g. from freshgate.lookup.commands import register as lookup_commands; lookup_commands(app)
+    from freshgate.lookup.commands import register as lookup_commands; lookup_commands(app)  # noqa: E702
     from freshgate.reports.commands import register as reports_commands; reports_commands(app)  # noqa: E702
     from freshgate.notify.commands import register as notify_commands; notify_commands(app)  # noqa: E702
     from freshgate.scheduler.commands import register as scheduler_commands; scheduler_commands(app)  # noqa: E702
