@@ -57,6 +57,7 @@ def _wire_domains(rt: Runtime) -> None:
     """Attach each domain's parts to the runtime (extras, registry listeners). One line per domain."""
     # e.g. from freshgate.lookup.wiring import wire as wire_lookup; wire_lookup(rt)
     from freshgate.lookup.wiring import wire as wire_lookup; wire_lookup(rt)  # noqa: E702
+    from freshgate.conflicts.wiring import wire as wire_conflicts; wire_conflicts(rt)  # noqa: E702
 
 
 def _include_domain_routers(app: FastAPI) -> None:
@@ -65,6 +66,7 @@ def _include_domain_routers(app: FastAPI) -> None:
 
     app.include_router(registry_router)
     from freshgate.lookup.api import include as include_lookup; include_lookup(app)  # noqa: E702
+    from freshgate.conflicts.api import include as include_conflicts; include_conflicts(app)  # noqa: E702
     from freshgate.reports.api import router as reports_router
 
     app.include_router(reports_router)

@@ -262,6 +262,7 @@ def _register_domain_commands() -> None:
     from freshgate.reports.commands import register as reports_commands; reports_commands(app)  # noqa: E702
     from freshgate.notify.commands import register as notify_commands; notify_commands(app)  # noqa: E702
     from freshgate.scheduler.commands import register as scheduler_commands; scheduler_commands(app)  # noqa: E702
+    from freshgate.conflicts.commands import register as conflicts_commands; conflicts_commands(app)  # noqa: E702
 
 
 _register_domain_commands()

@@ -60,6 +60,8 @@ class ConflictSettings(BaseModel):
     llm_api_key: str | None = Field(None, description="Bearer token for the LLM judge endpoint.")
     llm_timeout: float = Field(20.0, description="Seconds before an LLM judge request times out.")
     llm_retries: int = Field(2, description="Retries of a failed LLM judge request.")
+    check_on_change: bool = Field(True, description="Check a document for conflicts right after each change is committed.")
+    scan_on_start: bool = Field(True, description="Run a full conflict scan once the server's index is built.")
 
 
 class ServerSettings(BaseModel):

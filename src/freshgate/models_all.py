@@ -4,4 +4,5 @@ from freshgate.registry import models as _registry  # noqa: F401
 from freshgate.freshness import models as _freshness  # noqa: F401
 from freshgate.scheduler import models as _scheduler  # noqa: F401
 from freshgate.lookup import models as _lookup  # noqa: F401
+from freshgate.conflicts import models as _conflicts  # noqa: F401
 from freshgate.notify import models as _notify  # noqa: F401

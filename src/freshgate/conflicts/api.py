@@ -1,0 +1,147 @@
+"""REST routes of conflicts: list, show, confirm, dismiss, scan."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from pydantic import BaseModel, Field
+from sqlmodel import Session
+
+from freshgate.deps import get_session
+from freshgate.errors import Unavailable
+
+router = APIRouter(prefix="/v1/conflicts", tags=["conflicts"])
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+class SideOut(BaseModel):
+    """One passage of a conflict, as it was when judged."""
+
+    document_id: str
+    title: str
+    anchor: str
+    cite: str
+    heading: str
+    version: int
+    text: str
+    text_hash: str
+    owner: str | None
+    owner_name: str | None
+    contact: str | None
+    status: str = Field(description="The document's current status: active | retired | missing.")
+
+
+class EvidenceOut(BaseModel):
+    """One differing value."""
+
+    subject: str
+    a: str
+    b: str
+    kind: str
+
+
+class ConflictOut(BaseModel):
+    """A conflict between two sections, with evidence and verdict."""
+
+    id: int
+    status: str = Field(description="open | confirmed | dismissed | resolved")
+    a: SideOut
+    b: SideOut
+    a_document: str
+    b_document: str
+    similarity: float
+    score: float
+    judge: str
+    evidence: list[EvidenceOut]
+    explanation: str
+    detected_at: datetime
+    updated_at: datetime
+    verdict_at: datetime | None
+    verdict_by: str | None
+    verdict_reason: str
+    resolved_at: datetime | None
+    resolution: str
+
+
+class ConfirmIn(BaseModel):
+    """Confirm a conflict is real."""
+
+    actor: str = Field(min_length=1, max_length=200, description="Who confirms.")
+    reason: str = Field("", max_length=2000)
+
+
+class DismissIn(BaseModel):
+    """Dismiss a false conflict."""
+
+    actor: str = Field(min_length=1, max_length=200, description="Who dismisses.")
+    reason: str = Field(min_length=1, max_length=2000, description="Why it is not a real conflict (required).")
+
+
+def _hub(request: Request):
+    hub = request.app.state.runtime.extras.get("conflicts")
+    if hub is None:
+        raise Unavailable("conflict detection is not available in this process", retry_after=30)
+    return hub
+
+
+Hub = Annotated[Any, Depends(_hub)]
+
+
+@router.get("", response_model=list[ConflictOut])
+def list_conflicts(hub: Hub, session: SessionDep, status: str | None = Query(None, description="open | confirmed | dismissed | resolved"),
+                   document: str | None = Query(None, description="A document on either side."),
+                   owner: str | None = Query(None, description="The owner of either side."),
+                   limit: int = Query(500, ge=1, le=5000)):
+    """Conflicts, newest first; filter by status, document or owner."""
+    svc = hub.service(session)
+    return svc.describe(svc.list(status=status, document=document, owner=owner, limit=limit))
+
+
+@router.get("/{conflict_id}", response_model=ConflictOut)
+def get_conflict(conflict_id: int, hub: Hub, session: SessionDep):
+    """One conflict: both passages as judged, evidence, explanation and verdict."""
+    svc = hub.service(session)
+    return svc.describe([svc.get(conflict_id)])[0]
+
+
+@router.post("/{conflict_id}/confirm", response_model=ConflictOut)
+def confirm(conflict_id: int, body: ConfirmIn, hub: Hub, session: SessionDep):
+    """Confirm the passages really disagree; lookups touching them keep stopping until it is resolved."""
+    svc = hub.service(session)
+    c = svc.confirm(conflict_id, actor=body.actor, reason=body.reason)
+    session.commit()
+    return svc.describe([c])[0]
+
+
+@router.post("/{conflict_id}/dismiss", response_model=ConflictOut)
+def dismiss(conflict_id: int, body: DismissIn, hub: Hub, session: SessionDep):
+    """Dismiss a false conflict (reason required); the same two texts are not reported again."""
+    svc = hub.service(session)
+    c = svc.dismiss(conflict_id, actor=body.actor, reason=body.reason)
+    session.commit()
+    return svc.describe([c])[0]
+
+
+@router.post("/scan")
+def scan(hub: Hub) -> dict:
+    """Run a full conflict scan now (builds the index first if needed); returns what it did."""
+    return hub.scan()
+
+
+def include(app: FastAPI) -> None:
+    """Mount the conflict routes; scan once the lookup index is built at start-up."""
+
+    @asynccontextmanager
+    async def lifespan(_app):
+        rt = app.state.runtime
+        hub = rt.extras.get("conflicts")
+        if hub is not None and rt.settings.conflicts.scan_on_start and rt.settings.lookup.warm_up:
+            hub.scan_when_ready()
+        yield
+
+    conflicts_router = APIRouter(lifespan=lifespan)
+    conflicts_router.include_router(router)
+    app.include_router(conflicts_router)

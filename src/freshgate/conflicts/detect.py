@@ -1,0 +1,115 @@
+"""Candidate pairs for the judge: nearest sections through the vector index, never all pairs.
+
+A changed section is compared with its nearest sections in other active documents and with
+the other sections of its own document, when their cosine similarity is at least
+`candidate_similarity`, at most `candidates_per_section` per section. Sections of the
+documents changed together are compared with each other directly (the index may not hold
+their new text yet), everything else comes from the index. Retired documents never take part.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Protocol
+
+import numpy as np
+from sqlmodel import Session, select
+
+from freshgate.embeddings.embedder import from_blob
+from freshgate.registry.models import Document, Section
+
+
+class Index(Protocol):
+    """What candidate search needs of the vector index (freshgate.embeddings.index.VectorIndex)."""
+
+    def search(self, query: np.ndarray, k: int = 10, scope=None, min_score: float | None = None,
+               exact: bool = False) -> list: ...
+
+
+@dataclass
+class SectionRow:
+    """A section of an active document, with its stored embedding."""
+
+    id: int
+    document_id: str
+    anchor: str
+    heading: str
+    version: int
+    text: str
+    text_hash: str
+    title: str
+    vector: np.ndarray
+
+
+def load_sections(session: Session, *, doc_ids: Iterable[str] | None = None,
+                  section_ids: Iterable[int] | None = None) -> list[SectionRow]:
+    """Embedded sections of ACTIVE documents (all, of `doc_ids`, or with `section_ids`)."""
+    q = (select(Section, Document.title).join(Document, Document.id == Section.document_id)
+         .where(Document.status == "active", Section.embedding.is_not(None)))
+    if doc_ids is not None:
+        ids = list(doc_ids)
+        if not ids:
+            return []
+        q = q.where(Section.document_id.in_(ids))
+    rows: list = []
+    if section_ids is not None:
+        sids = list(section_ids)
+        for i in range(0, len(sids), 500):  # stay below every driver's bound-parameter limit
+            rows += session.exec(q.where(Section.id.in_(sids[i:i + 500]))).all()
+    else:
+        rows = list(session.exec(q.order_by(Section.document_id, Section.position)).all())
+    return [SectionRow(s.id, s.document_id, s.anchor, s.heading, s.version, s.text, s.text_hash, title,
+                       from_blob(s.embedding)) for s, title in rows]
+
+
+def _keep_top(found: dict[int, float], k: int) -> list[tuple[int, float]]:
+    return sorted(found.items(), key=lambda kv: -kv[1])[:k]
+
+
+def candidate_pairs(index: Index | None, sources: list[SectionRow], *, threshold: float, per_section: int,
+                    batch: list[SectionRow] | None = None) -> dict[tuple[int, int], float]:
+    """{(section id, section id): similarity} for the sources' nearest sections above the threshold.
+
+    `batch` (default: the sources) are compared with each other directly; index hits in the
+    documents of the batch are ignored, since the index may still hold their previous text.
+    """
+    batch = sources if batch is None else batch
+    batch_docs = {s.document_id for s in batch}
+    mat = np.stack([s.vector for s in batch]) if batch else np.zeros((0, 1), np.float32)
+    pairs: dict[tuple[int, int], float] = {}
+    # Over-fetch: the section itself and stale rows of changed documents also come back.
+    fetch = per_section + 1 + (8 if batch_docs else 0)
+    for s in sources:
+        found: dict[int, float] = {}
+        if index is not None:
+            for h in index.search(s.vector, fetch, None, min_score=threshold):
+                if h.section_id != s.id and h.document_id not in batch_docs:
+                    found[h.section_id] = max(found.get(h.section_id, -1.0), h.score)
+        if len(batch):
+            sims = mat @ s.vector
+            for j in np.flatnonzero(sims >= threshold):
+                other = batch[int(j)]
+                if other.id != s.id:
+                    found[other.id] = float(sims[j])
+        for other_id, sim in _keep_top(found, per_section):
+            key = (min(s.id, other_id), max(s.id, other_id))
+            pairs[key] = max(pairs.get(key, -1.0), sim)
+    return pairs
+
+
+def scan_pairs(index: Index, sections: list[SectionRow], *, threshold: float,
+               per_section: int) -> dict[tuple[int, int], float]:
+    """Candidate pairs of every section, blocked by the index (k nearest each, never all pairs)."""
+    allowed = {s.id for s in sections}  # active, embedded sections: retired or stale index rows drop out
+    pairs: dict[tuple[int, int], float] = {}
+    for s in sections:
+        n = 0
+        for h in index.search(s.vector, per_section + 5, None, min_score=threshold):
+            if h.section_id == s.id or h.section_id not in allowed:
+                continue
+            key = (min(s.id, h.section_id), max(s.id, h.section_id))
+            pairs[key] = max(pairs.get(key, -1.0), h.score)
+            n += 1
+            if n >= per_section:
+                break
+    return pairs
