@@ -12,9 +12,11 @@ import logging
 from typing import Any, Callable, Literal
 
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 from sqlmodel import Session
 
 from freshgate import __version__, db
+from freshgate.errors import FreshgateError
 from freshgate.lookup.schemas import LookupIn, ScopeIn
 
 log = logging.getLogger(__name__)
@@ -38,8 +40,11 @@ def build_server(get_runtime: Callable[[], Any]) -> MCPServer:
 
         rt = get_runtime()
         body = LookupIn(query=query, scope=scope, risk=risk, top_k=top_k)
-        with Session(rt.engine, expire_on_commit=False) as session:
-            return lookup_and_commit(service_for(rt, session), body).model_dump(mode="json")
+        try:
+            with Session(rt.engine, expire_on_commit=False) as session:
+                return lookup_and_commit(service_for(rt, session), body).model_dump(mode="json")
+        except FreshgateError as exc:
+            raise ToolError(f"{exc.code}: {exc.detail}") from exc
 
     @server.tool(name="freshgate_document", title="State and owner of a document",
                  description="Freshness state, reasons, owner (with contact), last verification and next review "
@@ -50,8 +55,11 @@ def build_server(get_runtime: Callable[[], Any]) -> MCPServer:
         from freshgate.registry.service import RegistryService
 
         rt = get_runtime()
-        with db.session_scope(rt.engine) as session:
-            d = queries.document_detail(RegistryService(session, rt.registry_ctx), id)
+        try:
+            with db.session_scope(rt.engine) as session:
+                d = queries.document_detail(RegistryService(session, rt.registry_ctx), id)
+        except FreshgateError as exc:
+            raise ToolError(f"{exc.code}: {exc.detail}") from exc
         return {"id": d.id, "title": d.title, "kind": d.kind, "state": d.state, "status": d.status,
                 "successor": d.successor, "lane": d.lane, "criticality": d.criticality, "version": d.version,
                 "owner": d.owner, "contact": d.owner_detail.contact if d.owner_detail else None,
