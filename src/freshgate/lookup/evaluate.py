@@ -84,7 +84,9 @@ def run(tasks_path: Path, embedder, settings: Settings | None = None,
     report = EvalReport()
     with tempfile.TemporaryDirectory(prefix="freshgate-eval-") as tmp:
         template = Path(tmp) / "template.db"
-        db.migrate(db.make_engine(f"sqlite:///{template}"))
+        engine = db.make_engine(f"sqlite:///{template}")
+        db.migrate(engine)
+        engine.dispose()  # the last connection closing checkpoints the WAL into the file we copy
         for n, task in enumerate(tasks, 1):
             path = Path(tmp) / f"task{n}.db"
             shutil.copyfile(template, path)
