@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime, timedelta, timezone
+
+import pytest
 
 from sqlmodel import Session, select
 
@@ -32,7 +35,10 @@ def _setup(runtime, tmp_path):
     assert report.failed == [] and len(report.added) == 2
 
 
-def test_month_of_daily_sweeps_records_fresh_due_stale_on_the_right_days(runtime, tmp_path):
+@pytest.mark.parametrize("computed_by", ["streaming sweep_states", "registry freshness"])
+def test_month_of_daily_sweeps_records_fresh_due_stale_on_the_right_days(runtime, tmp_path, monkeypatch, computed_by):
+    if computed_by == "registry freshness":  # the fallback when freshness.service is not there
+        monkeypatch.setitem(sys.modules, "freshgate.freshness.service", None)
     _setup(runtime, tmp_path)
     for day in range(35):  # 2026-11-01 .. 2026-12-05, one sweep a day at noon
         sweep(runtime, START + timedelta(days=day))

@@ -7,7 +7,9 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Iterable
 
+from sqlalchemy import insert, update
 from sqlmodel import Session, select
 
 from freshgate.errors import NotFound
@@ -17,6 +19,7 @@ from freshgate.registry.service import RegistryContext, RegistryService
 from freshgate.registry.views import RulesConfig
 
 log = logging.getLogger(__name__)
+BATCH = 5_000
 
 
 @dataclass
@@ -39,33 +42,57 @@ def reasons_json(fr: Freshness) -> list[dict]:
     return [{"code": r.code, "message": r.message, "state": r.state, "item": r.item} for r in fr.reasons]
 
 
-def sweep_once(session: Session, now: datetime, cfg: RulesConfig, doc_ids: list[str] | None = None) -> SweepResult:
-    """Compute states at `now` (of all documents, or of `doc_ids`) and record what changed; flushes."""
+def _computed(session: Session, now: datetime, cfg: RulesConfig,
+              doc_ids: list[str] | None) -> Iterable[tuple[str, str | None, Freshness]]:
+    """(document id, owner id, freshness) of all documents, or of `doc_ids`."""
+    if doc_ids is None:
+        try:  # the streaming sweep (no ORM objects), when the freshness service provides it
+            from freshgate.freshness.service import sweep_states
+        except ImportError:
+            sweep_states = None
+        if sweep_states is not None:
+            return _streamed(sweep_states, session, now, cfg)
     svc = RegistryService(session, RegistryContext(rules=cfg))
     docs = svc.all_documents() if doc_ids is None else _some(svc, doc_ids)
     fresh = svc.freshness(docs, now)
-    q = select(DocumentState)
+    return ((d.id, d.owner_id, fresh[d.id]) for d in docs)
+
+
+def _streamed(sweep_states, session: Session, now: datetime, cfg: RulesConfig):
+    # Its own read session: the streaming cursor's options must not stick to the writing connection.
+    with Session(session.get_bind()) as reader:
+        for s in sweep_states(reader, now, cfg):
+            yield s[0], s[1], s[2]
+
+
+def sweep_once(session: Session, now: datetime, cfg: RulesConfig, doc_ids: list[str] | None = None) -> SweepResult:
+    """Compute states at `now` (of all documents, or of `doc_ids`) and record what changed; flushes."""
+    q = select(DocumentState.document_id, DocumentState.state)
     if doc_ids is not None:
         q = q.where(DocumentState.document_id.in_(doc_ids))
-    current = {s.document_id: s for s in session.exec(q).all()}
-    result = SweepResult(documents=len(docs))
-    for doc in docs:
-        fr = fresh[doc.id]
+    current = dict(session.exec(q).all())
+    result = SweepResult()
+    events: list[dict] = []
+    first: list[dict] = []
+    moved: list[dict] = []
+    for doc_id, owner_id, fr in _computed(session, now, cfg, doc_ids):
+        result.documents += 1
         result.states[fr.state] += 1
-        seen = current.get(doc.id)
-        if seen is not None and seen.state == fr.state:
+        seen = current.get(doc_id)
+        if seen == fr.state:
             continue
-        event = StateEvent(document_id=doc.id, owner_id=doc.owner_id, at=now,
-                           from_state=seen.state if seen else None, to_state=fr.state, reasons=reasons_json(fr))
-        session.add(event)
-        result.events.append(event)
-        if seen is None:
-            session.add(DocumentState(document_id=doc.id, state=fr.state, since=now))
-        else:
-            seen.state, seen.since = fr.state, now
+        events.append({"document_id": doc_id, "owner_id": owner_id, "at": now, "from_state": seen,
+                       "to_state": fr.state, "reasons": reasons_json(fr)})
+        (first if seen is None else moved).append({"document_id": doc_id, "state": fr.state, "since": now})
+    for i in range(0, len(events), BATCH):
+        result.events.extend(session.scalars(insert(StateEvent).returning(StateEvent), events[i:i + BATCH]).all())
+    for i in range(0, len(first), BATCH):
+        session.execute(insert(DocumentState), first[i:i + BATCH])
+    for i in range(0, len(moved), BATCH):
+        session.execute(update(DocumentState), moved[i:i + BATCH])
     session.flush()
-    if result.events:
-        log.info("sweep at %s: %d documents, %d transitions", now.isoformat(), result.documents, len(result.events))
+    if events:
+        log.info("sweep at %s: %d documents, %d transitions", now.isoformat(), result.documents, len(events))
     return result
 
 
