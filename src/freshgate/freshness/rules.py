@@ -79,15 +79,27 @@ def worst(states: Sequence[str]) -> str:
 
 
 def _as_dt(value: date | datetime | None) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value if value is None or value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
     return datetime.combine(value, time(0), tzinfo=timezone.utc)
+
+
+_DAYS: dict[int, timedelta] = {}  # the sweep evaluates a million items: reuse the few distinct periods
+
+
+def _days(n: int) -> timedelta:
+    td = _DAYS.get(n)
+    if td is None:
+        td = _DAYS[n] = timedelta(days=n)
+    return td
 
 
 def next_review(facts: Facts) -> datetime | None:
     """When the document must next be verified (None if never verified)."""
     lv = _as_dt(facts.last_verified)
-    return None if lv is None else lv + timedelta(days=facts.review_every_days)
+    return None if lv is None else lv + _days(facts.review_every_days)
 
 
 def evaluate(
@@ -101,9 +113,10 @@ def evaluate(
     """Compute the state of one document at `now` with every reason that applies."""
     reasons: list[Reason] = []
     add = reasons.append
-    due_at = next_review(facts)
-    exp = _as_dt(facts.expires)
     lv = _as_dt(facts.last_verified)
+    due_at = None if lv is None else lv + _days(facts.review_every_days)
+    exp = _as_dt(facts.expires)
+    window_end = now + _days(warning_days)
     if facts.status == "retired":
         if facts.successor:
             add(Reason("retired", f"retired; replaced by {facts.successor}", "retired", facts.successor))
@@ -135,11 +148,12 @@ def evaluate(
                 sc = _as_dt(src.content_changed_at)
                 if sc is not None and (lv is None or sc > lv):
                     add(Reason("source_changed", f"{src.id} changed after this card was verified", "suspect", src.id))
-    if due_at is not None and now < due_at <= now + timedelta(days=warning_days):
+    if due_at is not None and now < due_at <= window_end:
         add(Reason("due", f"review due on {due_at.date().isoformat()}", "due"))
-    if exp is not None and now < exp <= now + timedelta(days=warning_days):
+    if exp is not None and now < exp <= window_end:
         add(Reason("expires_soon", f"expires on {exp.date().isoformat()}", "due"))
     if not reasons:
         return Freshness("fresh", (), due_at, exp)
-    reasons.sort(key=lambda r: _RANK[r.state])
+    if len(reasons) > 1:
+        reasons.sort(key=lambda r: _RANK[r.state])
     return Freshness(reasons[0].state, tuple(reasons), due_at, exp)

@@ -172,24 +172,28 @@ class RegistryService:
                          after={"name": owner.name, "contact": owner.contact})
         return owner
 
-    def _replace_sections(self, doc: Document, body: str) -> None:
-        old = {s.text_hash: s.embedding for s in self.sections(doc.id)}
-        for s in self.sections(doc.id):
+    def _replace_sections(self, doc: Document, body: str, sections: list | None = None,
+                          new_doc: bool = False) -> None:
+        current = [] if new_doc else self.sections(doc.id)
+        old = {s.text_hash: s.embedding for s in current}  # unchanged text keeps its embedding
+        for s in current:
             self.session.delete(s)
-        self.session.flush()
-        for sec in split_sections(body, doc.id):
+        if current:
+            self.session.flush()  # free the anchors before re-inserting them
+        for sec in (sections if sections is not None else split_sections(body, doc.id)):
             self.session.add(Section(document_id=doc.id, version=doc.version, anchor=sec.anchor,
                                      heading=sec.heading, level=sec.level, position=sec.position,
                                      text=sec.text, text_hash=sec.text_hash, embedding=old.get(sec.text_hash)))
 
-    def _new_version(self, doc: Document, body: str, origin: str, actor: str, front_matter: dict) -> None:
+    def _new_version(self, doc: Document, body: str, origin: str, actor: str, front_matter: dict,
+                     sections: list | None = None, new_doc: bool = False) -> None:
         # Write the document row (revision check, row lock) before anything that depends on it,
         # so a concurrent writer fails here as PreconditionFailed, not later on a unique index.
         self._flush(doc)
         self.session.add(DocumentVersion(document_id=doc.id, version=doc.version, content=body,
                                          content_hash=doc.content_hash, front_matter=front_matter,
                                          origin=origin, created_by=actor, created_at=self.ctx.clock()))
-        self._replace_sections(doc, body)
+        self._replace_sections(doc, body, sections, new_doc)
 
     # ---- writes --------------------------------------------------------------
     def register(self, parsed: ParsedDocument, *, actor: str, path: str | None = None,
@@ -211,8 +215,7 @@ class RegistryService:
                            verified_by=meta.verified_by if parsed.last_verified else None,
                            changed_at=parsed.updated, created_at=now, updated_at=now, **fields)
             self.session.add(doc)
-            self.session.flush()
-            self._new_version(doc, parsed.body, "file", actor, fm)
+            self._new_version(doc, parsed.body, "file", actor, fm, parsed.sections, new_doc=True)
             self._set_dependencies(doc, meta.sources)
             self._record(actor, "register", doc.id, after=snapshot(doc), detail=path or "")
             self.session.flush()
@@ -238,7 +241,7 @@ class RegistryService:
             doc.version += 1
             doc.content_hash = parsed.content_hash
             doc.changed_at = None if reverified else now
-            self._new_version(doc, parsed.body, "file", actor, fm)
+            self._new_version(doc, parsed.body, "file", actor, fm, parsed.sections)
         if meta.status == "retired" and doc.status != "retired":
             self._apply_retire(doc, meta.successor)
         self._set_dependencies(doc, meta.sources)

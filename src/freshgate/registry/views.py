@@ -50,7 +50,8 @@ def freshness_map(session: Session, docs: list[Document], now: datetime, cfg: Ru
     sop_ids = [d.id for d in docs if d.kind == "sop"]
     deps: dict[str, list[str]] = defaultdict(list)
     if sop_ids:
-        for dep in session.exec(select(Dependency).where(Dependency.sop_id.in_(sop_ids))).all():
+        q = select(Dependency).where(Dependency.sop_id.in_(sop_ids)).order_by(Dependency.sop_id, Dependency.source_id)
+        for dep in session.exec(q).all():
             deps[dep.sop_id].append(dep.source_id)
     known = {d.id: d for d in docs}
     missing = {s for lst in deps.values() for s in lst if s not in known}
