@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import datetime, timezone
 
 from sqlmodel import select
 
 from freshgate.errors import Invalid
 from freshgate.freshness.rules import PRECEDENCE, STATES
+from freshgate.freshness.service import count_states
 from freshgate.registry.models import Document, Owner
 from freshgate.registry.schemas import (
     DocumentDetail, DocumentSummary, owner_out, section_out, summary, version_out,
@@ -61,7 +61,4 @@ def document_detail(svc: RegistryService, doc_id: str, now: datetime | None = No
 
 def state_counts(svc: RegistryService, now: datetime | None = None) -> dict[str, int]:
     """How many documents are in each state (every state listed, worst first)."""
-    docs = svc.all_documents()
-    fresh = svc.freshness(docs, now)
-    counts = Counter(fresh[d.id].state for d in docs)
-    return {s: counts.get(s, 0) for s in PRECEDENCE}
+    return count_states(svc.session, now or svc.ctx.clock(), svc.ctx.rules)
