@@ -54,6 +54,7 @@ class Evidence:
     detail: str = ""  # the freshness reason behind `state`, e.g. "review overdue by 12 days"
     substituted_for: str | None = None  # the retired document this successor replaces
     open_conflicts: int = 0
+    conflict_notes: tuple[str, ...] = ()  # one sentence per conflict: the other document and both owners
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,8 @@ def reasons_for(e: Evidence, risk: str = "low") -> list[DecisionReason]:
     elif e.state == "due":
         add("due", f"{n} is due for review{_why(e)}")
     if e.open_conflicts:
-        add("conflict", f"{n} is in {e.open_conflicts} open conflict(s) with another document")
+        notes = "; ".join(e.conflict_notes)
+        add("conflict", f"{n} is in {e.open_conflicts} open conflict(s) with another document" + (f": {notes}" if notes else ""))
     if e.kind == "sop" and e.lane == "forbidden":
         add("forbidden_lane", f"{n} is in the forbidden lane: an agent must never run it")
     elif e.kind == "sop" and e.lane == "approval":

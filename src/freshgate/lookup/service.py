@@ -133,9 +133,12 @@ class LookupService:
         fresh = self.registry.freshness([d for d, _, _ in chosen]) if chosen else {}
         conflicts = self.open_conflicts([(d.id, h.anchor) for d, h, _ in chosen])
         per_doc: dict[str, int] = {}
+        notes: dict[str, list[str]] = {}
         for c in conflicts:
             for doc_id in {c.get("a_document"), c.get("b_document"), c.get("document_id")} - {None}:
                 per_doc[doc_id] = per_doc.get(doc_id, 0) + 1
+                if c.get("summary"):
+                    notes.setdefault(doc_id, []).append(c["summary"])
         # The agent would run one procedure: the best-matching SOP card (and any near tie).
         best_sop = max((h.score for d, h, _ in chosen if d.kind == "sop"), default=None)
         citations, evidence = [], []
@@ -152,7 +155,8 @@ class LookupService:
                 substituted_for=substituted_for))
             evidence.append(Evidence(doc.id, doc.title, kind=doc.kind, state=fr.state, criticality=doc.criticality,
                                      lane=doc.lane if lane_applies else None, detail=detail, substituted_for=substituted_for,
-                                     open_conflicts=per_doc.get(doc.id, 0)))
+                                     open_conflicts=per_doc.get(doc.id, 0),
+                                     conflict_notes=tuple(notes.get(doc.id, ()))))
         return citations, evidence, conflicts
 
     def _active_successor(self, doc: Document) -> Document | None:

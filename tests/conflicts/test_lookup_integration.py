@@ -1,0 +1,36 @@
+"""A lookup touching an open conflict stops and names both sides; a dismissed one does not."""
+
+from __future__ import annotations
+
+
+def _ask(client, query):
+    r = client.post("/v1/lookup", json={"query": query, "scope": {"ids": ["refunds", "faq"]}})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_open_conflict_stops_the_lookup_and_names_both_owners(crt, docs, client):
+    a = _ask(client, "refund window for monthly plans")
+    assert a["decision"] == "stop_and_ask"
+    reasons = [r for r in a["reasons"] if r["code"] == "conflict"]
+    assert reasons, a["reasons"]
+    msg = " ".join(r["message"] for r in reasons)
+    assert "faq" in msg and "refunds" in msg and "alice" in msg and "bob" in msg
+    assert a["conflicts"] and {a["conflicts"][0]["a_document"], a["conflicts"][0]["b_document"]} == {"refunds", "faq"}
+
+
+def test_confirmed_conflict_still_stops_and_dismissed_does_not(crt, docs, client):
+    [c] = client.get("/v1/conflicts").json()
+    client.post(f"/v1/conflicts/{c['id']}/confirm", json={"actor": "ops"})
+    assert _ask(client, "refund window for monthly plans")["decision"] == "stop_and_ask"
+    client.post(f"/v1/conflicts/{c['id']}/dismiss", json={"actor": "ops", "reason": "checked with Billing"})
+    a = _ask(client, "refund window for monthly plans")
+    assert "conflict" not in [r["code"] for r in a["reasons"]] and a["conflicts"] == []
+    assert a["decision"] == "proceed"
+
+
+def test_a_lookup_on_other_sections_is_not_stopped(crt, docs, client):
+    r = client.post("/v1/lookup", json={"query": "which carriers take parcels from the warehouse"})
+    a = r.json()
+    assert a["citations"][0]["document_id"] == "shipping"
+    assert "conflict" not in [x["code"] for x in a["reasons"]]
