@@ -4,7 +4,8 @@ Per size: a SQLite registry holding the example knowledge base (real embeddings)
 generated documents whose sections carry clustered synthetic vectors (fresh, one owner); a
 `freshgate` server in a subprocess (`taskset` to 2 cores); the same queries (embedded by
 the real model) sent sequentially for p50/p99, then 16 at a time for throughput. In the same
-run the bare path (embed + vector search in this process) gives the decision overhead ratio.
+run the bare path (query embedding + vector search, timed inside the server and reported in
+the `Server-Timing` header of the same requests) gives the decision overhead ratio.
 Peak RSS of the server is read from /proc. Results: table + bench/results/lookup_latency.json.
 
     .venv/bin/python bench/lookup_latency.py [SIZES=1000,10000,100000] [REQUESTS=200]
@@ -163,11 +164,14 @@ def main() -> None:
                 with httpx.Client(base_url=base, timeout=60) as c:
                     for q in QUERIES:
                         c.post("/v1/lookup", json={"query": q}).raise_for_status()
-                    lat = []
+                    lat, phases = [], []
                     for i in range(requests):
                         t = time.perf_counter()
-                        c.post("/v1/lookup", json={"query": QUERIES[i % len(QUERIES)]}).raise_for_status()
+                        r = c.post("/v1/lookup", json={"query": QUERIES[i % len(QUERIES)]})
                         lat.append(time.perf_counter() - t)
+                        r.raise_for_status()
+                        phases.append({k: float(v.split("=")[1]) / 1e3 for k, v in
+                                       (x.strip().split(";") for x in r.headers["server-timing"].split(","))})
                 seq_rps = len(lat) / sum(lat)
                 rps16 = asyncio.run(concurrent(base, max(160, requests)))
                 rss = next(int(line.split()[1]) for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines()
@@ -175,21 +179,24 @@ def main() -> None:
             finally:
                 proc.terminate()
                 proc.wait(30)
-            blat = bare(path, emb, requests)
+            blat = [p["embed"] + p["search"] for p in phases]
         rows.append({"sections": n, "indexed": health["lookup"]["sections_indexed"],
                      "approximate": health["lookup"]["approximate"], "startup_s": startup,
                      "p50_ms": pct(lat, 50), "p99_ms": pct(lat, 99), "bare_p50_ms": pct(blat, 50),
                      "bare_p99_ms": pct(blat, 99), "overhead_ratio_p50": pct(lat, 50) / pct(blat, 50),
+                     "phase_p50_ms": {k: pct([p[k] for p in phases], 50) for k in phases[0]},
                      "seq_rps": seq_rps, "rps_16_concurrent": rps16, "server_peak_rss_mb": rss})
         print(rows[-1], flush=True)
     load = os.getloadavg()
     print(f"\nload average {load[0]:.1f} / {load[1]:.1f} on {os.cpu_count()} cores; {requests} sequential requests per size")
-    print(f"{'sections':>8} {'ANN':>4} {'p50 ms':>7} {'p99 ms':>7} {'bare p50':>8} {'bare p99':>8} {'ratio':>6} "
+    print(f"{'sections':>8} {'ANN':>4} {'p50 ms':>7} {'p99 ms':>7} {'emb+srch50':>10} {'emb+srch99':>10} {'ratio':>6} "
           f"{'seq rps':>7} {'16-conc rps':>11} {'RSS MB':>7} {'start s':>7}")
     for r in rows:
         print(f"{r['sections']:8d} {'yes' if r['approximate'] else 'no':>4} {r['p50_ms']:7.1f} {r['p99_ms']:7.1f} "
-              f"{r['bare_p50_ms']:8.1f} {r['bare_p99_ms']:8.1f} {r['overhead_ratio_p50']:6.2f} {r['seq_rps']:7.1f} "
+              f"{r['bare_p50_ms']:10.1f} {r['bare_p99_ms']:10.1f} {r['overhead_ratio_p50']:6.2f} {r['seq_rps']:7.1f} "
               f"{r['rps_16_concurrent']:11.1f} {r['server_peak_rss_mb']:7.0f} {r['startup_s']:7.1f}")
+    for r in rows:
+        print(f"{r['sections']:8d} phases p50 ms: " + ", ".join(f"{k} {v:.1f}" for k, v in r["phase_p50_ms"].items()))
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "lookup_latency.json").write_text(json.dumps({"load_average": load, "rows": rows}, indent=2))

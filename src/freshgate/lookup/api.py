@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import time
 from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
@@ -40,8 +41,10 @@ Svc = Annotated[LookupService, Depends(_svc)]
 def lookup_and_commit(svc: LookupService, body: LookupIn) -> LookupOut:
     """Run a lookup and commit its receipt; a failed commit turns the answer into stop_and_ask."""
     out = svc.lookup(body)
+    t = time.perf_counter()
     try:
         svc.session.commit()
+        svc.timings["receipt"] = svc.timings.get("receipt", 0.0) + 1e3 * (time.perf_counter() - t)
     except SQLAlchemyError as exc:
         log.error("lookup receipt commit failed: %s", exc)
         svc.session.rollback()
@@ -52,9 +55,11 @@ def lookup_and_commit(svc: LookupService, body: LookupIn) -> LookupOut:
 
 
 @router.post("/lookup", response_model=LookupOut)
-def lookup(body: LookupIn, svc: Svc):
+def lookup(body: LookupIn, svc: Svc, response: Response):
     """Before answering or acting: proceed, caution or stop_and_ask, with reasons, citations and whom to ask."""
-    return lookup_and_commit(svc, body)
+    out = lookup_and_commit(svc, body)
+    response.headers["Server-Timing"] = ", ".join(f"{k};dur={v:.2f}" for k, v in svc.timings.items())
+    return out
 
 
 @router.get("/receipts", response_model=list[ReceiptOut])

@@ -15,6 +15,7 @@ Fail safe: if the model, the index or the database cannot be used, the answer is
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime
 from typing import Any, Callable
 
@@ -56,6 +57,7 @@ class LookupService:
         self.conflicts = conflicts
         self.clock = clock or registry.ctx.clock
         self.settings = engine.settings.lookup
+        self.timings: dict[str, float] = {}  # phase -> ms of the last lookup (Server-Timing header)
 
     # ---- the lookup ------------------------------------------------------------
     def lookup(self, req: LookupIn) -> LookupOut:
@@ -64,11 +66,15 @@ class LookupService:
         top_k = req.top_k or self.settings.top_k
         scope = Scope.of(req.scope.ids, req.scope.tags, req.scope.kinds) if req.scope else None
         vector, hits, unknown = None, [], None
+        t0 = time.perf_counter()
         try:
             vector = self.engine.embed_query(req.query)
+            t1 = time.perf_counter()
             hits = self.engine.search(vector, max(4 * top_k, 20), scope)
+            self.timings.update(embed=1e3 * (t1 - t0), search=1e3 * (time.perf_counter() - t1))
         except NotReady as exc:
             unknown = str(exc)
+        t2 = time.perf_counter()
         try:
             citations, evidence, conflicts = ([], [], []) if unknown else self._gather(req, vector, hits, top_k)
         except SQLAlchemyError as exc:
@@ -76,6 +82,8 @@ class LookupService:
             self.session.rollback()
             return self._answer(req, decide([], req.risk, unknown="the database is unavailable"), [], [], None, now)
         decision = decide(evidence, req.risk, unknown=unknown)
+        t3 = time.perf_counter()
+        self.timings["decide"] = 1e3 * (t3 - t2)
         receipt_id = None
         try:
             if decision.codes and decision.codes[0] == "no_source":
@@ -92,6 +100,7 @@ class LookupService:
             self.session.rollback()
             decision = decide(evidence, req.risk, unknown="the database is unavailable (no receipt recorded)")
             receipt_id = None
+        self.timings["receipt"] = 1e3 * (time.perf_counter() - t3)
         return self._answer(req, decision, citations, conflicts, receipt_id, now)
 
     def _answer(self, req, decision, citations, conflicts, receipt_id, now) -> LookupOut:
