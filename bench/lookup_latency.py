@@ -34,8 +34,7 @@ from index_recall import clustered  # noqa: E402
 
 from freshgate.app import build_runtime, run_sync  # noqa: E402
 from freshgate.config import Settings  # noqa: E402
-from freshgate.embeddings.embedder import SentenceTransformerEmbedder, from_blob, to_blob  # noqa: E402
-from freshgate.embeddings.index import DocMeta, VectorIndex  # noqa: E402
+from freshgate.embeddings.embedder import SentenceTransformerEmbedder, to_blob  # noqa: E402
 from freshgate.registry.models import Document, Section  # noqa: E402
 
 QUERIES = ["what is our refund window?", "can I refund a customer 7000 euros?", "what does Northwind Plus cost?",
@@ -77,30 +76,6 @@ def build_db(path: Path, n: int, emb) -> None:
         for i in range(0, len(secs), 5000):
             c.execute(insert(Section), secs[i:i + 5000])
     rt.close()
-
-
-def bare(path: Path, emb, requests: int) -> list[float]:
-    """Embed + search in this process on the same vectors: latencies (s)."""
-    from sqlmodel import Session, select
-
-    from freshgate.db import make_engine
-
-    s = Settings()
-    idx = VectorIndex(emb.dim, approximate_above=s.lookup.approximate_above, ef_search=s.lookup.ef_search)
-    eng = make_engine(f"sqlite:///{path}")
-    with Session(eng) as session:
-        by_doc: dict[str, list] = {}
-        for sid, did, anchor, blob in session.exec(select(Section.id, Section.document_id, Section.anchor,
-                                                          Section.embedding)):
-            by_doc.setdefault(did, []).append((sid, anchor, from_blob(blob)))
-    eng.dispose()
-    idx.bulk_replace((DocMeta(d), rows) for d, rows in by_doc.items())
-    lat = []
-    for i in range(requests):
-        t = time.perf_counter()
-        idx.search(emb.encode([QUERIES[i % len(QUERIES)]])[0], 20)
-        lat.append(time.perf_counter() - t)
-    return lat
 
 
 def serve(path: Path, port: int) -> subprocess.Popen:
