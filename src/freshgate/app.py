@@ -70,6 +70,9 @@ def _include_domain_routers(app: FastAPI) -> None:
     from freshgate.reports.api import router as reports_router
 
     app.include_router(reports_router)
+    from freshgate.web.views import router as web_router
+
+    app.include_router(web_router)
 
 
 def run_sync(rt: Runtime, dirs: list[Path], *, actor: str = "sync", progress=None) -> SyncReport:
