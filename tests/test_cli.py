@@ -115,3 +115,15 @@ def test_owners_list_deactivate_activate(cli, kbdir):
     assert code == 0 and listed(cli)["old"]["state"] == "fresh"
     code, _, err = cli("owners", "deactivate", "nobody", "--as", "admin")
     assert code == 1 and "nobody" in err
+
+
+def test_show_of_unknown_document_is_one_line_error_not_traceback(database_url):
+    """Read commands map our errors to a one-line message and exit 1, like write commands."""
+    from typer.testing import CliRunner
+
+    from freshgate.cli import app as cli_app
+
+    result = CliRunner().invoke(cli_app, ["--database-url", database_url, "show", "no-such-doc"])
+    assert result.exit_code == 1
+    assert "no document with id 'no-such-doc'" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

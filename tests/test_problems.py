@@ -74,3 +74,11 @@ def test_database_down_is_503_with_retry_after(tmp_path):
         assert r.status_code == 503 and r.headers["retry-after"] == "5"
         assert r.json()["database"] == "unreachable" and r.headers["content-type"] == "application/problem+json"
         assert_problem(c.get("/v1/documents"), 503, "database_unavailable")
+
+
+def test_method_not_allowed_keeps_allow_header(client):
+    """A 405 problem still tells the client which methods are allowed (RFC 9110)."""
+    r = client.delete("/v1/documents")
+    assert r.status_code == 405
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert "GET" in r.headers.get("allow", "")

@@ -97,7 +97,8 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return problem_response(exc.status_code, code, str(exc.detail), instance=request.url.path)
+        return problem_response(exc.status_code, code, str(exc.detail), instance=request.url.path,
+                                headers=getattr(exc, "headers", None))
 
     @app.exception_handler(OperationalError)
     async def _db_down(request: Request, exc: OperationalError):

@@ -55,9 +55,12 @@ def runtime() -> Iterator[Runtime]:
 
 @contextmanager
 def registry() -> Iterator[RegistryService]:
-    """A registry service in a committed-on-success session."""
-    with runtime() as rt, db.session_scope(rt.engine) as session:
-        yield RegistryService(session, rt.registry_ctx)
+    """A registry service in a committed-on-success session; our errors become one line + exit 1."""
+    try:
+        with runtime() as rt, db.session_scope(rt.engine) as session:
+            yield RegistryService(session, rt.registry_ctx)
+    except FreshgateError as exc:
+        fail(exc.detail)
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -88,10 +91,10 @@ def sync(dirs: list[Path] = typer.Argument(None, help="Directories of Markdown f
                                           report.missing)))
     console.print(table)
     for path, reason in report.failed:
-        err.print(f"[red]failed[/red] {path}: {reason}", highlight=False)
+        err.print(f"[red]failed[/red] {path}: {reason}", highlight=False, soft_wrap=True)
     for doc_id, path in report.missing:
         err.print(f"[yellow]missing[/yellow] {doc_id}: {path} no longer exists (still registered; retire it to remove)",
-                  highlight=False)
+                  highlight=False, soft_wrap=True)
     if report.failed:
         raise typer.Exit(2)
 
@@ -142,13 +145,10 @@ def show(doc_id: str, as_json: bool = typer.Option(False, "--json", help="Print 
 
 
 def _action(fn) -> None:
-    try:
-        with registry() as svc:
-            doc = fn(svc)
-            fr = svc.freshness([doc])[doc.id]
-        console.print(f"{doc.id}: {_styled(fr.state)} (revision {doc.revision})")
-    except FreshgateError as exc:
-        fail(exc.detail)
+    with registry() as svc:
+        doc = fn(svc)
+        fr = svc.freshness([doc])[doc.id]
+    console.print(f"{doc.id}: {_styled(fr.state)} (revision {doc.revision})")
 
 
 @app.command()
@@ -203,26 +203,22 @@ def owners(ctx: typer.Context):
     console.print(table)
 
 
+def _set_active(owner_id: str, active: bool, actor: str) -> None:
+    with registry() as svc:
+        svc.set_owner_active(owner_id, active, actor=actor)
+    console.print(f"{owner_id}: {'active' if active else 'inactive'}")
+
+
 @owners_app.command("deactivate")
 def owner_deactivate(owner_id: str, actor: str = typer.Option(..., "--as")):
     """Mark an owner inactive: their documents become orphaned."""
-    try:
-        with registry() as svc:
-            svc.set_owner_active(owner_id, False, actor=actor)
-    except FreshgateError as exc:
-        fail(exc.detail)
-    console.print(f"{owner_id}: inactive")
+    _set_active(owner_id, False, actor)
 
 
 @owners_app.command("activate")
 def owner_activate(owner_id: str, actor: str = typer.Option(..., "--as")):
     """Mark an owner active again."""
-    try:
-        with registry() as svc:
-            svc.set_owner_active(owner_id, True, actor=actor)
-    except FreshgateError as exc:
-        fail(exc.detail)
-    console.print(f"{owner_id}: active")
+    _set_active(owner_id, True, actor)
 
 
 @app.command()
