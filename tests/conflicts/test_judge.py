@@ -81,3 +81,25 @@ def test_nli_judge_without_model_path_says_what_to_set(tmp_path):
 def test_unknown_judge_name_is_rejected():
     with pytest.raises(JudgeUnavailable, match="unknown conflict judge"):
         make_judge(ConflictSettings(judge="magic"), HashingEmbedder())
+
+
+def test_evaluate_pairs_reports_precision_recall_by_kind(tmp_path):
+    import json
+
+    from freshgate.conflicts.evaluate import evaluate_pairs, render_pairs_table
+
+    rows = [("c1", MUST_CONFLICT[0], "conflict", "misinformation"),
+            ("n1", MUST_NOT_CONFLICT[0], "no_conflict", "ambiguity"),
+            ("n2", MUST_NOT_CONFLICT[2], "no_conflict", "agreeing"),
+            ("c2", ("The office opens at 9.", "The office is in Lyon."), "conflict", "implicit/different")]
+    path = tmp_path / "pairs.jsonl"
+    path.write_text("\n".join(json.dumps({"id": i, "a": {"title": "", "text": a, "date": None},
+                                          "b": {"title": "", "text": b, "date": None}, "label": lab, "kind": k,
+                                          "origin": "test"}) for i, (a, b), lab, k in rows))
+    result = evaluate_pairs(path, RulesJudge(), HashingEmbedder())
+    assert result["overall"]["tp"] == 1 and result["overall"]["fn"] == 1 and result["overall"]["fp"] == 0
+    assert result["overall"]["precision"] == 1.0 and result["overall"]["recall"] == 0.5
+    assert result["by_kind"]["test:misinformation"]["recall"] == 1.0
+    json.dumps(result)
+    table = render_pairs_table(result)
+    assert "overall" in table and "kind test:ambiguity" in table and "confusion" in table

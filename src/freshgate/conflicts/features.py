@@ -26,7 +26,7 @@ NAMES = ["cos", "jaccard", "containment", "seq_ratio", "swaps", "entity_swaps", 
 READABLE = {"entity_swaps": "a name", "number_swaps": "a number", "repeated_swap": "a name replaced throughout",
             "negation_flips": "a negation", "antonym_flips": "an opposite word", "claim_evidence": "a stated value",
             "near_sentence_value_diff": "a value in the same sentence"}
-TOKEN = re.compile(r"\w[\w'’.,-]*\w|\w")
+TOKEN = re.compile(r"[^\W_]+")  # letter/digit runs: scrapes differ in spacing around punctuation, not in words
 NEG = re.compile(r"\b(?:not|no|never|none|cannot|can't|won't|isn't|aren't|wasn't|weren't|doesn't|don't|didn't|"
                  r"without|neither|nor)\b", re.I)
 ANTONYMS = [("increase", "decrease"), ("before", "after"), ("allowed", "prohibited"), ("always", "never"),
@@ -38,8 +38,8 @@ _ANT = {w: i for i, pair in enumerate(ANTONYMS) for w in pair}
 
 
 def tokens(text: str) -> list[str]:
-    """Word tokens with their case (numbers keep their separators)."""
-    return [t.strip(".,") or t for t in TOKEN.findall(text)][:600]
+    """Word tokens with their case (punctuation dropped, so "Jade's" and "Jade ' s" agree)."""
+    return TOKEN.findall(text)[:600]
 
 
 def _is_name(t: str) -> bool:

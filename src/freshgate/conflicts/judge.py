@@ -153,6 +153,8 @@ class LearnedJudge:
         scores = model.predict(feats)
         out = []
         for (a, b), s, ev, f in zip(pairs, scores, evidence, feats):
+            if " ".join(a.text.split()) == " ".join(b.text.split()):
+                s = 0.0  # the same words cannot disagree with each other
             hit = bool(s >= self.threshold)
             if hit and not ev:
                 ev = _substitutions(a.text, b.text)

@@ -27,8 +27,9 @@ from freshgate.conflicts.judge import MODEL_FILE, Passage, claim_evidence
 
 log = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parents[3]
-# Chosen on the development set's precision/recall curve (weights are never fitted to it).
-DECISION_THRESHOLD = 0.5
+# Raw probability that maps to score 0.5: chosen on the development set's precision/recall
+# curve (weights are never fitted to it); precision matters more than recall.
+DECISION_THRESHOLD = 0.8
 FIRST = ("James Maria Chen Olga Tomas Aisha Pierre Yuki Carlos Ingrid Rahul Fatima Liam Sofia Kwame Elena Hiroshi Nadia "
          "Oscar Greta Mateo Priya Viktor Amara Dmitri Leila Henrik Rosa Samuel Mei").split()
 LAST = ("Novak Okafor Lindqvist Moreau Tanaka Alvarez Brennan Kowalski Haddad Fischer Santos Nakamura Oyelaran Duval "
