@@ -157,3 +157,73 @@ def evaluate(
     if len(reasons) > 1:
         reasons.sort(key=lambda r: _RANK[r.state])
     return Freshness(reasons[0].state, tuple(reasons), due_at, exp)
+
+
+class StateRules:
+    """The same rules as `evaluate`, for a sweep over a million rows that needs only each state.
+
+    The cut-offs are computed once per `now` (`now >= last_verified + every` becomes
+    `last_verified <= now - every`), so a row costs a few comparisons of raw column values and
+    no reasons are built. `naive=True` compares naive UTC datetimes (what SQLite stores).
+    Equivalence with `evaluate` is tested (tests/freshness/test_state_rules.py).
+    """
+
+    def __init__(self, now: datetime, *, warning_days: int = 14, unreachable_after: int = 3,
+                 naive: bool = False) -> None:
+        now = now.astimezone(timezone.utc)
+        window_end = now + _days(warning_days)
+        self.today, self.window_day = now.date(), window_end.date()
+        strip = (lambda d: d.replace(tzinfo=None)) if naive else (lambda d: d)
+        self._now, self._window_end = strip(now), strip(window_end)
+        self.unreachable_after = unreachable_after
+        self._cuts: dict[int, tuple[datetime, datetime]] = {}
+
+    def cuts(self, review_every_days: int) -> tuple[datetime, datetime]:
+        """(stale if verified at or before, due if verified at or before) for one review period."""
+        c = self._cuts.get(review_every_days)
+        if c is None:
+            d = _days(review_every_days)
+            c = self._cuts[review_every_days] = (self._now - d, self._window_end - d)
+        return c
+
+    def state(self, retired: bool, owned: bool, review_every_days: int, last_verified: datetime | None,
+              expires: date | None, changed_at: datetime | None, fetch_failures: int) -> str:
+        """A document's state, without the SOP suspect rule (see `sop_state`)."""
+        if retired:
+            return "retired"
+        if expires is not None and expires <= self.today:
+            return "expired"
+        if changed_at is not None and (last_verified is None or changed_at > last_verified):
+            return "changed"
+        if not owned:
+            return "orphaned"
+        if fetch_failures >= self.unreachable_after:
+            return "unreachable"
+        if last_verified is None:
+            return "stale"
+        stale_cut, due_cut = self.cuts(review_every_days)
+        if last_verified <= stale_cut:
+            return "stale"
+        if last_verified <= due_cut or (expires is not None and expires <= self.window_day):
+            return "due"
+        return "fresh"
+
+    @staticmethod
+    def suspect(last_verified: datetime | None, sources: Sequence[tuple[str | None, datetime | None]]) -> bool:
+        """True when a card verified at `last_verified` relies on a (state, content changed at) source
+        that is missing, unusable, or changed after the card was verified."""
+        for state, changed in sources:
+            if state is None or state in UNUSABLE_FOR_SOP:
+                return True
+            if changed is not None and (last_verified is None or changed > last_verified):
+                return True
+        return False
+
+    def sop_state(self, retired: bool, owned: bool, review_every_days: int, last_verified: datetime | None,
+                  expires: date | None, changed_at: datetime | None, fetch_failures: int,
+                  sources: Sequence[tuple[str | None, datetime | None]]) -> str:
+        """An SOP card's state: `state`, then `suspect` ranks above `due` and `fresh`."""
+        own = self.state(retired, owned, review_every_days, last_verified, expires, changed_at, fetch_failures)
+        if (own == "fresh" or own == "due") and self.suspect(last_verified, sources):
+            return "suspect"
+        return own
