@@ -102,7 +102,7 @@ def judge_and_record(svc: ConflictService, pairs: dict[tuple[int, int], float], 
         recs = known.get(key, [])
         if any(c.status == DISMISSED for c in recs):
             report.suppressed += 1
-        elif any(c.status in ACTIVE_STATUSES for c in recs) or key in seen:
+        elif any(c.status in ACTIVE_STATUSES for c in recs) or key in seen or key in svc.ctx.cleared:
             report.known += 1
         else:
             seen.add(key)  # identical texts in two places: judged once
@@ -113,6 +113,8 @@ def judge_and_record(svc: ConflictService, pairs: dict[tuple[int, int], float], 
     report.judged += len(fresh)
     now = svc.now()
     for (a, b, sim, key), v in zip(fresh, verdicts):
+        if v.conflict is False:
+            svc.ctx.remember_cleared(key)
         if v.conflict is not True:
             continue
         c = ConflictRecord(pair_key=key, status=OPEN, similarity=0.0, score=0.0, judge="", detected_at=now,

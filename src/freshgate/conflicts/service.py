@@ -35,6 +35,15 @@ class ConflictContext:
     index: Callable[[], Any] = lambda: None  # the vector index, None while it is not built
     judge_factory: Callable[[], Any] | None = None
     _judge: Any = None
+    # Pair keys this process judged "no conflict": a re-scan does not judge the same texts again.
+    cleared: dict[str, None] = field(default_factory=dict)
+    cleared_max: int = 2_000_000
+
+    def remember_cleared(self, key: str) -> None:
+        """Note a pair of texts judged not conflicting (oldest forgotten first beyond `cleared_max`)."""
+        self.cleared[key] = None
+        if len(self.cleared) > self.cleared_max:
+            self.cleared.pop(next(iter(self.cleared)))
 
     def judge(self) -> Any:
         """The configured judge, made on first use."""
