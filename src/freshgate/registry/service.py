@@ -9,16 +9,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Callable
 
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, select
 
 from freshgate.errors import Conflict, Invalid, NotFound, PreconditionFailed
 from freshgate.freshness.rules import Freshness
-from freshgate.markdown.parse import ParsedDocument, content_hash, format_duration
-from freshgate.markdown.sections import split_sections
+from freshgate.markdown.parse import content_hash
 from freshgate.registry.models import AuditEvent, Dependency, Document, DocumentVersion, Owner, Section
+from freshgate.registry.registration import Registration, snapshot  # noqa: F401 - snapshot is part of this API
 from freshgate.registry.views import RulesConfig, freshness_map
 
 log = logging.getLogger(__name__)
@@ -50,23 +50,7 @@ class RegistryContext:
     listeners: list[Listener] = field(default_factory=list)
 
 
-def snapshot(doc: Document) -> dict[str, Any]:
-    """A JSON-able picture of a document's registry fields, for audit before/after."""
-    return {
-        "title": doc.title, "owner": doc.owner_id, "criticality": doc.criticality,
-        "review_every": format_duration(doc.review_every_days),
-        "last_verified": doc.last_verified.isoformat() if doc.last_verified else None,
-        "verified_by": doc.verified_by, "expires": doc.expires.isoformat() if doc.expires else None,
-        "status": doc.status, "successor": doc.successor, "lane": doc.lane, "version": doc.version,
-        "content_hash": doc.content_hash, "tags": list(doc.tags or []),
-    }
-
-
-def _aware(dt: datetime | None) -> datetime | None:
-    return dt.replace(tzinfo=timezone.utc) if dt is not None and dt.tzinfo is None else dt
-
-
-class RegistryService:
+class RegistryService(Registration):
     """Reads and writes of sources, SOP cards and owners within one session."""
 
     def __init__(self, session: Session, ctx: RegistryContext | None = None) -> None:
@@ -139,7 +123,10 @@ class RegistryService:
         self._record(actor, action, doc_id, before=before, after=after, detail=detail)
 
     def _announce(self, doc: Document, action: str) -> None:
-        change = Change(doc.id, action, doc.version)
+        self._announce_change(doc.id, action, doc.version)
+
+    def _announce_change(self, doc_id: str, action: str, version: int) -> None:
+        change = Change(doc_id, action, version)
         for listener in self.ctx.listeners:
             listener(self.session, change)
 
@@ -172,105 +159,7 @@ class RegistryService:
                          after={"name": owner.name, "contact": owner.contact})
         return owner
 
-    def _replace_sections(self, doc: Document, body: str, sections: list | None = None,
-                          new_doc: bool = False) -> None:
-        current = [] if new_doc else self.sections(doc.id)
-        old = {s.text_hash: s.embedding for s in current}  # unchanged text keeps its embedding
-        for s in current:
-            self.session.delete(s)
-        if current:
-            self.session.flush()  # free the anchors before re-inserting them
-        for sec in (sections if sections is not None else split_sections(body, doc.id)):
-            self.session.add(Section(document_id=doc.id, version=doc.version, anchor=sec.anchor,
-                                     heading=sec.heading, level=sec.level, position=sec.position,
-                                     text=sec.text, text_hash=sec.text_hash, embedding=old.get(sec.text_hash)))
-
-    def _new_version(self, doc: Document, body: str, origin: str, actor: str, front_matter: dict,
-                     sections: list | None = None, new_doc: bool = False) -> None:
-        # Write the document row (revision check, row lock) before anything that depends on it,
-        # so a concurrent writer fails here as PreconditionFailed, not later on a unique index.
-        self._flush(doc)
-        self.session.add(DocumentVersion(document_id=doc.id, version=doc.version, content=body,
-                                         content_hash=doc.content_hash, front_matter=front_matter,
-                                         origin=origin, created_by=actor, created_at=self.ctx.clock()))
-        self._replace_sections(doc, body, sections, new_doc)
-
     # ---- writes --------------------------------------------------------------
-    def register(self, parsed: ParsedDocument, *, actor: str, path: str | None = None,
-                 file_hash: str | None = None) -> tuple[str, Document]:
-        """Create or update a document from a parsed file; returns (added|updated|unchanged, doc)."""
-        meta = parsed.meta
-        now = self.ctx.clock()
-        owner = self.ensure_owner(meta.owner.id, meta.owner.name, meta.owner.contact, actor)
-        doc = self.session.get(Document, meta.id)
-        fm = meta.model_dump(mode="json")
-        fields = dict(
-            kind=meta.kind, title=meta.title, owner_id=owner.id, criticality=meta.criticality,
-            review_every_days=meta.review_every, expires=parsed.expires.date() if parsed.expires else None,
-            tags=list(meta.tags), url=meta.url, supersedes=meta.supersedes, lane=meta.lane, tools=list(meta.tools),
-        )
-        if doc is None:
-            doc = Document(id=meta.id, version=1, content_hash=parsed.content_hash, path=path, file_hash=file_hash,
-                           status=meta.status, successor=meta.successor, last_verified=parsed.last_verified,
-                           verified_by=meta.verified_by if parsed.last_verified else None,
-                           changed_at=parsed.updated, created_at=now, updated_at=now, **fields)
-            self.session.add(doc)
-            self._new_version(doc, parsed.body, "file", actor, fm, parsed.sections, new_doc=True)
-            self._set_dependencies(doc, meta.sources)
-            self._record(actor, "register", doc.id, after=snapshot(doc), detail=path or "")
-            self.session.flush()
-            self._announce(doc, "registered")
-            return "added", doc
-        if doc.kind != meta.kind:
-            raise Conflict(f"id {meta.id!r} is already registered as a {doc.kind}, not a {meta.kind}")
-        before = snapshot(doc)
-        content_changed = parsed.content_hash != doc.content_hash
-        stored_lv = _aware(doc.last_verified)
-        declared_lv = parsed.last_verified
-        # A relative date (`-10d`) resolves later on every sync; only a `last_verified` the author
-        # actually rewrote counts as a new verification, or no edit would ever be `changed`.
-        rewritten = meta.last_verified != self._declared_last_verified(doc)
-        reverified = rewritten and declared_lv is not None and (stored_lv is None or declared_lv > stored_lv)
-        for k, v in fields.items():
-            setattr(doc, k, v)
-        doc.path, doc.file_hash, doc.updated_at = path or doc.path, file_hash or doc.file_hash, now
-        if reverified:
-            # The file's author verified it again together with this edit.
-            doc.last_verified, doc.verified_by = declared_lv, meta.verified_by
-        if content_changed:
-            doc.version += 1
-            doc.content_hash = parsed.content_hash
-            doc.changed_at = None if reverified else now
-            self._new_version(doc, parsed.body, "file", actor, fm, parsed.sections)
-        if meta.status == "retired" and doc.status != "retired":
-            self._apply_retire(doc, meta.successor)
-        self._set_dependencies(doc, meta.sources)
-        self._flush(doc)
-        after = snapshot(doc)
-        if after == before:
-            return "unchanged", doc
-        self._record(actor, "update" if content_changed else "update_meta", doc.id, before=before, after=after,
-                     detail=path or "")
-        self._announce(doc, "content" if content_changed else "meta")
-        return "updated", doc
-
-    def _declared_last_verified(self, doc: Document) -> Any:
-        """`last_verified` as written in the front matter of the current version (None if from the API)."""
-        q = select(DocumentVersion.front_matter).where(DocumentVersion.document_id == doc.id,
-                                                       DocumentVersion.version == doc.version)
-        fm = self.session.exec(q).first()
-        return fm.get("last_verified") if fm else None
-
-    def _set_dependencies(self, doc: Document, source_ids: list[str]) -> None:
-        if doc.kind != "sop":
-            return
-        current = {d.source_id: d for d in self.session.exec(select(Dependency).where(Dependency.sop_id == doc.id))}
-        for sid in set(current) - set(source_ids):
-            self.session.delete(current[sid])
-        for sid in dict.fromkeys(source_ids):
-            if sid not in current:
-                self.session.add(Dependency(sop_id=doc.id, source_id=sid))
-
     def verify(self, doc_id: str, *, actor: str, if_match: int | None = None, note: str = "") -> Document:
         """Renew: the owner confirms the current content is right as of now."""
         doc = self.get(doc_id)
