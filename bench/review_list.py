@@ -17,6 +17,7 @@ import random
 import statistics
 import sys
 import time
+from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -60,13 +61,18 @@ def generate(n_docs: int, n_receipts: int, overdue: float = 0.15, seed: int = 7)
             for s in {rng.randrange(n_sop, n_docs) for _ in range(2)}:
                 deps.append((f"doc-{i:06d}", f"doc-{s:06d}"))
     receipts, links = [], []
+    daily: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])  # what the receipt writer keeps per day
     hot = [f"doc-{i:06d}" for i in rng.sample(range(n_docs), 5000)]
     for r in range(n_receipts):
         rid = f"{r:032x}"
         decision = rng.choices(("proceed", "caution", "stop_and_ask"), (70, 20, 10))[0]
-        receipts.append((rid, NOW - timedelta(minutes=rng.randrange(60 * 24 * 60)), "q", "low", decision, "[]", "[]"))
+        at = NOW - timedelta(minutes=rng.randrange(60 * 24 * 60))
+        receipts.append((rid, at, "q", "low", decision, "[]", "[]"))
         for d in {hot[int(rng.paretovariate(1.2)) % 5000] for _ in range(rng.randint(1, 2))}:
             links.append((rid, d, 1))
+            c = daily[(d, at.date())]
+            c[0] += 1
+            c[1] += decision == "stop_and_ask"
     events, state = [], {}
     for k in range(8, -1, -1):
         at = NOW - timedelta(days=7 * k)
@@ -78,7 +84,8 @@ def generate(n_docs: int, n_receipts: int, overdue: float = 0.15, seed: int = 7)
                 events.append((doc[0], doc[3], at, state.get(i), new, "[]"))
                 state[i] = new
     return {"owner": owners, "document": docs, "dependency": deps, "lookup_receipt": receipts,
-            "receipt_document": links, "state_event": events}
+            "receipt_document": links, "reliance_daily": [(d, day, n, st) for (d, day), (n, st) in daily.items()],
+            "state_event": events}
 
 
 COLS = {
@@ -88,6 +95,7 @@ COLS = {
     "dependency": "sop_id, source_id",
     "lookup_receipt": "id, at, query, risk, decision, reasons, citations",
     "receipt_document": "receipt_id, document_id, version",
+    "reliance_daily": "document_id, day, lookups, stops",
     "state_event": "document_id, owner_id, at, from_state, to_state, reasons",
 }
 

@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 from freshgate.embeddings.embedder import from_blob, to_blob
 from freshgate.errors import NotFound
 from freshgate.lookup.models import LookupReceipt, ReceiptDocument, UnansweredTopic
+from freshgate.lookup.reliance import count_reliance
 
 
 def new_receipt_id() -> str:
@@ -31,6 +32,7 @@ def record_receipt(session: Session, *, receipt_id: str, at: datetime, query: st
     if links:
         session.execute(insert(ReceiptDocument), [
             {"receipt_id": receipt_id, "document_id": d, "version": v} for d, v in links.items()])
+        count_reliance(session, at, decision, links)  # per-day reliance for the review list
     return receipt_id
 
 

@@ -2,12 +2,14 @@
 
 A document's state at time t is the `to_state` of its latest event at or before t; documents
 with no event by then are not counted (they were not registered or not yet swept). All weekly
-points come from ONE scan: LEAD() gives each event the time it was superseded, and an event
-counts at t when at <= t < superseded (window functions: SQLite >= 3.25 and PostgreSQL).
+points come from ONE aggregate, no sort or window: the sweep writes each event's `from_state` as
+the document's previous `to_state`, so the count of state s at t is the number of events into s
+minus the number out of s, among events at or before t.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import bindparam, text
@@ -26,20 +28,26 @@ def counts_at_many(session: Session, points: list[datetime]) -> list[dict[str, i
     """How many documents were in each state at each of `points` (empty dict: nothing recorded yet)."""
     if not points:
         return []
-    sums = ", ".join(f"SUM(CASE WHEN at <= :t{k} AND (nxt IS NULL OR nxt > :t{k}) THEN 1 ELSE 0 END)"
-                     for k in range(len(points)))
+    order = sorted(range(len(points)), key=points.__getitem__)
+    ts = [points[k] for k in order]
+    # Which interval between the (sorted) points each event falls in: event counts from that point on.
+    bucket = " ".join(f"WHEN at <= :t{k} THEN {k}" for k in range(len(ts)))
     stmt = text(
-        f"SELECT to_state, {sums} FROM ("
-        " SELECT to_state, at, LEAD(at) OVER (PARTITION BY document_id ORDER BY at, id) AS nxt"
-        " FROM state_event WHERE at <= :tmax) spans GROUP BY to_state"
-    ).bindparams(*(bindparam(f"t{k}", type_=UTCDateTime()) for k in range(len(points))),
-                 bindparam("tmax", type_=UTCDateTime()))
-    params = {f"t{k}": t for k, t in enumerate(points)} | {"tmax": max(points)}
+        f"SELECT to_state, from_state, CASE {bucket} END AS b, COUNT(*) FROM state_event"
+        f" WHERE at <= :t{len(ts) - 1} GROUP BY to_state, from_state, b"
+    ).bindparams(*(bindparam(f"t{k}", type_=UTCDateTime()) for k in range(len(ts))))
+    net: list[Counter] = [Counter() for _ in ts]
+    seen = [False] * len(ts)
+    for to_state, from_state, b, n in session.connection().execute(stmt, {f"t{k}": t for k, t in enumerate(ts)}):
+        for k in range(int(b), len(ts)):
+            seen[k] = True
+            net[k][to_state] += n
+            if from_state is not None:
+                net[k][from_state] -= n
     out: list[dict[str, int]] = [{} for _ in points]
-    for row in session.execute(stmt, params).all():
-        for k in range(len(points)):
-            if row[k + 1]:
-                out[k][row[0]] = int(row[k + 1])
+    for k, i in enumerate(order):
+        if seen[k]:
+            out[i] = {s: int(n) for s, n in net[k].items() if n > 0}
     return out
 
 

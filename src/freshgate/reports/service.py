@@ -6,27 +6,24 @@ Risk = criticality weight x reliance x overdue factor, where
 - overdue factor: a per-state base (expired/changed/conflict 3, orphaned 2.5, stale/unreachable/
   unanswered 2, suspect 1.5, due 1) x (1 + days past due, past expiry or since the change / 30), the
   days capped at 90 so a long-forgotten low-criticality item cannot outrank a critical one.
-States come from the pure freshness rules, evaluated in bulk from column reads (no ORM objects)
-so 100k documents stay fast.
+States come from the pure freshness rules, evaluated in bulk over SQL-picked candidates (see
+`reports.states`) so 100k documents stay fast.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, literal, or_, select
 from sqlmodel import Session
-from sqlmodel.sql.sqltypes import UTCDateTime
 
 from freshgate.errors import Invalid
-from freshgate.freshness.rules import PRECEDENCE, Facts, SourceFacts, evaluate
-from freshgate.registry.models import Dependency, Document, Owner
+from freshgate.freshness.rules import Facts
 from freshgate.registry.views import RulesConfig
 from freshgate.reports import history
 from freshgate.reports.signals import Signals, gather
+from freshgate.reports.states import Evaluation, evaluate_all, paused_gc  # noqa: F401 - Evaluation re-exported
 
 CRITICALITY_WEIGHT = {"low": 1.0, "medium": 2.0, "high": 4.0}
 STATE_BASE = {"expired": 3.0, "changed": 3.0, "conflict": 3.0, "orphaned": 2.5, "stale": 2.0, "unreachable": 2.0,
@@ -147,83 +144,17 @@ def _risk(criticality: str, lookups: int, stops: int, state: str, overdue: int) 
     return round(CRITICALITY_WEIGHT.get(criticality, 2.0) * reliance * STATE_BASE[state] * (1 + min(overdue, OVERDUE_CAP_DAYS) / 30), 2)
 
 
-_COLS = (Document.id, Document.kind, Document.title, Document.owner_id, Document.criticality,
-         Document.review_every_days, Document.last_verified, Document.expires, Document.status,
-         Document.successor, Document.changed_at, Document.fetch_failures, Document.created_at)
-
-
-@dataclass
-class Evaluation:
-    """Rows that may need a human, their freshness, and state counts over every document."""
-
-    rows: list[Any]
-    fresh: dict[str, Any]
-    facts: dict[str, Facts]
-    owners: dict[str, Any]
-    counts: dict[str, int]
-
-
-def _due_by(dialect: str, t: datetime):
-    """SQL: the document's next review falls on or before `t` (the one dialect-specific expression)."""
-    if dialect == "postgresql":
-        return Document.last_verified + func.make_interval(0, 0, 0, Document.review_every_days) <= t
-    return func.julianday(Document.last_verified) + Document.review_every_days <= func.julianday(literal(t, UTCDateTime()))
-
-
-def _maybe_not_fresh(dialect: str, rules: RulesConfig, now: datetime):
-    """SQL filter keeping every document the rules could find not fresh (a superset: one day of slack).
-    All other documents are fresh by construction and only counted."""
-    cut = now + timedelta(days=rules.warning_days + 1)
-    inactive = select(Owner.id).where(Owner.active.is_(False))
-    return or_(Document.kind == "sop", Document.status != "active", Document.owner_id.is_(None),
-               Document.owner_id.in_(inactive), Document.fetch_failures >= rules.unreachable_after,
-               Document.last_verified.is_(None), Document.changed_at > Document.last_verified,
-               Document.expires <= cut.date(), _due_by(dialect, cut))
-
-
-def evaluate_all(session: Session, rules: RulesConfig, now: datetime, include: list[str] | None = None) -> Evaluation:
-    """Freshness of every document that may not be fresh (+ `include`: e.g. in a conflict), counts over all."""
-    owners = {o[0]: o for o in session.execute(select(Owner.id, Owner.name, Owner.contact, Owner.active)).all()}
-    dialect = session.get_bind().dialect.name
-    total = session.execute(select(func.count()).select_from(Document)).scalar_one()
-    cond = _maybe_not_fresh(dialect, rules, now)
-    if include:
-        cond = or_(cond, Document.id.in_(include))
-    rows = session.execute(select(*_COLS).where(cond)).all()
-    deps: dict[str, list[str]] = defaultdict(list)
-    for sop_id, source_id in session.execute(select(Dependency.sop_id, Dependency.source_id)).all():
-        deps[sop_id].append(source_id)
-    kw = {"warning_days": rules.warning_days, "unreachable_after": rules.unreachable_after}
-    facts: dict[str, Facts] = {}
-    for r in rows:
-        o = owners.get(r.owner_id) if r.owner_id else None
-        facts[r.id] = Facts(id=r.id, kind=r.kind, status=r.status, successor=r.successor, has_owner=r.owner_id is not None,
-                            owner_active=bool(o and o.active), review_every_days=r.review_every_days,
-                            last_verified=r.last_verified, expires=r.expires, changed_at=r.changed_at,
-                            fetch_failures=r.fetch_failures)
-    out: dict[str, Any] = {r.id: evaluate(facts[r.id], now, **kw) for r in rows if r.kind != "sop"}
-    # Sources SOP cards rely on that were filtered out as fresh: registered, fresh, maybe changed before.
-    relied = {s for lst in deps.values() for s in lst} - out.keys()
-    src_changed: dict[str, Any] = {}
-    if relied:
-        q = select(Document.id, Document.changed_at).where(Document.id.in_(select(Dependency.source_id)))
-        src_changed = {i: c for i, c in session.execute(q).all() if i in relied}
-    for r in rows:
-        if r.kind == "sop":
-            srcs = [SourceFacts(s, out[s].state, facts[s].changed_at) if s in out else
-                    SourceFacts(s, "fresh" if s in src_changed else None, src_changed.get(s))
-                    for s in deps.get(r.id, ())]
-            out[r.id] = evaluate(facts[r.id], now, sources=srcs, **kw)
-    counts = Counter(fr.state for fr in out.values())
-    counts["fresh"] += total - len(rows)
-    return Evaluation(rows, out, facts, owners, {st: counts.get(st, 0) for st in PRECEDENCE})
-
-
 def build_review(session: Session, rules: RulesConfig, signals: Signals, now: datetime, *,
                  owner: str | None = None, state: str | None = None, with_history: bool = True) -> ReviewReport:
     """The review list at `now`, optionally only one owner's rows or one state's."""
     if state is not None and state not in REVIEW_STATES:
         raise Invalid(f"state must be one of {', '.join(sorted(REVIEW_STATES))}, not {state!r}")
+    with paused_gc():
+        return _build(session, rules, signals, now, owner, state, with_history)
+
+
+def _build(session: Session, rules: RulesConfig, signals: Signals, now: datetime, owner: str | None,
+           state: str | None, with_history: bool) -> ReviewReport:
     ev = evaluate_all(session, rules, now, include=list(signals.conflicts))
     rows, fresh, facts, owners, state_counts = ev.rows, ev.fresh, ev.facts, ev.owners, ev.counts
     items: list[ReviewItem] = []

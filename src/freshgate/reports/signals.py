@@ -3,9 +3,10 @@ receipts), open conflicts and unanswered topics. The one place to wire them.
 
 Each signal is read only when its domain is present in `rt.extras`; when a domain (or a
 function) is absent or fails, the signal is empty and the review list still works (reliance 1).
-- lookup (`extras["lookup"]`): `reliance(session, since) -> {doc: (lookups, stops)}` if the
-  engine or `freshgate.lookup.receipts` offers it, else `_reliance_from_receipts` below (move it
-  into lookup.receipts as `reliance`); unanswered topics from `freshgate.lookup.receipts.unanswered`.
+- lookup (`extras["lookup"]`): `reliance(session, since) -> {doc: (lookups, stops)}` from the engine,
+  else from `freshgate.lookup.reliance` (per-day counts, whole UTC days from `since`'s day), else
+  `freshgate.lookup.receipts`, else `_reliance_from_receipts` below; unanswered topics from
+  `freshgate.lookup.receipts.unanswered`.
 - conflicts (`extras["conflicts"]`): `open_counts(session) -> {doc: n}`.
 """
 
@@ -55,7 +56,12 @@ def _lookup_signals(engine: Any, session, since: datetime, limit: int) -> tuple[
         from freshgate.lookup import receipts
     except ImportError:
         receipts = None
-    rel_fn = getattr(engine, "reliance", None) or getattr(receipts, "reliance", None)
+    try:  # per-day counts kept by the receipt writer: a sum over <= 31 days, not a join over every link
+        from freshgate.lookup import reliance as daily
+    except ImportError:
+        daily = None
+    rel_fn = (getattr(engine, "reliance", None) or getattr(daily, "reliance", None)
+              or getattr(receipts, "reliance", None))
     reliance = _safe("reliance", lambda: (rel_fn or _reliance_from_receipts)(session, since), {})
     un_fn = getattr(receipts, "unanswered", None)
     topics = _safe("unanswered", lambda: un_fn(session, limit) if un_fn else [], [])
