@@ -116,3 +116,20 @@ def test_cli_review_markdown_from_example_kb(database_url, kb, tmp_path, monkeyp
     out = tmp_path / "review.html"
     res = runner.invoke(app, ["--database-url", database_url, "review", "--format", "html", "--out", str(out)])
     assert res.exit_code == 0 and "<svg" in out.read_text() and "lost-parcel-claims" in out.read_text()
+
+
+def test_api_pages_the_rows_in_risk_order(runtime, client, tmp_path):
+    sync_at(runtime, states_kb(tmp_path / "kb"))
+    full = client.get("/v1/review").json()
+    order = [i["document_id"] for i in full["items"]]
+    assert full["total_items"] == len(order) >= 6 and full["offset"] == 0
+    first = client.get("/v1/review", params={"limit": 2}).json()
+    rest = client.get("/v1/review", params={"limit": 100, "offset": 2}).json()
+    assert [i["document_id"] for i in first["items"]] == order[:2]
+    assert [i["document_id"] for i in rest["items"]] == order[2:]
+    assert (first["total_items"], rest["total_items"], rest["offset"]) == (len(order), len(order), 2)
+    assert first["summary"]["state_counts"] == full["summary"]["state_counts"]  # the summary is the whole list's
+    assert {i for g in first["groups"] for i in g["items"]} == set(order[:2])
+    csv_page = client.get("/v1/review", params={"format": "csv", "limit": 1, "offset": 1}).text
+    assert [r["document_id"] for r in csv.DictReader(io.StringIO(csv_page))] == order[1:2]
+    assert client.get("/v1/review", params={"limit": 0}).status_code == 422

@@ -30,8 +30,9 @@ def why(item: ReviewItem, limit: int = 2) -> str:
 
 
 def to_json(report: ReviewReport) -> str:
-    """The report as JSON (same shape as GET /v1/review)."""
-    return json.dumps(report.to_dict(), indent=2)
+    """The report as JSON (same shape as GET /v1/review); compact, so the C encoder writes it (indent
+    falls back to the pure-Python encoder: 4 s instead of 0.3 s for a 28k-row list)."""
+    return json.dumps(report.to_dict(), separators=(",", ":"))
 
 
 def to_csv(report: ReviewReport) -> str:

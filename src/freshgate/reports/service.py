@@ -98,14 +98,26 @@ class ReviewReport:
     state_counts: dict[str, int]
     week_ago: dict[str, int] | None
     weeks: list[tuple[datetime, dict[str, int]]]
+    total_items: int | None = None  # rows in the whole list when this is one page of it
+    offset: int = 0
+
+    def page(self, offset: int, limit: int | None) -> "ReviewReport":
+        """Rows `offset` .. `offset + limit` of the risk order, their owner groups, the same summary and chart."""
+        items = self.items[offset:offset + limit if limit is not None else None]
+        keep = {id(i) for i in items}
+        groups = [OwnerGroup(g.owner, g.name, g.contact, g.active, [i for i in g.items if id(i) in keep])
+                  for g in self.groups]
+        return ReviewReport(self.generated_at, items, [g for g in groups if g.items], self.state_counts,
+                            self.week_ago, self.weeks, total_items=self.total, offset=self.offset + offset)
 
     def truncated(self, n: int) -> "ReviewReport":
         """The same report with only the `n` riskiest rows (summary and chart unchanged)."""
-        keep = {id(i) for i in self.items[:n]}
-        groups = [OwnerGroup(g.owner, g.name, g.contact, g.active, [i for i in g.items if id(i) in keep])
-                  for g in self.groups]
-        return ReviewReport(self.generated_at, self.items[:n], [g for g in groups if g.items], self.state_counts,
-                            self.week_ago, self.weeks)
+        return self.page(0, n)
+
+    @property
+    def total(self) -> int:
+        """Rows in the whole list (not only this page)."""
+        return len(self.items) if self.total_items is None else self.total_items
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (what GET /v1/review returns)."""
@@ -115,6 +127,7 @@ class ReviewReport:
                         "change": change(self.state_counts, self.week_ago),
                         "owners": {g.owner or "": len(g.items) for g in self.groups}},
             "history": [{"at": at.isoformat(), "counts": c} for at, c in self.weeks],
+            "total_items": self.total, "offset": self.offset,
             "items": [i.to_dict() for i in self.items],
             "groups": [{"owner": g.owner, "name": g.name, "contact": g.contact, "active": g.active, "risk": g.risk,
                         "items": [i.document_id or i.title for i in g.items]} for g in self.groups],
