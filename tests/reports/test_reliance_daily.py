@@ -88,3 +88,21 @@ def test_migration_backfills_receipts_written_before_it(runtime):
         rows = {r.day.isoformat(): (r.lookups, r.stops) for r in s.exec(select(RelianceDaily))}
         assert rows == {"2026-11-20": (1, 1), "2026-11-21": (2, 1)}
         assert reliance(s, MIDNIGHT - timedelta(days=1)) == receipts.reliance(s, MIDNIGHT - timedelta(days=1))
+
+
+def test_concurrent_lookups_citing_the_same_documents_all_count(runtime):
+    """Receipts committed from parallel sessions, citing the same documents in opposite orders: no
+    deadlock or lost update; every receipt is counted."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def worker(w: int) -> None:
+        for n in range(10):
+            with Session(runtime.engine) as s:
+                docs = ["a", "b", "c"] if (w + n) % 2 else ["c", "b", "a"]
+                _receipt(s, 1000 * w + n, MIDNIGHT + timedelta(hours=1), "stop_and_ask" if n < 3 else "proceed", docs)
+                s.commit()
+
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(worker, range(6)))
+    with Session(runtime.engine) as s:
+        assert reliance(s, MIDNIGHT) == {d: (60, 18) for d in "abc"} == receipts.reliance(s, MIDNIGHT)
