@@ -29,7 +29,9 @@ class EmbeddingSettings(BaseModel):
 class LookupSettings(BaseModel):
     """The lookup decision."""
 
-    relevance_threshold: float = Field(0.35, description="Minimum cosine similarity for a section to count as relevant.")
+    relevance_threshold: float = Field(
+        0.315, description="Minimum cosine similarity for a section to count as relevant (calibrated: docs/calibration.md)."
+    )
     top_k: int = Field(5, description="Sections returned per lookup by default.")
     approximate_above: int = Field(20000, description="Use the approximate (HNSW) index above this many sections.")
     relevance_margin: float = Field(
