@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 import yaml
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import select
 
 from freshgate.errors import FreshgateError
-from freshgate.markdown.parse import DEFAULT_MAX_BYTES, ParseError, parse_bytes
+from freshgate.markdown.parse import DEFAULT_MAX_BYTES, ParsedDocument, ParseError, parse_bytes
 from freshgate.registry.models import Document
 from freshgate.registry.service import RegistryService
 
@@ -73,6 +75,9 @@ def load_owners(svc: RegistryService, directory: Path, actor: str, report: SyncR
         report.failed.append((str(path), f"owners file: {exc}"))
 
 
+BATCH = 200  # files parsed, looked up and (when new) inserted together
+
+
 def sync(svc: RegistryService, dirs: list[Path], *, actor: str = "sync",
          progress: Callable[[int, int], None] | None = None, max_bytes: int = DEFAULT_MAX_BYTES) -> SyncReport:
     """Register every Markdown file under `dirs`; bad files are reported and skipped."""
@@ -87,47 +92,106 @@ def sync(svc: RegistryService, dirs: list[Path], *, actor: str = "sync",
         load_owners(svc, d, actor, report)
     files = discover(dirs)
     by_path = {doc.path: doc for doc in session.exec(select(Document).where(Document.path.is_not(None))).all()}
-    claimed: dict[str, str] = {}  # id -> path, within this run
-    now = svc.ctx.clock()
-    for n, path in enumerate(files, 1):
-        key = str(path)
-        try:
-            data = path.read_bytes()
-            known = by_path.get(key)
-            if known is not None and known.file_hash and _same(known.file_hash, data):
-                report.unchanged.append(key)
-                claimed[known.id] = key
-                continue
-            parsed = parse_bytes(data, path=key, now=now, default_kind=_default_kind(path), max_bytes=max_bytes)
-            doc_id = parsed.meta.id
-            if doc_id in claimed:
-                raise ParseError(key, "id", f"{doc_id!r} is already defined by {claimed[doc_id]}")
-            existing = session.get(Document, doc_id)
-            if existing is not None and existing.path and existing.path != key and Path(existing.path).exists():
-                raise ParseError(key, "id", f"{doc_id!r} is already registered from {existing.path}")
-            with session.begin_nested():
-                outcome, _doc = svc.register(parsed, actor=actor, path=key, file_hash=parsed.file_hash)
-            claimed[doc_id] = key
-            getattr(report, outcome).append(key)
-        except ParseError as exc:
-            report.failed.append((key, str(exc).removeprefix(key + ": ")))
-        except FreshgateError as exc:
-            report.failed.append((key, exc.detail))
-        except OSError as exc:
-            report.failed.append((key, f"cannot read: {exc.strerror or exc}"))
-        except SQLAlchemyError as exc:  # the savepoint is rolled back; the rest of the sync goes on
-            log.warning("sync of %s rejected by the database: %s", key, exc)
-            report.failed.append((key, f"rejected by the database: {type(getattr(exc, 'orig', exc)).__name__}"))
+    run = _Run(svc, report, actor, by_path, svc.ctx.clock(), max_bytes)
+    for start in range(0, len(files), BATCH):
+        chunk = files[start:start + BATCH]
+        run.chunk(chunk)
         if progress is not None:
-            progress(n, len(files))
+            for n in range(start + 1, start + len(chunk) + 1):
+                progress(n, len(files))
     roots = tuple(str(d) + "/" for d in dirs)
     for p, doc in sorted(by_path.items()):
-        if claimed.get(doc.id, p) != p:  # moved: registered from its new path in this run
+        if run.claimed.get(doc.id, p) != p:  # moved: registered from its new path in this run
             continue
         if p and p.startswith(roots) and not Path(p).exists():
             report.missing.append((doc.id, p))
     session.flush()
     return report
+
+
+class _Run:
+    """One sync, chunk by chunk: parse the files, look their ids up in one query, insert the new
+    documents in bulk and register changed ones one by one, each file isolated from the others."""
+
+    def __init__(self, svc: RegistryService, report: SyncReport, actor: str, by_path: dict[str, Document],
+                 now: datetime, max_bytes: int) -> None:
+        self.svc, self.report, self.actor, self.by_path, self.now, self.max_bytes = (
+            svc, report, actor, by_path, now, max_bytes)
+        self.claimed: dict[str, str] = {}  # id -> path, within this run
+        self.new: list[tuple[ParsedDocument, str]] = []  # waiting for the bulk insert
+
+    def chunk(self, paths: list[Path]) -> None:
+        """Sync a chunk of files, in order."""
+        parsed: list[tuple[str, ParsedDocument]] = []
+        for path in paths:
+            key = str(path)
+            with self._failures(key):
+                data = path.read_bytes()
+                known = self.by_path.get(key)
+                if known is not None and known.file_hash and _same(known.file_hash, data):
+                    self.report.unchanged.append(key)
+                    self.claimed[known.id] = key
+                    continue
+                parsed.append((key, parse_bytes(data, path=key, now=self.now, default_kind=_default_kind(path),
+                                                max_bytes=self.max_bytes)))
+        ids = list({p.meta.id for _key, p in parsed})
+        session = self.svc.session
+        existing = {d.id: d for d in session.exec(select(Document).where(Document.id.in_(ids))).all()} if ids else {}
+        for key, p in parsed:
+            with self._failures(key):
+                doc_id = p.meta.id
+                if doc_id in self.claimed:
+                    raise ParseError(key, "id", f"{doc_id!r} is already defined by {self.claimed[doc_id]}")
+                known = existing.get(doc_id)
+                if known is None:
+                    self.new.append((p, key))
+                    self.claimed[doc_id] = key
+                    continue
+                if known.path and known.path != key and Path(known.path).exists():
+                    raise ParseError(key, "id", f"{doc_id!r} is already registered from {known.path}")
+                self._insert_new()  # keep the audit log in file order
+                self._one(p, key)
+        self._insert_new()
+
+    def _insert_new(self) -> None:
+        """Insert the waiting new documents in one savepoint; if the database rejects any of them,
+        roll back and register them one by one, so only the bad file fails."""
+        if not self.new:
+            return
+        batch, self.new = self.new, []
+        try:
+            with self.svc.session.begin_nested():
+                self.svc.register_new_batch([(p, key, p.file_hash) for p, key in batch], actor=self.actor)
+        except (FreshgateError, SQLAlchemyError) as exc:
+            log.info("bulk insert of %d new documents rejected (%s); registering them one by one", len(batch), exc)
+            for p, key in batch:
+                self.claimed.pop(p.meta.id, None)
+            for p, key in batch:
+                with self._failures(key):
+                    self._one(p, key)
+            return
+        self.report.added.extend(key for _p, key in batch)
+
+    def _one(self, p: ParsedDocument, key: str) -> None:
+        with self.svc.session.begin_nested():
+            outcome, _doc = self.svc.register(p, actor=self.actor, path=key, file_hash=p.file_hash)
+        self.claimed[p.meta.id] = key
+        getattr(self.report, outcome).append(key)
+
+    @contextmanager
+    def _failures(self, key: str) -> Iterator[None]:
+        """Report a file's failure with its path and reason; the sync goes on."""
+        try:
+            yield
+        except ParseError as exc:
+            self.report.failed.append((key, str(exc).removeprefix(key + ": ")))
+        except FreshgateError as exc:
+            self.report.failed.append((key, exc.detail))
+        except OSError as exc:
+            self.report.failed.append((key, f"cannot read: {exc.strerror or exc}"))
+        except SQLAlchemyError as exc:  # the savepoint is rolled back; the rest of the sync goes on
+            log.warning("sync of %s rejected by the database: %s", key, exc)
+            self.report.failed.append((key, f"rejected by the database: {type(getattr(exc, 'orig', exc)).__name__}"))
 
 
 def _same(stored_hash: str, data: bytes) -> bool:
