@@ -128,3 +128,24 @@ def test_chunks_mix_new_changed_and_duplicate_files_in_file_order(runtime, kb_tr
         assert s.get(Owner, "new-team") is not None
     tail = [e for e in events if e[0] in ("register", "update")][-4:]
     assert tail == [("update", "src-2"), ("register", "src-7"), ("register", "sop-0"), ("register", "sop-1")]
+
+
+def test_parsing_in_worker_processes_gives_the_same_sync(runtime, twin, kb_tree, monkeypatch):
+    """A large sync parses in worker processes; outcomes, reasons and rows are those of a serial sync."""
+    src = kb_tree[0]
+    (src / "broken.md").write_text("---\nid: broken\ntitle: [unclosed\n---\n# Broken\n")
+    write_doc(src, "src-1b.md", SOURCE.format(id="src-1", title="Again", owner="dana", age=1))
+    for rt in (runtime, twin):
+        rt.registry_ctx.clock = lambda: NOW
+    monkeypatch.setattr(sync_module, "BATCH", 4)
+    monkeypatch.setattr(sync_module, "PARALLEL_CHUNK", 1)
+    with Session(runtime.engine) as s:
+        parallel = sync_module.sync(RegistryService(s, runtime.registry_ctx), kb_tree, workers=2)
+        s.commit()
+    with Session(twin.engine) as s:
+        serial = sync_module.sync(RegistryService(s, twin.registry_ctx), kb_tree, workers=0)
+        s.commit()
+    assert parallel.as_dict() == serial.as_dict()
+    assert [Path(p).name for p, _why in parallel.failed] == ["broken.md", "src-1b.md"]
+    assert len(parallel.added) == 8
+    assert picture(runtime) == picture(twin)

@@ -140,12 +140,17 @@ class Registration:
         if not items:
             return []
         now = self.ctx.clock()
+        # One query for the owners; held here, so that `ensure_owner` finds them in the session
+        # (its identity map only keeps objects someone refers to).
         owner_ids = {p.meta.owner.id for p, _path, _hash in items}
-        self.session.exec(select(Owner).where(Owner.id.in_(owner_ids))).all()  # one query, then from the session
+        owners = {o.id: o for o in self.session.exec(select(Owner).where(Owner.id.in_(owner_ids))).all()}
         docs, versions, sections, deps, audits = [], [], [], [], []
         for parsed, path, file_hash in items:
             meta = parsed.meta
             owner = self.ensure_owner(meta.owner.id, meta.owner.name, meta.owner.contact, actor)
+            if meta.owner.id not in owners:  # new: flush it once so the next file finds it without a query
+                self.session.flush()
+                owners[owner.id] = owner
             row = dict(id=meta.id, version=1, content_hash=parsed.content_hash, path=path, file_hash=file_hash,
                        status=meta.status, successor=meta.successor, last_verified=parsed.last_verified,
                        verified_by=meta.verified_by if parsed.last_verified else None, changed_at=parsed.updated,

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -76,11 +79,16 @@ def load_owners(svc: RegistryService, directory: Path, actor: str, report: SyncR
 
 
 BATCH = 200  # files parsed, looked up and (when new) inserted together
+PARALLEL_FROM = 1_000  # files in a sync before parsing moves to worker processes (their start costs ~1 s)
+PARALLEL_CHUNK = 50  # files to parse in a chunk before it goes to the workers
 
 
 def sync(svc: RegistryService, dirs: list[Path], *, actor: str = "sync",
-         progress: Callable[[int, int], None] | None = None, max_bytes: int = DEFAULT_MAX_BYTES) -> SyncReport:
-    """Register every Markdown file under `dirs`; bad files are reported and skipped."""
+         progress: Callable[[int, int], None] | None = None, max_bytes: int = DEFAULT_MAX_BYTES,
+         workers: int | None = None) -> SyncReport:
+    """Register every Markdown file under `dirs`; bad files are reported and skipped.
+
+    Large syncs parse in `workers` processes (default: one per CPU) while this one writes."""
     report = SyncReport()
     session = svc.session
     dirs = [Path(d).resolve() for d in dirs]
@@ -92,13 +100,22 @@ def sync(svc: RegistryService, dirs: list[Path], *, actor: str = "sync",
         load_owners(svc, d, actor, report)
     files = discover(dirs)
     by_path = {doc.path: doc for doc in session.exec(select(Document).where(Document.path.is_not(None))).all()}
-    run = _Run(svc, report, actor, by_path, svc.ctx.clock(), max_bytes)
-    for start in range(0, len(files), BATCH):
-        chunk = files[start:start + BATCH]
-        run.chunk(chunk)
-        if progress is not None:
-            for n in range(start + 1, start + len(chunk) + 1):
-                progress(n, len(files))
+    if workers is None:
+        workers = (os.cpu_count() or 1) if len(files) >= PARALLEL_FROM else 0
+    with _Run(svc, report, actor, by_path, svc.ctx.clock(), max_bytes, workers) as run:
+        previous: tuple[int, int, list] | None = None
+        for start in range(0, len(files) + BATCH, BATCH):
+            chunk = files[start:start + BATCH]
+            # Read (and start parsing) this chunk, then write the previous one while it parses.
+            current = (start, len(chunk), run.read(chunk)) if chunk else None
+            if previous is not None:
+                run.write(previous[2])
+                if progress is not None:
+                    for n in range(previous[0] + 1, previous[0] + previous[1] + 1):
+                        progress(n, len(files))
+            previous = current
+            if current is None:
+                break
     roots = tuple(str(d) + "/" for d in dirs)
     for p, doc in sorted(by_path.items()):
         if run.claimed.get(doc.id, p) != p:  # moved: registered from its new path in this run
@@ -109,31 +126,92 @@ def sync(svc: RegistryService, dirs: list[Path], *, actor: str = "sync",
     return report
 
 
+def _parse_job(job: tuple) -> tuple[ParsedDocument | None, str | None]:
+    """Parse one file in a worker process: (parsed, None) or, for a bad file, (None, reason)."""
+    data, key, now, kind, max_bytes = job
+    try:
+        return parse_bytes(data, path=key, now=now, default_kind=kind, max_bytes=max_bytes), None
+    except ParseError as exc:
+        return None, str(exc).removeprefix(key + ": ")
+    except Exception:  # noqa: BLE001 - anything else: parsed again where it is reported as usual
+        return None, None
+
+
 class _Run:
-    """One sync, chunk by chunk: parse the files, look their ids up in one query, insert the new
-    documents in bulk and register changed ones one by one, each file isolated from the others."""
+    """One sync, chunk by chunk: read and parse the files, look their ids up in one query, insert
+    the new documents in bulk and register changed ones one by one; every outcome is reported in
+    file order, and each file is isolated from the others."""
 
     def __init__(self, svc: RegistryService, report: SyncReport, actor: str, by_path: dict[str, Document],
-                 now: datetime, max_bytes: int) -> None:
+                 now: datetime, max_bytes: int, workers: int) -> None:
         self.svc, self.report, self.actor, self.by_path, self.now, self.max_bytes = (
             svc, report, actor, by_path, now, max_bytes)
+        self.workers = workers
+        self.pool: ProcessPoolExecutor | None = None
         self.claimed: dict[str, str] = {}  # id -> path, within this run
+        self.failed: list[tuple[str, str]] = []  # of the chunk being written
+        self.position: dict[str, int] = {}
         self.new: list[tuple[ParsedDocument, str]] = []  # waiting for the bulk insert
 
-    def chunk(self, paths: list[Path]) -> None:
-        """Sync a chunk of files, in order."""
-        parsed: list[tuple[str, ParsedDocument]] = []
+    def __enter__(self) -> _Run:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+
+    def read(self, paths: list[Path]) -> list:
+        """[(path, outcome)] in file order: `unchanged` doc id, `failed` reason, or `data` to parse
+        (already being parsed in the workers when there are any)."""
+        out: list = []
         for path in paths:
             key = str(path)
-            with self._failures(key):
+            try:
                 data = path.read_bytes()
-                known = self.by_path.get(key)
-                if known is not None and known.file_hash and _same(known.file_hash, data):
-                    self.report.unchanged.append(key)
-                    self.claimed[known.id] = key
-                    continue
-                parsed.append((key, parse_bytes(data, path=key, now=self.now, default_kind=_default_kind(path),
-                                                max_bytes=self.max_bytes)))
+            except OSError as exc:
+                out.append((key, "failed", f"cannot read: {exc.strerror or exc}"))
+                continue
+            known = self.by_path.get(key)
+            if known is not None and known.file_hash and _same(known.file_hash, data):
+                out.append((key, "unchanged", known.id))
+            else:
+                out.append((key, "data", (data, _default_kind(path))))
+        jobs = [(data, key, self.now, kind, self.max_bytes) for key, what, (data, kind) in
+                (e for e in out if e[1] == "data")]
+        if self.workers > 1 and len(jobs) >= PARALLEL_CHUNK:
+            if self.pool is None:
+                self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+            results = self.pool.map(_parse_job, jobs, chunksize=max(1, len(jobs) // (4 * self.workers)))
+            out.append(("", "parsing", results))
+        return out
+
+    def write(self, entries: list) -> None:
+        """Register a chunk read by `read`; outcomes are reported in file order."""
+        results = iter(entries.pop()[2]) if entries and entries[-1][1] == "parsing" else None
+        self.position = {key: i for i, (key, _what, _value) in enumerate(entries)}
+        self.failed: list[tuple[str, str]] = []
+        parsed: list[tuple[str, ParsedDocument]] = []
+        for key, what, value in entries:
+            if what == "unchanged":
+                self.report.unchanged.append(key)
+                self.claimed[value] = key
+                continue
+            if what == "failed":
+                self.failed.append((key, value))
+                continue
+            p, reason = None, None
+            if results is not None:
+                try:
+                    p, reason = next(results)
+                except Exception as exc:  # noqa: BLE001 - a broken worker: parse here instead
+                    log.warning("parse workers failed (%s); parsing in this process", exc)
+                    results, self.workers = None, 0
+            if reason is not None:
+                self.failed.append((key, reason))
+                continue
+            with self._failures(key):
+                parsed.append((key, p or parse_bytes(value[0], path=key, now=self.now, default_kind=value[1],
+                                                     max_bytes=self.max_bytes)))
         ids = list({p.meta.id for _key, p in parsed})
         session = self.svc.session
         existing = {d.id: d for d in session.exec(select(Document).where(Document.id.in_(ids))).all()} if ids else {}
@@ -152,6 +230,7 @@ class _Run:
                 self._insert_new()  # keep the audit log in file order
                 self._one(p, key)
         self._insert_new()
+        self.report.failed.extend(sorted(self.failed, key=lambda f: self.position[f[0]]))
 
     def _insert_new(self) -> None:
         """Insert the waiting new documents in one savepoint; if the database rejects any of them,
@@ -184,14 +263,14 @@ class _Run:
         try:
             yield
         except ParseError as exc:
-            self.report.failed.append((key, str(exc).removeprefix(key + ": ")))
+            self.failed.append((key, str(exc).removeprefix(key + ": ")))
         except FreshgateError as exc:
-            self.report.failed.append((key, exc.detail))
+            self.failed.append((key, exc.detail))
         except OSError as exc:
-            self.report.failed.append((key, f"cannot read: {exc.strerror or exc}"))
+            self.failed.append((key, f"cannot read: {exc.strerror or exc}"))
         except SQLAlchemyError as exc:  # the savepoint is rolled back; the rest of the sync goes on
             log.warning("sync of %s rejected by the database: %s", key, exc)
-            self.report.failed.append((key, f"rejected by the database: {type(getattr(exc, 'orig', exc)).__name__}"))
+            self.failed.append((key, f"rejected by the database: {type(getattr(exc, 'orig', exc)).__name__}"))
 
 
 def _same(stored_hash: str, data: bytes) -> bool:
