@@ -30,7 +30,9 @@ def main() -> None:
     results = {}
     for name in args.judge or ["learned", "rules"]:
         t0 = time.perf_counter()
-        result = evaluate_pairs(args.pairs, make_judge(ConflictSettings(judge=name), embedder), embedder)
+        # The rules judge reads claims only: no embeddings to pay for.
+        result = evaluate_pairs(args.pairs, make_judge(ConflictSettings(judge=name), embedder),
+                                None if name == "rules" else embedder)
         result["seconds"]["total"] = round(time.perf_counter() - t0, 1)
         print(render_pairs_table(result), "\n")
         results[name] = result
