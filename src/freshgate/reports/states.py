@@ -3,7 +3,7 @@
 SQL picks the candidates: every document the rules could find not fresh at `now` (the same
 thresholds as the rules, with a day of slack), and only the SOP cards that could be suspect.
 The pure rules (`freshness.rules.evaluate`) then decide each candidate's state; every other
-document is fresh by construction and only counted. Rows are read through Core with raw
+document is fresh by construction and only counted. Rows are read through Core with naive UTC
 datetimes (no ORM objects, no per-value type processing): at 100k documents this is most of
 the review list's time.
 """
@@ -15,7 +15,7 @@ import threading
 from collections import Counter, defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import DateTime, and_, func, literal, or_, select, type_coerce
@@ -27,7 +27,6 @@ from freshgate.freshness.rules import PRECEDENCE, Facts, SourceFacts, evaluate
 from freshgate.registry.models import Dependency, Document, DocumentVersion, Owner
 from freshgate.registry.views import RulesConfig
 
-_UTC = timezone.utc
 _gc_lock = threading.Lock()
 _gc_pausers = 0
 _gc_was_enabled = False
@@ -52,22 +51,18 @@ def paused_gc():
                 gc.enable()
 
 
-def _raw(col):
-    """A datetime column without UTCDateTime's per-value conversion (`_utc` below does it where needed)."""
-    return type_coerce(col, DateTime())
+def _raw(col, dialect: str):
+    """A datetime column as naive UTC, without UTCDateTime's per-value conversion (the rules read naive
+    as UTC). SQLite stores naive UTC text; PostgreSQL converts its timestamptz in SQL."""
+    return type_coerce(func.timezone("UTC", col) if dialect == "postgresql" else col, DateTime())
 
 
-_COLS = (Document.id, Document.kind, Document.title, Document.owner_id, Document.criticality,
-         Document.review_every_days, _raw(Document.last_verified).label("last_verified"), Document.expires,
-         Document.status, Document.successor, _raw(Document.changed_at).label("changed_at"), Document.fetch_failures,
-         _raw(Document.created_at).label("created_at"))
-
-
-def _utc(dt: datetime | None) -> datetime | None:
-    """UTC-aware: SQLite returns naive UTC; PostgreSQL returns the session's time zone."""
-    if dt is None:
-        return None
-    return dt.replace(tzinfo=_UTC) if dt.tzinfo is None else dt.astimezone(_UTC)
+def _cols(dialect: str) -> tuple:
+    return (Document.id, Document.kind, Document.title, Document.owner_id, Document.criticality,
+            Document.review_every_days, _raw(Document.last_verified, dialect).label("last_verified"),
+            Document.expires, Document.status, Document.successor,
+            _raw(Document.changed_at, dialect).label("changed_at"), Document.fetch_failures,
+            _raw(Document.created_at, dialect).label("created_at"))
 
 
 @dataclass
@@ -108,12 +103,12 @@ def _maybe_suspect(dialect: str, rules: RulesConfig, now: datetime):
     return Document.id.in_(risky)
 
 
-def content_changed(session: Session, source_ids: set[str]) -> dict[str, datetime]:
+def content_changed(session: Session, source_ids: set[str], dialect: str = "sqlite") -> dict[str, datetime]:
     """When each cited source's content last changed after registration: its newest version's time
     (kept after re-verification) or its `changed_at`, whichever is later (as the registry computes it)."""
     if not source_ids:
         return {}
-    q = (select(Document.id, _raw(Document.changed_at), _raw(DocumentVersion.created_at))
+    q = (select(Document.id, _raw(Document.changed_at, dialect), _raw(DocumentVersion.created_at, dialect))
          .outerjoin(DocumentVersion, and_(DocumentVersion.document_id == Document.id,
                                           DocumentVersion.version == Document.version, Document.version > 1))
          .where(Document.id.in_(select(Dependency.source_id)), or_(Document.version > 1,
@@ -121,7 +116,7 @@ def content_changed(session: Session, source_ids: set[str]) -> dict[str, datetim
     out: dict[str, datetime] = {}
     for doc_id, changed_at, version_at in session.connection().execute(q).all():
         if doc_id in source_ids:
-            times = [t for t in (_utc(changed_at), _utc(version_at)) if t is not None]
+            times = [t for t in (changed_at, version_at) if t is not None]
             if times:
                 out[doc_id] = max(times)
     return out
@@ -138,7 +133,7 @@ def evaluate_all(session: Session, rules: RulesConfig, now: datetime, include: l
                                                                                                         now))))
     if include:
         cond = or_(cond, Document.id.in_(include))
-    rows = conn.execute(select(*_COLS).where(cond)).all()
+    rows = conn.execute(select(*_cols(dialect)).where(cond)).all()
     sops = [r for r in rows if r.kind == "sop"]
     deps: dict[str, list[str]] = defaultdict(list)
     if sops:
@@ -147,15 +142,13 @@ def evaluate_all(session: Session, rules: RulesConfig, now: datetime, include: l
             deps[sop_id].append(source_id)
     kw = {"warning_days": rules.warning_days, "unreachable_after": rules.unreachable_after}
     facts: dict[str, Facts] = {}
-    utc = _utc if dialect != "sqlite" else None  # SQLite's naive UTC values go to the rules as they are
     for r in rows:
         o = owners.get(r.owner_id) if r.owner_id else None
-        lv, ch = (utc(r.last_verified), utc(r.changed_at)) if utc else (r.last_verified, r.changed_at)
         facts[r.id] = Facts(r.id, r.kind, r.status, r.successor, r.owner_id is not None, bool(o and o.active),
-                            r.review_every_days, lv, r.expires, ch, r.fetch_failures)
+                            r.review_every_days, r.last_verified, r.expires, r.changed_at, r.fetch_failures)
     out: dict[str, Any] = {r.id: evaluate(facts[r.id], now, **kw) for r in rows if r.kind != "sop"}
     cited = {s for r in sops for s in deps.get(r.id, ())}
-    changed = content_changed(session, cited)
+    changed = content_changed(session, cited, dialect)
     # Cited sources that are not candidates are registered, fresh sources (the SQL filter's promise);
     # anything else the card cites is missing (or is not a source), as the registry sees it.
     state = {i: fr.state for i, fr in out.items()}
