@@ -67,6 +67,8 @@ def test_sweep_matches_on_cut_off_boundaries(runtime):
                        created_at=NOW, updated_at=NOW, fetch_failures=5))
         s.add(Document(id="never", kind="source", title="t", owner_id=None, content_hash="0" * 64,
                        created_at=NOW, updated_at=NOW))
+        s.add(Document(id="old", kind="source", title="t", owner_id="alice", status="retired", successor="exp-4",
+                       content_hash="0" * 64, created_at=NOW, updated_at=NOW))
         s.flush()
         for i, (lv, cites) in enumerate([(NOW - day, ["src-1"]), (NOW - day, ["exp-3", "missing"]),
                                          (NOW - 200 * day, ["exp-3"]), (NOW - day, ["exp-3", "exp-2"]),
@@ -87,4 +89,4 @@ def test_sweep_matches_on_cut_off_boundaries(runtime):
             counts = count_states(s, now, runtime.registry_ctx.rules)
             assert counts == {st: sum(1 for f in expected.values() if f.state == st) for st in counts}
         states = {f.state for f in svc.freshness(docs, NOW).values()}
-        assert states >= {"stale", "due", "fresh", "changed", "expired", "orphaned", "suspect"}
+        assert states >= {"stale", "due", "fresh", "changed", "expired", "orphaned", "suspect", "retired"}

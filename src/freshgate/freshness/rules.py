@@ -201,7 +201,7 @@ class StateRules:
             return "unreachable"
         if last_verified is None:
             return "stale"
-        stale_cut, due_cut = self.cuts(review_every_days)
+        stale_cut, due_cut = self._cuts.get(review_every_days) or self.cuts(review_every_days)
         if last_verified <= stale_cut:
             return "stale"
         if last_verified <= due_cut or (expires is not None and expires <= self.window_day):

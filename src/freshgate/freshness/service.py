@@ -28,9 +28,10 @@ BATCH = 50_000
 _UTC = timezone.utc
 _cursor_names = itertools.count()
 # Row layout of `_rows`: the order the state loop unpacks.
+# No join: owners are few and read once (a join and two more columns were a sixth of the sweep).
 _COLUMNS = (
-    Document.id, Document.owner_id, Owner.active, Document.status, Document.review_every_days,
-    Document.last_verified, Document.expires, Document.changed_at, Document.fetch_failures, Document.successor,
+    Document.id, Document.owner_id, Document.status, Document.review_every_days,
+    Document.last_verified, Document.expires, Document.changed_at, Document.fetch_failures,
 )
 
 
@@ -56,7 +57,7 @@ def _paused_gc():
 
 def _rows(session: Session, sop: bool) -> Iterator[list[tuple]]:
     """Chunks of raw rows (`_COLUMNS`) of sources or of SOP cards, from the DBAPI cursor."""
-    q = select(*_COLUMNS).outerjoin(Owner, Owner.id == Document.owner_id)
+    q = select(*_COLUMNS)
     q = q.where(Document.kind == literal_column("'sop'")) if sop else q.where(Document.kind != literal_column("'sop'"))
     conn = session.connection()
     raw = conn.connection.driver_connection
@@ -103,17 +104,22 @@ class _Sweep:
         if self.text:
             self.changed = {k: v.astimezone(_UTC).replace(tzinfo=None) for k, v in self.changed.items()}
         self.source_state: dict[str, str] = {}
+        self.active: dict[str, bool] = dict(session.connection().execute(select(Owner.id, Owner.active)).all())
+        self.successors: dict[str, str | None] = {}
 
     def states(self, full: bool = False) -> Iterator[tuple]:
         """(document id, owner id, state, is SOP, parsed row if `full` else None) of every document."""
-        rules, text, cited, changed, source_state, deps = (
-            self.rules, self.text, self.cited, self.changed, self.source_state, self.deps)
+        rules, text, cited, changed, source_state, deps, active_of = (
+            self.rules, self.text, self.cited, self.changed, self.source_state, self.deps, self.active)
+        if full:  # only reasons name a successor
+            self.successors = dict(self.session.connection().execute(
+                select(Document.id, Document.successor).where(Document.status == "retired")).all())
         parse_dt, parse_d = datetime.fromisoformat, date.fromisoformat
         state_of, sop_state = rules.state, rules.sop_state
         for sop in (False, True):
             for rows in _rows(self.session, sop):
                 for row in rows:
-                    doc_id, owner_id, active, status, every, lv, exp, ch, failures, _successor = row
+                    doc_id, owner_id, status, every, lv, exp, ch, failures = row
                     if text:
                         if lv is not None:
                             lv = parse_dt(lv)
@@ -121,7 +127,7 @@ class _Sweep:
                             exp = parse_d(exp)
                         if ch is not None:
                             ch = parse_dt(ch)
-                    owned = owner_id is not None and bool(active)
+                    owned = owner_id is not None and bool(active_of.get(owner_id))
                     if not sop:
                         state = state_of(status == "retired", owned, every, lv, exp, ch, failures)
                         if doc_id in cited:
@@ -132,11 +138,11 @@ class _Sweep:
                         srcs = [(source_state.get(s), changed.get(s)) for s in deps.get(doc_id, ())]
                         state = sop_state(status == "retired", owned, every, lv, exp, ch, failures, srcs)
                     yield doc_id, owner_id, state, sop, (
-                        (doc_id, owner_id, active, status, every, lv, exp, ch, failures, _successor) if full else None)
+                        (doc_id, owner_id, owned, status, every, lv, exp, ch, failures) if full else None)
 
     def freshness(self, state: str, row: tuple, sop: bool) -> Freshness:
         """The full `Freshness` of a row whose state is known: built directly when fresh, else by `evaluate`."""
-        doc_id, owner_id, active, status, every, lv, exp, ch, failures, successor = row
+        doc_id, owner_id, owned, status, every, lv, exp, ch, failures = row
         # Aware UTC, as the ORM path gives them (next_review is computed in UTC, whatever the session zone).
         if self.text:
             lv = None if lv is None else lv.replace(tzinfo=_UTC)
@@ -147,8 +153,8 @@ class _Sweep:
         if state == "fresh":
             exp_at = None if exp is None else datetime.combine(exp, time(0), tzinfo=_UTC)
             return Freshness("fresh", (), lv + _days(every), exp_at)
-        facts = Facts(doc_id, "sop" if sop else "source", status, successor, owner_id is not None, bool(active),
-                      every, lv, exp, ch, failures)
+        facts = Facts(doc_id, "sop" if sop else "source", status, self.successors.get(doc_id), owner_id is not None,
+                      owned, every, lv, exp, ch, failures)
         srcs = ()
         if sop:
             aware = (lambda d: d.replace(tzinfo=_UTC)) if self.text else (lambda d: d)

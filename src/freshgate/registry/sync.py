@@ -88,7 +88,8 @@ def sync(svc: RegistryService, dirs: list[Path], *, actor: str = "sync",
          workers: int | None = None) -> SyncReport:
     """Register every Markdown file under `dirs`; bad files are reported and skipped.
 
-    Large syncs parse in `workers` processes (default: one per CPU) while this one writes."""
+    Large syncs parse in `workers` processes while this one writes (default: one per CPU when
+    the machine has an idle CPU; 0: parse here)."""
     report = SyncReport()
     session = svc.session
     dirs = [Path(d).resolve() for d in dirs]
@@ -101,7 +102,7 @@ def sync(svc: RegistryService, dirs: list[Path], *, actor: str = "sync",
     files = discover(dirs)
     by_path = {doc.path: doc for doc in session.exec(select(Document).where(Document.path.is_not(None))).all()}
     if workers is None:
-        workers = (os.cpu_count() or 1) if len(files) >= PARALLEL_FROM else 0
+        workers = _idle_workers() if len(files) >= PARALLEL_FROM else 0
     with _Run(svc, report, actor, by_path, svc.ctx.clock(), max_bytes, workers) as run:
         previous: tuple[int, int, list] | None = None
         for start in range(0, len(files) + BATCH, BATCH):
@@ -124,6 +125,17 @@ def sync(svc: RegistryService, dirs: list[Path], *, actor: str = "sync",
             report.missing.append((doc.id, p))
     session.flush()
     return report
+
+
+def _idle_workers() -> int:
+    """One parse worker per CPU when at least one CPU is idle, else none: on a busy machine the
+    workers only add their start-up and pickling to the work (measured: bench/sync_files.py)."""
+    cpus = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:
+        return 0
+    return cpus if cpus > 1 and busy < cpus - 1 else 0
 
 
 def _parse_job(job: tuple) -> tuple[ParsedDocument | None, str | None]:
@@ -179,10 +191,14 @@ class _Run:
         jobs = [(data, key, self.now, kind, self.max_bytes) for key, what, (data, kind) in
                 (e for e in out if e[1] == "data")]
         if self.workers > 1 and len(jobs) >= PARALLEL_CHUNK:
-            if self.pool is None:
-                self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
-            results = self.pool.map(_parse_job, jobs, chunksize=max(1, len(jobs) // (4 * self.workers)))
-            out.append(("", "parsing", results))
+            try:
+                if self.pool is None:
+                    self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+                results = self.pool.map(_parse_job, jobs, chunksize=max(1, len(jobs) // (4 * self.workers)))
+                out.append(("", "parsing", results))
+            except Exception as exc:  # noqa: BLE001 - e.g. no child processes allowed here: parse in this one
+                log.warning("cannot parse in worker processes (%s); parsing in this process", exc)
+                self.workers = 0
         return out
 
     def write(self, entries: list) -> None:
