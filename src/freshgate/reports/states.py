@@ -124,6 +124,11 @@ def content_changed(session: Session, source_ids: set[str], dialect: str = "sqli
 
 def evaluate_all(session: Session, rules: RulesConfig, now: datetime, include: list[str] | None = None) -> Evaluation:
     """Freshness of every document that may not be fresh (+ `include`: e.g. in a conflict), counts over all."""
+    with paused_gc():
+        return _evaluate(session, rules, now, include)
+
+
+def _evaluate(session: Session, rules: RulesConfig, now: datetime, include: list[str] | None) -> Evaluation:
     conn = session.connection()
     owners = {o[0]: o for o in conn.execute(select(Owner.id, Owner.name, Owner.contact, Owner.active)).all()}
     dialect = conn.dialect.name
