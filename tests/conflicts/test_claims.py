@@ -88,3 +88,25 @@ def test_disagreement_needs_same_subject_and_unit():
     assert disagreements(a, extract("The refund window is 14 days."))
     assert not disagreements(a, extract("The delivery time is 14 days."))
     assert not disagreements(extract("The quota is 10 GB."), extract("The quota is 10 users."))
+
+
+def test_hard_wrapped_lines_stay_one_sentence_with_their_subject():
+    text = "Refunds for monthly plans (Plus Monthly, and Business billed monthly) are\navailable within 30 days."
+    assert len(sentences(text)) == 1
+    assert one(text, "duration").subject == "Refunds for monthly plans"
+
+
+def test_a_value_both_passages_state_is_agreement_not_a_changed_fact():
+    ladder = extract("Refunds over €500 go to the team lead. Refunds over €5,000 go to the Head of Finance.")
+    assert not disagreements(extract("Refunds over €5,000 are never issued by agents."), ladder)
+    assert not disagreements(ladder, extract("Refunds over €5,000 are never issued by agents."))
+
+
+def test_headings_with_different_qualifiers_are_different_topics():
+    from freshgate.conflicts.claims import heading_words, same_topic
+
+    plus, business = heading_words("## Northwind Plus prices\n\nx"), heading_words("## Northwind Business prices\n\nx")
+    assert not same_topic(plus, business)
+    assert same_topic(heading_words("## What is the refund window for monthly plans?\n"),
+                      heading_words("", "refund-window-for-monthly-plans"))
+    assert same_topic(heading_words("## Discount limits for agents"), heading_words("## Discount limits for support agents"))

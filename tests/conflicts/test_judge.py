@@ -103,3 +103,26 @@ def test_evaluate_pairs_reports_precision_recall_by_kind(tmp_path):
     json.dumps(result)
     table = render_pairs_table(result)
     assert "overall" in table and "kind test:ambiguity" in table and "confusion" in table
+
+
+POLICY = "## Refund window for monthly plans\n\nRefunds for monthly plans are available within {} days of the charge."
+PRICES = "## Northwind {} prices\n\nNorthwind {} costs €{} per month, billed monthly."
+
+
+def test_learned_judge_flags_matching_sections_with_a_changed_value():
+    faq = POLICY.replace("## Refund", "## What is the refund").replace("plans\n", "plans?\n")
+    v = make_judge(Settings(), HashingEmbedder()).judge_many([(Passage(POLICY.format(30), anchor="refund-window"),
+                                                              Passage(faq.format(14), anchor="faq"))])[0]
+    assert v.conflict is True and "30 days vs 14 days" in v.explanation
+
+
+def test_learned_judge_keeps_sections_about_different_products_apart():
+    a, b = Passage(PRICES.format("Plus", "Plus", 9)), Passage(PRICES.format("Business", "Business", 49))
+    v = make_judge(Settings(), HashingEmbedder()).judge_many([(a, b)])[0]
+    assert v.conflict is False and v.evidence == []
+
+
+def test_learned_judge_ignores_loosely_related_texts_without_a_shared_value():
+    a = Passage("## Answer a where is my order question\n\nIt never sends a replacement; Support checks the parcel.")
+    b = Passage("## Send a replacement\n\nIt covers the first replacement only; agents never refund shipping.")
+    assert make_judge(Settings(), HashingEmbedder()).judge_many([(a, b)])[0].conflict is False

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
 NUMW = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
         "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "forty": 40,
@@ -102,9 +103,15 @@ def content_words(text: str) -> list[str]:
     return [stem(t) for t in re.findall(r"[A-Za-z][A-Za-z'’-]+", text) if t.lower() not in STOP and len(t) > 1]
 
 
+_WRAP = re.compile(r"(?<=[^\s.!?:;])[ \t]*\n(?![ \t]*(?:\n|[-*•#>|]|\d+[.)]\s))[ \t]*")
+
+
 def sentences(text: str) -> list[str]:
     """Split a passage into sentences and list items (abbreviation-tolerant enough for policies)."""
-    parts = [p.strip() for p in re.split(r"(?<=[.!?])\s+(?=[A-Z0-9\"“(])|\n\s*[-*•]?\s*|;\s+", text) if p and p.strip()]
+    # A hard-wrapped line continues its sentence; blank lines, headings and list items start new ones.
+    text = _WRAP.sub(" ", text)
+    parts = [p.strip() for p in re.split(r"(?<=[.!?])\s+(?=[A-Z0-9\"“(])|\n\s*(?:[-*•]|\d+[.)])?\s*|;\s+", text)
+             if p and p.strip()]
     out: list[str] = []
     for p in parts:
         if out and ABBREV.search(out[-1]):
@@ -132,7 +139,9 @@ def _bound(before: str, after: str) -> str:
 
 def _subject(sentence: str, start: int, end: int) -> tuple[str, frozenset, frozenset]:
     """The noun phrase a value is about, its content words, and its qualifying scope words."""
-    left = re.split(r"[;:]|,\s*(?:but|while|whereas|and)\s|\b(?:but|whereas)\b", sentence[:start])[-1]
+    # Parentheticals are examples, not the subject: "Refunds for monthly plans (Plus Monthly, and ...) are".
+    before = re.sub(r"\([^()]*\)", " ", sentence[:start])
+    left = re.split(r"[;:]|,\s*(?:but|while|whereas|and)\s|\b(?:but|whereas)\b", before)[-1]
     right = re.split(r"[;:,.]|\b(?:but|and|while|whereas)\b", sentence[end:])[0]
     clause = left + " " + right
     words = frozenset(w for w in content_words(clause) if w not in _UNIT_WORDS)
@@ -202,6 +211,16 @@ def _value(kind: str, m: re.Match) -> tuple[float, float | None, str] | None:
 
 def extract(text: str) -> list[Claim]:
     """All comparable claims of a passage, in reading order."""
+    return list(extract_cached(text))
+
+
+@lru_cache(maxsize=8192)
+def extract_cached(text: str) -> tuple[Claim, ...]:
+    """`extract`, memoised per text: a section is compared with up to ten neighbours, read once."""
+    return tuple(_extract(text))
+
+
+def _extract(text: str) -> list[Claim]:
     out: list[Claim] = []
     for sent in sentences(text):
         taken: list[tuple[int, int]] = []
@@ -272,16 +291,55 @@ def _interval(c: Claim) -> tuple[float, float]:
             "range": (c.value, c.high if c.high is not None else c.value)}[c.bound]
 
 
-def disagreements(a: list[Claim], b: list[Claim]) -> list[tuple[Claim, Claim]]:
+def _stated(c: Claim, others) -> bool:
+    """Whether a passage states the value of `c` anywhere (same kind and unit, either end of a range)."""
+    ends = (c.value,) if c.high is None else (c.value, c.high)
+    for o in others:
+        if family(o) == family(c):
+            for x in ends:
+                if any(abs(x - y) <= 1e-6 + 0.005 * max(abs(x), abs(y)) for y in (o.value, o.high) if y is not None):
+                    return True
+    return False
+
+
+def disagreements(a, b) -> list[tuple[Claim, Claim]]:
     """Claim pairs about the same subject whose values contradict, with no agreeing claim to excuse them."""
     out = []
     for ca in a:
         peers = [cb for cb in b if family(cb) == family(ca) and same_subject(ca, cb)]
         if not peers or any(compatible(ca, cb) for cb in peers):
             continue
-        # A value the other passage also states elsewhere is a different fact, not a changed one.
-        if any(family(cb) == family(ca) and compatible(ca, cb) for cb in b):
+        # A value the other passage also states elsewhere is a different fact, not a changed one:
+        # thresholds on a ladder ("over €500 ... over €5,000") agree when both passages name both.
+        if _stated(ca, b):
+            continue
+        peers = [cb for cb in peers if not _stated(cb, a)]
+        if not peers:
             continue
         best = max(peers, key=lambda cb: len(ca.words & cb.words))
         out.append((ca, best))
     return out
+
+
+HEADING_GENERIC = {"what", "how", "why", "who", "policy", "rule", "overview", "faq", "question", "answer", "section",
+                   "note", "detail", "general", "about", "step"}
+
+
+def heading_words(text: str, anchor: str = "") -> frozenset:
+    """Content words of a section's heading (its first line when that is a Markdown heading, else its anchor)."""
+    first = text.lstrip().split("\n", 1)[0]
+    head = first.lstrip("#").strip() if first.startswith("#") else anchor.replace("-", " ")
+    return frozenset(w for w in content_words(head) if w not in HEADING_GENERIC)
+
+
+def same_topic(head_a: frozenset, head_b: frozenset) -> bool:
+    """Whether two headings can be about the same thing: one's words contain the other's, or most are shared.
+
+    "Refund window for monthly plans" / "What is the refund window for monthly plans?" and
+    "Discount limits for agents" / "Discount limits for support agents" are; "Northwind Plus
+    prices" / "Northwind Business prices" are not (each has a qualifier the other lacks).
+    """
+    if not head_a or not head_b:
+        return True
+    shared = head_a & head_b
+    return shared == head_a or shared == head_b or len(shared) / len(head_a | head_b) >= 0.6
