@@ -11,6 +11,7 @@ import difflib
 import json
 import logging
 import re
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -70,10 +71,17 @@ def swapped_spans(a: str, b: str, max_len: int = 6) -> list[tuple[str, str]]:
     return sorted(seen, key=lambda k: -seen[k])
 
 
+@lru_cache(maxsize=8192)
+def _profile(text: str):
+    """Per-text parts of the features (tokens, their lower-case set, names, numbers, sentences), read once."""
+    toks = tokens(text)
+    sents = [(s, set(w.lower() for w in tokens(s))) for s in sentences(text)][:40]
+    return toks, {t.lower() for t in toks}, _caps(toks), _nums(toks), sents
+
+
 def _near_sentence_stats(a: str, b: str) -> tuple[int, int, int, int]:
     """Near-identical sentence pairs; of those, ones whose names/numbers, negations or antonyms differ."""
-    sa = [(s, set(w.lower() for w in tokens(s))) for s in sentences(a)][:40]
-    sb = [(s, set(w.lower() for w in tokens(s))) for s in sentences(b)][:40]
+    sa, sb = _profile(a)[4], _profile(b)[4]
     near = value = neg = ant = 0
     for s1, w1 in sa:
         if len(w1) < 4:
@@ -94,8 +102,8 @@ def _near_sentence_stats(a: str, b: str) -> tuple[int, int, int, int]:
 
 def pair_features(a: str, b: str, ea: np.ndarray, eb: np.ndarray, n_evidence: int = 0) -> np.ndarray:
     """The feature vector (order: NAMES) for passages a and b with their unit embeddings."""
-    ta, tb = tokens(a), tokens(b)
-    la, lb = {t.lower() for t in ta}, {t.lower() for t in tb}
+    ta, la, ca, na, _ = _profile(a)
+    tb, lb, cb, nb, _ = _profile(b)
     inter = len(la & lb)
     ops = _opcodes(ta, tb)
     swaps = ent = num = 0
@@ -114,7 +122,6 @@ def pair_features(a: str, b: str, ea: np.ndarray, eb: np.ndarray, n_evidence: in
             inserted += 1
     matched = sum(i2 - i1 for op, i1, i2, _, _ in ops if op == "equal")
     seq_ratio = 2 * matched / max(1, len(ta) + len(tb))
-    ca, cb, na, nb = _caps(ta), _caps(tb), _nums(ta), _nums(tb)
     cm = [len(ca - cb) / max(1, len(ca)), len(cb - ca) / max(1, len(cb))]
     nm = [len(na - nb) / max(1, len(na)), len(nb - na) / max(1, len(nb))]
     near, value, neg, ant = _near_sentence_stats(a, b)
