@@ -40,7 +40,9 @@ class LookupSettings(BaseModel):
     lane_margin: float = Field(
         0.03, description="An SOP card's lane applies when it scores within this of the best-matching SOP card."
     )
-    ann_backend: str = Field("usearch", description="Approximate index library: usearch | hnswlib (see bench/index_recall.py).")
+    ann_backend: str = Field(
+        "hnswlib", description="Approximate index library: hnswlib | usearch (hnswlib measured faster: bench/index_recall.py)."
+    )
     ef_search: int = Field(128, description="HNSW search breadth; 128 keeps recall@10 >= 0.99 in bench/index_recall.py.")
     unanswered_similarity: float = Field(
         0.75, description="Cosine similarity at which two unanswered questions count as the same topic."

@@ -72,7 +72,7 @@ class Scope:
 class VectorIndex:
     """Thread-safe cosine-similarity index over unit-length float32 vectors."""
 
-    def __init__(self, dim: int, *, approximate_above: int = 20000, backend: str = "usearch",
+    def __init__(self, dim: int, *, approximate_above: int = 20000, backend: str = "hnswlib",
                  ef_search: int = 128, connectivity: int = 16) -> None:
         self.dim = dim
         self.approximate_above = approximate_above
@@ -220,7 +220,6 @@ class VectorIndex:
             ann.init_index(max_elements=max(len(live) * 2, 1024), ef_construction=200, M=self.connectivity,
                            allow_replace_deleted=False)
             ann.set_ef(self.ef_search)
-            ann.set_num_threads(1)
         else:
             from usearch.index import Index
 
