@@ -127,3 +127,17 @@ def test_show_of_unknown_document_is_one_line_error_not_traceback(database_url):
     assert result.exit_code == 1
     assert "no document with id 'no-such-doc'" in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+@pytest.mark.model
+def test_cli_sync_alone_finds_the_example_contradictions(cli, kb):
+    """`freshgate sync` embeds and checks like the server does: no server needed to see conflicts."""
+    code, _out, _err = cli("sync", str(kb / "sources"), str(kb / "sop_cards"))
+    assert code == 0
+    code, out, _err = cli("conflicts", "list", "--json")
+    assert code == 0
+    found = json.loads(out)
+    pairs = {tuple(sorted((c["a"]["document_id"], c["b"]["document_id"]))) for c in found}
+    assert pairs == {("billing-faq", "refund-policy"), ("discount-approval-limits", "sales-playbook")}
+    code, _out, _err = cli("sync", "--no-embed", str(kb / "sources"), str(kb / "sop_cards"))
+    assert code == 0

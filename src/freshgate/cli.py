@@ -75,7 +75,9 @@ def _styled(state: str) -> str:
 
 @app.command()
 def sync(dirs: list[Path] = typer.Argument(None, help="Directories of Markdown files (default: sources sop_cards)."),
-         actor: str = typer.Option("sync", help="Recorded as the actor in the audit log.")):
+         actor: str = typer.Option("sync", help="Recorded as the actor in the audit log."),
+         embed: bool = typer.Option(True, "--embed/--no-embed",
+                                    help="Embed new sections and check them for conflicts (loads the model).")):
     """Register Markdown sources and SOP cards; unchanged files are skipped, bad files reported."""
     dirs = dirs or [p for p in (Path("sources"), Path("sop_cards")) if p.exists()]
     if not dirs:
@@ -83,6 +85,10 @@ def sync(dirs: list[Path] = typer.Argument(None, help="Directories of Markdown f
     with runtime() as rt, Progress(TextColumn("syncing"), BarColumn(), MofNCompleteColumn(), console=err,
                                    transient=True) as bar:
         task = bar.add_task("sync", total=None)
+        lookup = rt.extras.get("lookup")
+        if embed and lookup is not None:
+            # Same path as the server: embeddings are stored at commit, the conflict check follows.
+            lookup.warm_up()
         report = run_sync(rt, dirs, actor=actor, progress=lambda n, total: bar.update(task, completed=n, total=total))
     table = Table(title="sync")
     for col in ("added", "updated", "unchanged", "failed", "missing on disk"):

@@ -100,6 +100,7 @@ class SentenceTransformerEmbedder:
     def _load(self):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no "Loading weights" bar on CLI output
         path = self.model_path or default_model_path()
         if not path.is_dir():
             raise EmbedderUnavailable(f"model directory {path} does not exist")
@@ -112,6 +113,9 @@ class SentenceTransformerEmbedder:
                 raise EmbedderUnavailable(f"{weights} has sha256 {digest[:12]}…, not the known all-MiniLM-L6-v2 weights")
         import torch
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
 
         torch.set_num_threads(max(1, os.cpu_count() or 1))
         log.info("loading embedding model from %s", path)
