@@ -54,24 +54,26 @@ def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
 
 
 def _wire_domains(rt: Runtime) -> None:
-    """Attach each domain's parts to the runtime (extras, registry listeners). One line per domain."""
-    # e.g. from freshgate.lookup.wiring import wire as wire_lookup; wire_lookup(rt)
-    from freshgate.lookup.wiring import wire as wire_lookup; wire_lookup(rt)  # noqa: E702
-    from freshgate.conflicts.wiring import wire as wire_conflicts; wire_conflicts(rt)  # noqa: E702
+    """Attach each domain's parts to the runtime (extras, registry listeners)."""
+    from freshgate.conflicts.wiring import wire as wire_conflicts
+    from freshgate.lookup.wiring import wire as wire_lookup
+
+    wire_lookup(rt)  # first: conflicts use the lookup's embedder and index
+    wire_conflicts(rt)
 
 
 def _include_domain_routers(app: FastAPI) -> None:
-    """Mount each domain's router. One line per domain."""
+    """Mount each domain's router."""
+    from freshgate.conflicts.api import include as include_conflicts
+    from freshgate.lookup.api import include as include_lookup
     from freshgate.registry.api import router as registry_router
-
-    app.include_router(registry_router)
-    from freshgate.lookup.api import include as include_lookup; include_lookup(app)  # noqa: E702
-    from freshgate.conflicts.api import include as include_conflicts; include_conflicts(app)  # noqa: E702
     from freshgate.reports.api import router as reports_router
-
-    app.include_router(reports_router)
     from freshgate.web.views import router as web_router
 
+    app.include_router(registry_router)
+    include_lookup(app)
+    include_conflicts(app)
+    app.include_router(reports_router)
     app.include_router(web_router)
 
 

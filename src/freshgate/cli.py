@@ -258,13 +258,18 @@ def serve(host: Optional[str] = None, port: Optional[int] = None,
 
 
 def _register_domain_commands() -> None:
-    """Each domain adds its commands here (one line per domain)."""
-    # e.g. from freshgate.lookup.commands import register as lookup_commands; lookup_commands(app)
-    from freshgate.lookup.commands import register as lookup_commands; lookup_commands(app)  # noqa: E702
-    from freshgate.reports.commands import register as reports_commands; reports_commands(app)  # noqa: E702
-    from freshgate.notify.commands import register as notify_commands; notify_commands(app)  # noqa: E702
-    from freshgate.scheduler.commands import register as scheduler_commands; scheduler_commands(app)  # noqa: E702
-    from freshgate.conflicts.commands import register as conflicts_commands; conflicts_commands(app)  # noqa: E702
+    """Each domain adds its commands (the order is the order of `freshgate --help`)."""
+    from freshgate.conflicts.commands import register as conflicts_commands
+    from freshgate.lookup.commands import register as lookup_commands
+    from freshgate.notify.commands import register as notify_commands
+    from freshgate.reports.commands import register as reports_commands
+    from freshgate.scheduler.commands import register as scheduler_commands
+
+    lookup_commands(app)  # first: it creates the `eval` group that conflicts adds to
+    reports_commands(app)
+    notify_commands(app)
+    scheduler_commands(app)
+    conflicts_commands(app)
 
 
 _register_domain_commands()
