@@ -44,22 +44,31 @@ class SectionRow:
 def load_sections(session: Session, *, doc_ids: Iterable[str] | None = None,
                   section_ids: Iterable[int] | None = None) -> list[SectionRow]:
     """Embedded sections of ACTIVE documents (all, of `doc_ids`, or with `section_ids`)."""
-    q = (select(Section, Document.title).join(Document, Document.id == Section.document_id)
-         .where(Document.status == "active", Section.embedding.is_not(None)))
+    # Sections by their own keys first, then their documents by primary key: a join filtered
+    # on Document.status let SQLite drive the query from the status index (every active
+    # document) instead of the few sections asked for — 87 ms per check at 20k sections.
+    q = select(Section).where(Section.embedding.is_not(None))
+    sections: list[Section] = []
     if doc_ids is not None:
-        ids = list(doc_ids)
-        if not ids:
-            return []
-        q = q.where(Section.document_id.in_(ids))
-    rows: list = []
-    if section_ids is not None:
-        sids = list(section_ids)
-        for i in range(0, len(sids), 500):  # stay below every driver's bound-parameter limit
-            rows += session.exec(q.where(Section.id.in_(sids[i:i + 500]))).all()
+        for chunk in _chunks(list(doc_ids)):
+            sections += session.exec(q.where(Section.document_id.in_(chunk))).all()
+    elif section_ids is not None:
+        for chunk in _chunks(list(section_ids)):
+            sections += session.exec(q.where(Section.id.in_(chunk))).all()
     else:
-        rows = list(session.exec(q.order_by(Section.document_id, Section.position)).all())
-    return [SectionRow(s.id, s.document_id, s.anchor, s.heading, s.version, s.text, s.text_hash, title,
-                       from_blob(s.embedding)) for s, title in rows]
+        sections = list(session.exec(q.order_by(Section.document_id, Section.position)).all())
+    titles: dict[str, str] = {}
+    for chunk in _chunks(sorted({s.document_id for s in sections})):
+        dq = select(Document.id, Document.title).where(Document.id.in_(chunk), Document.status == "active")
+        titles.update(dict(session.exec(dq).all()))
+    return [SectionRow(s.id, s.document_id, s.anchor, s.heading, s.version, s.text, s.text_hash,
+                       titles[s.document_id], from_blob(s.embedding)) for s in sections if s.document_id in titles]
+
+
+def _chunks(items: list, size: int = 500):
+    """Slices below every driver's bound-parameter limit."""
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
 
 
 def _keep_top(found: dict[int, float], k: int) -> list[tuple[int, float]]:
