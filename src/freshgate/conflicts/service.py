@@ -131,6 +131,12 @@ class ConflictService:
                   if owner_ids else {})
         return [describe(c, docs, owners) for c in records]
 
+    def opened_since(self, last_id: int, limit: int = 1000) -> list[ConflictRecord]:
+        """Open conflicts with an id above `last_id`, oldest first (for owner notifications)."""
+        q = (select(ConflictRecord).where(ConflictRecord.id > last_id, ConflictRecord.status == OPEN)
+             .order_by(ConflictRecord.id).limit(limit))
+        return list(self.session.exec(q).all())
+
     def for_sections(self, sections: Iterable[tuple[str, str]]) -> list[ConflictRecord]:
         """Open or confirmed conflicts touching any of these (document id, anchor) sections."""
         keys = set(sections)

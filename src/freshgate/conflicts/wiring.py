@@ -66,6 +66,11 @@ class ConflictHub:
             d["summary"] = summary_line(d, mine)
         return out
 
+    def opened_since(self, session: Session, last_id: int) -> list[dict[str, Any]]:
+        """Notify hook: conflicts opened after `last_id`, described (both sides, owners, explanation)."""
+        svc = self.service(session)
+        return svc.describe(svc.opened_since(last_id))
+
     def open_counts(self, session: Session) -> dict[str, int]:
         """Reports hook: {document id: open or confirmed conflicts}."""
         return self.service(session).open_counts()

@@ -16,7 +16,10 @@ log = logging.getLogger(__name__)
 
 def service(rt, session: Session) -> NotifyService:
     """The notify service of a runtime on a session (tests may put a `notify_sleep` in rt.extras)."""
-    kw = {"sleep": rt.extras["notify_sleep"]} if "notify_sleep" in rt.extras else {}
+    kw: dict[str, Any] = {"sleep": rt.extras["notify_sleep"]} if "notify_sleep" in rt.extras else {}
+    hub = rt.extras.get("conflicts")
+    if hub is not None:
+        kw["conflicts_since"] = lambda last_id: hub.opened_since(session, last_id)
     return NotifyService(session, rt.settings.notify, RegistryService(session, rt.registry_ctx), **kw)
 
 

@@ -6,7 +6,8 @@ from html import escape
 from typing import Any
 
 STATE_VERB = {"due": "is due for review", "stale": "is overdue for review", "expired": "has expired",
-              "changed": "changed and needs re-verification", "unreachable": "cannot be fetched from its url"}
+              "changed": "changed and needs re-verification", "unreachable": "cannot be fetched from its url",
+              "conflict": "contradicts another document"}
 
 
 def _slack(title: str, lines: list[str], footer: str) -> dict[str, Any]:
@@ -49,7 +50,8 @@ def event_message(owner_label: str, events: list[dict[str, Any]], limit: int) ->
     for e in events:
         verb = STATE_VERB.get(e["to_state"], f"is now {e['to_state']}")
         why = f" — {e['reason']}" if e.get("reason") else ""
-        lines.append(f"`{e['document_id']}` {verb} (was {e.get('from_state') or 'new'}){why}")
+        was = "" if e["to_state"] == "conflict" else f" (was {e.get('from_state') or 'new'})"
+        lines.append(f"`{e['document_id']}` {verb}{was}{why}")
     n = len(events)
     title = f"Freshgate: {n} item{'s' if n != 1 else ''} of {owner_label} need{'s' if n == 1 else ''} attention"
     return bundle(title, lines, "Verify, update or retire them: `freshgate review --owner <you>`.", limit)

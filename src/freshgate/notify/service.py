@@ -32,6 +32,7 @@ from freshgate.registry.service import RegistryService
 
 log = logging.getLogger(__name__)
 EVENT_CURSOR = "state_event"
+CONFLICT_CURSOR = "conflict"
 
 
 def iso_week(now: datetime) -> str:
@@ -56,9 +57,12 @@ class NotifyService:
     """Plans, claims, sends and records notification deliveries in one session."""
 
     def __init__(self, session: Session, cfg: NotifySettings, registry: RegistryService, *,
-                 sleep: Callable[[float], None] = time.sleep, transport=None) -> None:
+                 sleep: Callable[[float], None] = time.sleep, transport=None,
+                 conflicts_since: Callable[[int], list[dict[str, Any]]] | None = None) -> None:
         self.session, self.cfg, self.registry = session, cfg, registry
         self.sleep, self.transport = sleep, transport
+        # The conflicts domain's hook (conflicts opened after an id), when that domain is wired.
+        self.conflicts_since = conflicts_since
 
     # ---- who gets what ---------------------------------------------------------
     def operator_targets(self) -> list[tuple[str, str]]:
@@ -149,32 +153,49 @@ class NotifyService:
         return self.session.execute(select(NotifyCursor.last_id).where(NotifyCursor.name == name)).scalar_one()
 
     def claim_events(self, now: datetime) -> tuple[list[int], dict[str, Any]]:
-        """Turn state events past the cursor into one message per owner; claim them and move the cursor."""
+        """Turn state events and newly opened conflicts past their cursors into one message per owner."""
         last = self._lock_cursor(EVENT_CURSOR, now)
         cols = (StateEvent.id, StateEvent.document_id, StateEvent.owner_id, StateEvent.from_state,
                 StateEvent.to_state, StateEvent.reasons)
         rows = self.session.execute(select(*cols).where(StateEvent.id > last).order_by(StateEvent.id)).all()
-        if not rows:
-            return [], {"events": 0, "owners": 0}
         wanted = set(self.cfg.event_states)
-        by_owner: dict[str | None, list] = defaultdict(list)
+        by_owner: dict[str | None, list[dict[str, Any]]] = defaultdict(list)
         for r in rows:
             if r.to_state in wanted and r.from_state != r.to_state and \
                     (r.from_state is not None or self.cfg.notify_initial_states):
-                by_owner[r.owner_id].append(r)
+                by_owner[r.owner_id].append({"document_id": r.document_id, "from_state": r.from_state,
+                                             "to_state": r.to_state,
+                                             "reason": (r.reasons or [{}])[0].get("message") if r.reasons else None})
+        conflicts: list[dict[str, Any]] = []
+        last_conflict = 0
+        if self.conflicts_since is not None:
+            last_conflict = self._lock_cursor(CONFLICT_CURSOR, now)
+            conflicts = self.conflicts_since(last_conflict)
+            for c in conflicts:
+                for mine, other in ((c["a"], c["b"]), (c["b"], c["a"])):
+                    by_owner[mine["owner"]].append({
+                        "document_id": mine["document_id"], "from_state": None, "to_state": "conflict",
+                        "reason": f"{mine['cite']} disagrees with {other['cite']} (owner {other['owner'] or 'none'}): "
+                                  f"{c['explanation']}"})
+        if not rows and not conflicts:
+            return [], {"events": 0, "conflicts": 0, "owners": 0}
         owners = {o.id: o for o in self.registry.owners()}
+        event_mark = rows[-1].id if rows else last
+        conflict_mark = conflicts[-1]["id"] if conflicts else last_conflict
         ids: list[int] = []
-        for owner_id, evs in by_owner.items():
+        for owner_id, items in by_owner.items():
             owner = owners.get(owner_id) if owner_id else None
             label = f"{owner.name} ({owner.id})" if owner else (owner_id or "no owner")
-            events = [{"document_id": e.document_id, "from_state": e.from_state, "to_state": e.to_state,
-                       "reason": (e.reasons or [{}])[0].get("message") if e.reasons else None} for e in evs]
-            msg = messages.event_message(label, events, self.cfg.max_items)
-            base = f"events:{owner_id or '-'}:{evs[-1].id}"
+            msg = messages.event_message(label, items, self.cfg.max_items)
+            base = f"events:{owner_id or '-'}:{event_mark}:{conflict_mark}"
             ids += self._claim_targets("event", base, self.owner_targets(owner), msg, now)
-        self.session.execute(update(NotifyCursor).where(NotifyCursor.name == EVENT_CURSOR)
-                             .values(last_id=rows[-1].id, updated_at=now))
-        return ids, {"events": len(rows), "owners": len(by_owner)}
+        if rows:
+            self.session.execute(update(NotifyCursor).where(NotifyCursor.name == EVENT_CURSOR)
+                                 .values(last_id=event_mark, updated_at=now))
+        if conflicts:
+            self.session.execute(update(NotifyCursor).where(NotifyCursor.name == CONFLICT_CURSOR)
+                                 .values(last_id=conflict_mark, updated_at=now))
+        return ids, {"events": len(rows), "conflicts": len(conflicts), "owners": len(by_owner)}
 
     def claim_digests(self, report, now: datetime, *, summary: str, markdown: str | None = None,
                       html: str | None = None) -> list[int]:
