@@ -16,17 +16,16 @@ conflicts_app = typer.Typer(help="Review conflicts between documents: list, show
 
 @contextmanager
 def _service() -> Iterator:
+    """The conflict service in a committed-on-success session; our errors become one line + exit 1."""
     from freshgate import db
-    from freshgate.cli import runtime
+    from freshgate.cli import fail, runtime
+    from freshgate.errors import FreshgateError
 
-    with runtime() as rt, db.session_scope(rt.engine) as session:
-        yield rt.extras["conflicts"].service(session)
-
-
-def _fail(exc) -> None:
-    from freshgate.cli import fail
-
-    fail(exc.detail)
+    try:
+        with runtime() as rt, db.session_scope(rt.engine) as session:
+            yield rt.extras["conflicts"].service(session)
+    except FreshgateError as exc:
+        fail(exc.detail)
 
 
 @conflicts_app.command("list")
@@ -36,13 +35,9 @@ def list_cmd(status: Optional[str] = typer.Option(None, help="open | confirmed |
              as_json: bool = typer.Option(False, "--json", help="Print JSON.")):
     """List conflicts, newest first."""
     from freshgate.cli import console
-    from freshgate.errors import FreshgateError
 
-    try:
-        with _service() as svc:
-            rows = svc.describe(svc.list(status=status, document=document, owner=owner))
-    except FreshgateError as exc:
-        _fail(exc)
+    with _service() as svc:
+        rows = svc.describe(svc.list(status=status, document=document, owner=owner))
     if as_json:
         console.print_json(json.dumps(rows, default=str))
         return
@@ -59,13 +54,9 @@ def list_cmd(status: Optional[str] = typer.Option(None, help="open | confirmed |
 def show(conflict_id: int, as_json: bool = typer.Option(False, "--json", help="Print JSON.")):
     """Show one conflict: both passages, evidence, verdict."""
     from freshgate.cli import console
-    from freshgate.errors import FreshgateError
 
-    try:
-        with _service() as svc:
-            d = svc.describe([svc.get(conflict_id)])[0]
-    except FreshgateError as exc:
-        _fail(exc)
+    with _service() as svc:
+        d = svc.describe([svc.get(conflict_id)])[0]
     if as_json:
         console.print_json(json.dumps(d, default=str))
         return
@@ -89,13 +80,9 @@ def confirm(conflict_id: int, actor: str = typer.Option(..., "--as", help="Who c
             reason: str = typer.Option("", help="Why (optional).")):
     """Confirm a conflict is real."""
     from freshgate.cli import console
-    from freshgate.errors import FreshgateError
 
-    try:
-        with _service() as svc:
-            c = svc.confirm(conflict_id, actor=actor, reason=reason)
-    except FreshgateError as exc:
-        _fail(exc)
+    with _service() as svc:
+        c = svc.confirm(conflict_id, actor=actor, reason=reason)
     console.print(f"conflict {c.id}: {c.status}")
 
 
@@ -104,13 +91,9 @@ def dismiss(conflict_id: int, actor: str = typer.Option(..., "--as", help="Who d
             reason: str = typer.Option(..., help="Why it is not a real conflict.")):
     """Dismiss a false conflict; the same two texts are not reported again."""
     from freshgate.cli import console
-    from freshgate.errors import FreshgateError
 
-    try:
-        with _service() as svc:
-            c = svc.dismiss(conflict_id, actor=actor, reason=reason)
-    except FreshgateError as exc:
-        _fail(exc)
+    with _service() as svc:
+        c = svc.dismiss(conflict_id, actor=actor, reason=reason)
     console.print(f"conflict {c.id}: {c.status}")
 
 
