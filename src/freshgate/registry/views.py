@@ -46,7 +46,6 @@ def content_changed_at(session: Session, docs: list[Document]) -> dict[str, date
 
 def freshness_map(session: Session, docs: list[Document], now: datetime, cfg: RulesConfig) -> dict[str, Freshness]:
     """Freshness of `docs` (and of the sources their SOP cards rely on)."""
-    owners = {o.id: o for o in session.exec(select(Owner)).all()}
     sop_ids = [d.id for d in docs if d.kind == "sop"]
     deps: dict[str, list[str]] = defaultdict(list)
     if sop_ids:
@@ -58,6 +57,7 @@ def freshness_map(session: Session, docs: list[Document], now: datetime, cfg: Ru
     if missing:
         for d in session.exec(select(Document).where(Document.id.in_(missing))).all():
             known[d.id] = d
+    owners = _owners_of(session, known.values())
     cited = [known[s] for s in {s for lst in deps.values() for s in lst} if s in known]
     changed_at = content_changed_at(session, cited) if cited else {}
     out: dict[str, Freshness] = {}
@@ -73,3 +73,12 @@ def freshness_map(session: Session, docs: list[Document], now: datetime, cfg: Ru
             ]
             out[d.id] = evaluate(facts_of(d, owners.get(d.owner_id or "")), now, sources=srcs, **kw)
     return out
+
+
+def _owners_of(session: Session, docs) -> dict[str, Owner]:
+    """The owners of these documents only: a lookup judges a handful, not the whole registry."""
+    ids = {d.owner_id for d in docs if d.owner_id}
+    if not ids:
+        return {}
+    q = select(Owner) if len(ids) > 500 else select(Owner).where(Owner.id.in_(ids))
+    return {o.id: o for o in session.exec(q).all()}
