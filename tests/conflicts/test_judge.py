@@ -126,3 +126,13 @@ def test_learned_judge_ignores_loosely_related_texts_without_a_shared_value():
     a = Passage("## Answer a where is my order question\n\nIt never sends a replacement; Support checks the parcel.")
     b = Passage("## Send a replacement\n\nIt covers the first replacement only; agents never refund shipping.")
     assert make_judge(Settings(), HashingEmbedder()).judge_many([(a, b)])[0].conflict is False
+
+
+def test_scraped_spellings_of_one_value_are_not_a_replacement():
+    from freshgate.conflicts.features import swapped_spans
+
+    a = "Kensett is a city in Iowa. The city has a total area of 1.10 square miles (2.85 km²), all land."
+    b = "Kensett is a city in Iowa. The city has a total area of 1.10 square miles ( 2.85 km 2 ) , all land ."
+    assert swapped_spans(a, b) == []
+    c = b.replace("2.85", "3.85")
+    assert swapped_spans(a, c) == [("2", "3")]  # a real change still shows

@@ -38,9 +38,13 @@ ANTONYMS = [("increase", "decrease"), ("before", "after"), ("allowed", "prohibit
 _ANT = {w: i for i, pair in enumerate(ANTONYMS) for w in pair}
 
 
+# Superscripts are written both ways in scraped text ("km²" and "km 2"): one spelling for comparison.
+SUPERSCRIPTS = str.maketrans({"²": " 2", "³": " 3", "¹": " 1"})
+
+
 def tokens(text: str) -> list[str]:
     """Word tokens with their case (punctuation dropped, so "Jade's" and "Jade ' s" agree)."""
-    return TOKEN.findall(text)[:600]
+    return TOKEN.findall(text.translate(SUPERSCRIPTS))[:600]
 
 
 def _is_name(t: str) -> bool:
