@@ -40,6 +40,10 @@ class LookupSettings(BaseModel):
     lane_margin: float = Field(
         0.03, description="An SOP card's lane applies when it scores within this of the best-matching SOP card."
     )
+    conflict_margin: float = Field(
+        0.25, description="A conflict between two relevant sections stops a lookup when one side scores within this "
+        "of the best section, even if the citation margin left both out (calibrated: docs/calibration.md)."
+    )
     ann_backend: str = Field(
         "hnswlib", description="Approximate index library: hnswlib | usearch (hnswlib measured faster: bench/index_recall.py)."
     )

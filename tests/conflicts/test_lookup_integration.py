@@ -34,3 +34,32 @@ def test_a_lookup_on_other_sections_is_not_stopped(crt, docs, client):
     a = r.json()
     assert a["citations"][0]["document_id"] == "shipping"
     assert "conflict" not in [x["code"] for x in a["reasons"]]
+
+
+def test_the_other_side_of_a_conflict_is_cited_even_beyond_top_k(crt, docs, client):
+    r = client.post("/v1/lookup", json={"query": "refund window for monthly plans", "top_k": 1,
+                                        "scope": {"ids": ["refunds", "faq"]}})
+    a = r.json()
+    assert a["decision"] == "stop_and_ask"
+    assert {c["document_id"] for c in a["citations"]} == {"refunds", "faq"}
+
+
+def test_relevant_sources_that_disagree_stop_the_lookup_even_when_neither_is_the_best(crt, docs, client):
+    from tests.conflicts.conftest import add_doc
+    from freshgate.app import run_sync
+
+    add_doc(docs, "glossary", "dana", "# Glossary\n\n## Refund window\n\nThe refund window for monthly plans is "
+                                      "the time a customer has to ask for a refund.\n")
+    assert run_sync(crt, [docs]).failed == []
+    a = client.post("/v1/lookup", json={"query": "refund window monthly plans", "top_k": 1}).json()
+    cited = [c["document_id"] for c in a["citations"]]
+    assert cited[0] == "glossary", [(c["document_id"], c["score"]) for c in a["citations"]]
+    assert a["decision"] == "stop_and_ask" and "conflict" in [x["code"] for x in a["reasons"]]
+    assert {"refunds", "faq"} <= set(cited)
+    assert {a["conflicts"][0]["a_document"], a["conflicts"][0]["b_document"]} == {"refunds", "faq"}
+
+
+def test_a_conflict_with_an_irrelevant_document_does_not_stop_an_unrelated_lookup(crt, docs, client):
+    a = client.post("/v1/lookup", json={"query": "parcel carriers warehouse Venlo DHL PostNL", "top_k": 1}).json()
+    assert [c["document_id"] for c in a["citations"]] == ["shipping"]
+    assert a["decision"] != "stop_and_ask" or "conflict" not in [x["code"] for x in a["reasons"]]

@@ -45,9 +45,19 @@ def test_forbidden_sop_stops(model_kb):
 
 
 def test_approval_lane_cautions(model_kb):
-    a = ask(model_kb, "apply a manual discount to a customer's subscription")
-    assert a["decision"] == "caution"
+    a = ask(model_kb, "give a customer a service credit for an SLA breach")
+    assert a["decision"] == "caution", a["reasons"]
     assert "approval_required" in [r["code"] for r in a["reasons"]]
+
+
+def test_a_discount_question_stops_on_the_contradictory_discount_limits(model_kb):
+    # The approval-lane discount card is cited, but the sources it relies on disagree (15% vs 25%).
+    a = ask(model_kb, "apply a manual discount to a customer's subscription")
+    assert a["decision"] == "stop_and_ask"
+    codes = [r["code"] for r in a["reasons"]]
+    assert "conflict" in codes and "approval_required" in codes
+    cited = {c["document_id"] for c in a["citations"]}
+    assert {"discount-approval-limits", "sales-playbook"} <= cited
 
 
 def test_retired_document_redirects_to_its_successor(model_kb):
@@ -61,7 +71,9 @@ def test_retired_document_redirects_to_its_successor(model_kb):
 def test_expired_source_stops(model_kb):
     a = ask(model_kb, "what is the winter sale discount code?")
     assert cited(a)[0] == "winter-promotion"
-    assert a["decision"] == "stop_and_ask" and a["reasons"][0]["code"] == "expired"
+    # The discount-limit contradiction is relevant to a discount question too, so it is named as well.
+    assert a["decision"] == "stop_and_ask" and {"code": "expired", "item": "winter-promotion"} in [
+        {"code": r["code"], "item": r["item"]} for r in a["reasons"]]
 
 
 def test_nonsense_is_a_coverage_gap_recorded_once_per_topic(model_kb):

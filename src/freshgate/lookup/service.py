@@ -111,7 +111,8 @@ class LookupService:
             ask=self._ask(req.query, decision, citations), receipt_id=receipt_id, evaluated_at=now)
 
     def _gather(self, req: LookupIn, vector, hits, top_k: int):
-        relevant = [h for h in hits if h.score >= self.settings.relevance_threshold]
+        above = [h for h in hits if h.score >= self.settings.relevance_threshold]
+        relevant = above
         if relevant:
             floor = relevant[0].score - self.settings.relevance_margin
             relevant = [h for h in relevant if h.score >= floor]
@@ -139,8 +140,8 @@ class LookupService:
                 continue
             cited_ids.add(doc.id)
             chosen.append((doc, hit, substituted_for))
+        conflicts = self._relevant_conflicts(chosen, cited_ids, above)
         fresh = self.registry.freshness([d for d, _, _ in chosen]) if chosen else {}
-        conflicts = self.open_conflicts([(d.id, h.anchor) for d, h, _ in chosen])
         per_doc: dict[str, int] = {}
         notes: dict[str, list[str]] = {}
         for c in conflicts:
@@ -167,6 +168,40 @@ class LookupService:
                                      open_conflicts=per_doc.get(doc.id, 0),
                                      conflict_notes=tuple(notes.get(doc.id, ()))))
         return citations, evidence, conflicts
+
+    def _relevant_conflicts(self, chosen: list, cited_ids: set[str], above: list) -> list[dict[str, Any]]:
+        """Open conflicts touching a cited section, or between two sections relevant to the question.
+
+        Relevant sources that disagree matter even when the citation margin left them out: a
+        conflict whose two sections are both above the relevance threshold counts when one of
+        them is within `conflict_margin` of the best section. The other side of a counted conflict is
+        cited as well (beyond `top_k`), so the agent sees both passages and both owners.
+        `chosen` and `cited_ids` are extended in place.
+        """
+        cited = [(d.id, h.anchor) for d, h, _ in chosen]
+        hit_of = {(h.document_id, h.anchor): h for h in above}
+        conflicts = self.open_conflicts(list(dict.fromkeys(cited + list(hit_of))))
+        cited_keys = set(cited)
+        floor = (above[0].score if above else 1.0) - self.settings.conflict_margin
+        kept = []
+        for c in conflicts:
+            sides = [(c[w]["document_id"], c[w]["anchor"]) for w in ("a", "b") if isinstance(c.get(w), dict)]
+            both_relevant = len(sides) == 2 and all(k in hit_of for k in sides) and \
+                max(hit_of[k].score for k in sides) >= floor
+            if any(k in cited_keys for k in sides) or both_relevant:
+                kept.append(c)
+                for key in sides:
+                    if key[0] in cited_ids or key not in hit_of:
+                        continue
+                    try:
+                        doc = self.registry.get(key[0])
+                    except NotFound:
+                        continue
+                    if doc.status == "retired":
+                        continue  # a retired side resolves its conflicts; nothing to show
+                    cited_ids.add(doc.id)
+                    chosen.append((doc, hit_of[key], None))
+        return kept
 
     def _active_successor(self, doc: Document) -> Document | None:
         cur, seen = doc, {doc.id}
