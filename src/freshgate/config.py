@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -24,6 +25,15 @@ class EmbeddingSettings(BaseModel):
     verify_sha256: bool = Field(True, description="Refuse model weights whose sha256 differs from the known upstream file.")
     batch_size: int = Field(32, description="Texts per encode batch (32 measured fastest on 2 cores).")
     enabled: bool = Field(True, description="Load the embedding model (disable only for registry-only tooling).")
+    backend: Literal["auto", "onnx", "torch"] = Field(
+        "auto", description="Run the model with ONNX Runtime (onnx: same vectors, a query ~3x faster on 2 cores) or "
+        "torch; auto = onnx when onnxruntime is installed and the one-time export works, else torch."
+    )
+    cache_dir: str | None = Field(
+        None, description="Where the exported ONNX graph is cached (keyed by the weights' sha256); default "
+        "~/.cache/freshgate. Unwritable: the graph is kept in memory and exported again at the next start."
+    )
+    threads: int = Field(0, description="Threads per encode (ONNX intra-op / torch); 0 = the CPUs this process may use.")
 
 
 class LookupSettings(BaseModel):
@@ -53,6 +63,11 @@ class LookupSettings(BaseModel):
     )
     ready_timeout: float = Field(20.0, description="Seconds a lookup waits for the model and index to become ready.")
     warm_up: bool = Field(True, description="Load the model and build the index when the server starts.")
+    batch_queries: bool = Field(
+        True, description="Embed queries that arrive while another query is being embedded together, as one batch "
+        "(a lone query never waits)."
+    )
+    max_query_batch: int = Field(32, description="At most this many queued queries per batched encode.")
 
 
 class ConflictSettings(BaseModel):

@@ -55,18 +55,34 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+BACKENDS = ("auto", "onnx", "torch")
+
+
 class SentenceTransformerEmbedder:
-    """all-MiniLM-L6-v2 (or a local model by path) via sentence-transformers, loaded on first use."""
+    """all-MiniLM-L6-v2 (or a local model by path), loaded on first use, run by torch or ONNX Runtime.
+
+    `backend`: `torch` (sentence-transformers), `onnx` (the same weights exported once to an
+    ONNX graph, see embeddings/onnx.py; same vectors, ~3x faster per query on 2 cores) or
+    `auto` (onnx when onnxruntime is installed and the export works, torch otherwise).
+    `self.backend` says which one is in use once loaded.
+    """
 
     dim = DIM
 
     def __init__(self, model_path: str | Path | None = None, *, batch_size: int = 32,
-                 expected_sha256: str | None = MINILM_SHA256) -> None:
+                 expected_sha256: str | None = MINILM_SHA256, backend: str = "torch",
+                 cache_dir: str | Path | None = None, threads: int = 0) -> None:
+        if backend not in BACKENDS:
+            raise ValueError(f"embedding backend must be one of {BACKENDS}, not {backend!r}")
         self.model_path = Path(model_path) if model_path else None
         self.batch_size = batch_size
         # A custom model has its own weights: only the default one is pinned by hash.
         self.expected_sha256 = expected_sha256 if model_path is None else None
         self.name = str(self.model_path or "all-MiniLM-L6-v2")
+        self.requested_backend = backend
+        self.cache_dir = Path(cache_dir).expanduser() if cache_dir else None
+        self.threads = threads
+        self.backend: str | None = None  # torch | onnx once loaded
         self._model = None
         self._lock = threading.Lock()
         self.error: str | None = None
@@ -80,14 +96,14 @@ class SentenceTransformerEmbedder:
         """Load the model now (idempotent); raises EmbedderUnavailable with the reason."""
         if self._model is not None:
             return self._model
-        key = (str(self.model_path), self.expected_sha256)
+        key = (str(self.model_path), self.expected_sha256, self.requested_backend, str(self.cache_dir), self.threads)
         with self._lock:
             if self._model is None:
                 try:
                     with _SHARED_LOCK:  # one copy of the same weights per process
                         if key not in _SHARED:
                             _SHARED[key] = self._load()
-                    self._model = _SHARED[key]
+                    self.backend, self._model = _SHARED[key]
                     self.error = None
                 except EmbedderUnavailable as exc:
                     self.error = str(exc)
@@ -97,28 +113,51 @@ class SentenceTransformerEmbedder:
                     raise EmbedderUnavailable(self.error) from exc
         return self._model
 
-    def _load(self):
+    def _load(self) -> tuple[str, object]:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no "Loading weights" bar on CLI output
         path = self.model_path or default_model_path()
         if not path.is_dir():
             raise EmbedderUnavailable(f"model directory {path} does not exist")
+        weights = path / "model.safetensors"
+        digest = None
         if self.expected_sha256 is not None:
-            weights = path / "model.safetensors"
             if not weights.is_file():
                 raise EmbedderUnavailable(f"{weights} is missing")
             digest = file_sha256(weights)
             if digest != self.expected_sha256:
                 raise EmbedderUnavailable(f"{weights} has sha256 {digest[:12]}…, not the known all-MiniLM-L6-v2 weights")
+        if self.requested_backend != "torch":
+            try:
+                return "onnx", self._load_onnx(path, digest)
+            except Exception as exc:  # noqa: BLE001 - auto falls back to torch, saying why
+                if self.requested_backend == "onnx":
+                    raise EmbedderUnavailable(f"ONNX backend unavailable: {exc}") from exc
+                log.warning("ONNX Runtime backend unavailable (%s); embedding with torch", exc)
+        return "torch", self._load_torch(path)
+
+    def _load_onnx(self, path: Path, digest: str | None):
+        from freshgate.embeddings.onnx import OnnxSession
+
+        if digest is None:  # custom model: the graph is still keyed by its weights
+            weights = path / "model.safetensors"
+            if not weights.is_file():
+                raise EmbedderUnavailable(f"{weights} is missing (the ONNX cache is keyed by it)")
+            digest = file_sha256(weights)
+        sess = OnnxSession(path, digest, cache_dir=self.cache_dir, threads=self.threads, batch_size=self.batch_size)
+        log.info("embedding model %s on ONNX Runtime (%d threads)", path, sess.threads)
+        return sess
+
+    def _load_torch(self, path: Path):
         import torch
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
 
-        torch.set_num_threads(max(1, os.cpu_count() or 1))
-        log.info("loading embedding model from %s", path)
+        torch.set_num_threads(self.threads or max(1, os.cpu_count() or 1))
+        log.info("loading embedding model from %s (torch)", path)
         return SentenceTransformer(str(path), device="cpu", local_files_only=True)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
@@ -126,6 +165,8 @@ class SentenceTransformerEmbedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         model = self.load()
+        if self.backend == "onnx":
+            return model.encode(list(texts))
         vecs = model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
                             convert_to_numpy=True, show_progress_bar=False)
         return np.asarray(vecs, dtype=np.float32)

@@ -221,6 +221,7 @@ class VectorIndex:
                            allow_replace_deleted=False)
             ann.set_ef(self.ef_search)
         else:
+            _load_onnxruntime_first()
             from usearch.index import Index
 
             ann = Index(ndim=self.dim, metric="ip", dtype="f32", connectivity=self.connectivity,
@@ -290,6 +291,15 @@ class VectorIndex:
                 order = np.argsort(-scores[keep], kind="stable")[:k]
                 return rows[keep][order], scores[keep][order]
             fetch *= 4
+
+
+def _load_onnxruntime_first() -> None:
+    """Load onnxruntime (when installed) before usearch: the other order crashes ONNX Runtime later
+    in the same process (segfault on the first run; usearch 2.26, onnxruntime 1.31)."""
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        pass
 
 
 def _exact(vecs: np.ndarray, mask: np.ndarray, n: int, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

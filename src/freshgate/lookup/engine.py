@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from freshgate.config import Settings
+from freshgate.embeddings.batching import QueryBatcher
 from freshgate.embeddings.embedder import Embedder, EmbedderUnavailable, SentenceTransformerEmbedder
 from freshgate.embeddings.index import Hit, Scope, VectorIndex
 from freshgate.lookup.indexing import SectionIndexer
@@ -26,10 +27,11 @@ class NotReady(RuntimeError):
 
 
 def default_embedder(settings: Settings) -> Embedder:
-    """The configured sentence-transformers embedder (lazy: nothing loads here)."""
+    """The configured sentence-transformers embedder on the configured backend (lazy: nothing loads here)."""
     e = settings.embedding
     return SentenceTransformerEmbedder(e.model_path, batch_size=e.batch_size,
-                                       expected_sha256=None if not e.verify_sha256 else _pinned())
+                                       expected_sha256=None if not e.verify_sha256 else _pinned(),
+                                       backend=e.backend, cache_dir=e.cache_dir, threads=e.threads)
 
 
 def _pinned() -> str:
@@ -51,6 +53,7 @@ class LookupEngine:
         self.indexer = SectionIndexer(self.embedder, self.index, batch_size=settings.embedding.batch_size,
                                       embed=settings.embedding.enabled)
         self.index_error: str | None = None
+        self.batcher = self._batcher()
         self._ready = threading.Event()
         self._warm_lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -75,7 +78,15 @@ class LookupEngine:
     def health(self) -> dict[str, Any]:
         """Readiness for /healthz."""
         return {"model": self.model_status(), "index": self.index_status(), "sections_indexed": len(self.index),
-                "approximate": self.index.approximate}
+                "approximate": self.index.approximate,
+                "embedding_backend": self.backend(),
+                "batch_queries": self.batcher is not None}
+
+    def backend(self) -> str:
+        """torch | onnx once the model is loaded, `<requested> (not loaded)` before, `custom` for other embedders."""
+        if not hasattr(self.embedder, "backend"):
+            return "custom"
+        return self.embedder.backend or f"{getattr(self.embedder, 'requested_backend', '?')} (not loaded)"
 
     # ---- warm-up -----------------------------------------------------------------
     def activate(self) -> None:
@@ -127,6 +138,8 @@ class LookupEngine:
     def embed_query(self, text: str) -> np.ndarray:
         """The query vector; NotReady when the model cannot be used."""
         try:
+            if self.batcher is not None:
+                return self.batcher.encode_one(text)
             return self.embedder.encode([text])[0]
         except EmbedderUnavailable as exc:
             raise NotReady(f"the embedding model is unavailable: {exc}") from exc
@@ -136,9 +149,14 @@ class LookupEngine:
         self.wait_ready()
         return self.index.search(vector, k, scope)
 
+    def _batcher(self) -> QueryBatcher | None:
+        lk = self.settings.lookup
+        return QueryBatcher(self.embedder.encode, lk.max_query_batch) if lk.batch_queries else None
+
     def use_embedder(self, embedder: Embedder) -> None:
         """Swap the embedder (tests, evaluation); the index is rebuilt on next use."""
         self.embedder = self.indexer.embedder = embedder
+        self.batcher = self._batcher()
         lk = self.settings.lookup
         self.index = self.indexer.index = VectorIndex(embedder.dim, approximate_above=lk.approximate_above,
                                                       backend=lk.ann_backend, ef_search=lk.ef_search)
