@@ -136,3 +136,36 @@ def test_scraped_spellings_of_one_value_are_not_a_replacement():
     assert swapped_spans(a, b) == []
     c = b.replace("2.85", "3.85")
     assert swapped_spans(a, c) == [("2", "3")]  # a real change still shows
+
+
+def test_replaced_ordinary_words_inside_a_copy_are_shown_but_spellings_and_edges_are_not():
+    from freshgate.conflicts.features import swapped_spans
+
+    a = "Smith is an English footballer who plays as a defender for Leeds United and the national team."
+    assert swapped_spans(a, a.replace("a defender", "a forward")) == [("defender", "forward")]
+    assert swapped_spans("The club colours are red and white since 1904.",
+                         "The club colors are red and white since 1904.") == []  # one word, two spellings
+    assert swapped_spans(a, a.replace("national team", "national side")) == []  # last words: a fragment edge
+    assert swapped_spans("It has four wheels and a roof.", "It has 4 wheels and a roof.") == []
+
+
+def test_a_numbered_unit_is_not_a_negation():
+    from freshgate.conflicts.features import flipped_sentences
+
+    a = "It was planned to assign the squadron to No. 86 Wing. It was disbanded in 1946."
+    b = "It was planned to assign the squadron to No . 86 Wing . It was disbanded in 1946 ."
+    assert flipped_sentences(a, b) == []
+    assert flipped_sentences(a, a.replace("It was disbanded", "It was not disbanded"))[0][2] == "negation"
+
+
+def test_learned_judge_reports_only_what_it_can_show(monkeypatch):
+    """A high score without a swapped value or a negated sentence is not reported as a conflict."""
+    from freshgate.conflicts import features
+
+    judge = LearnedJudge(HashingEmbedder())
+    monkeypatch.setattr(features.PairModel, "predict", lambda self, X: [0.99] * len(X))
+    a = "Navigation Home About. The museum opened in the old harbour warehouse and shows ship models from the region."
+    v = judge.judge_many([(Passage(a), Passage(a + " Categories: museums, harbours"))])[0]
+    assert v.conflict is False and "no single value" in v.explanation
+    v = judge.judge_many([(Passage(a), Passage(a.replace("shows ship", "shows aircraft")))])[0]
+    assert v.conflict is True and v.evidence[0].a == "ship" and v.evidence[0].b == "aircraft"

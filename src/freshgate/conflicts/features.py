@@ -28,8 +28,10 @@ READABLE = {"entity_swaps": "a name", "number_swaps": "a number", "repeated_swap
             "negation_flips": "a negation", "antonym_flips": "an opposite word", "claim_evidence": "a stated value",
             "near_sentence_value_diff": "a value in the same sentence"}
 TOKEN = re.compile(r"[^\W_]+")  # letter/digit runs: scrapes differ in spacing around punctuation, not in words
-NEG = re.compile(r"\b(?:not|no|never|none|cannot|can't|won't|isn't|aren't|wasn't|weren't|doesn't|don't|didn't|"
-                 r"without|neither|nor)\b", re.I)
+NEG = re.compile(r"\b(?:not|no(?!\s*\.)|never|none|cannot|can't|won't|isn't|aren't|wasn't|weren't|doesn't|"
+                 r"don't|didn't|without|neither|nor)\b", re.I)  # "No. 94" (also scraped as "No .") is a number
+NUMBER_WORDS = {w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve"
+                                                 .split())}
 ANTONYMS = [("increase", "decrease"), ("before", "after"), ("allowed", "prohibited"), ("always", "never"),
             ("more", "less"), ("earlier", "later"), ("first", "last"), ("maximum", "minimum"), ("accept", "reject"),
             ("enable", "disable"), ("include", "exclude"), ("higher", "lower"), ("above", "below"),
@@ -63,16 +65,52 @@ def _opcodes(ta: list[str], tb: list[str]):
     return difflib.SequenceMatcher(None, ta, tb, autojunk=False).get_opcodes()
 
 
+def _spelled(span: str) -> str:
+    """Lower case with number words as digits: "four" and "4" are one value."""
+    return " ".join(NUMBER_WORDS.get(w, w) for w in span.lower().split())
+
+
 def swapped_spans(a: str, b: str, max_len: int = 6) -> list[tuple[str, str]]:
-    """Short spans where b replaces a name or number of a (near-copies only), most repeated first."""
+    """Short spans where b replaces a name, number or content word of a (near-copies only), most repeated first.
+
+    A replaced name or number counts anywhere; replaced ordinary words ("defender" -> "forward")
+    only between unchanged words on both sides, since the edges of scraped fragments differ anyway.
+    """
     ta, tb = tokens(a), tokens(b)
     seen: dict[tuple[str, str], int] = {}
-    for op, i1, i2, j1, j2 in _opcodes(ta, tb):
+    named: set[tuple[str, str]] = set()
+    ops = _opcodes(ta, tb)
+    for k, (op, i1, i2, j1, j2) in enumerate(ops):
         if op == "replace" and i2 - i1 <= max_len and j2 - j1 <= max_len:
-            x, y = " ".join(ta[i1:i2]), " ".join(tb[j1:j2])
-            if any(_is_name(t) for t in ta[i1:i2] + tb[j1:j2]) and x.lower() != y.lower():
-                seen[(x, y)] = seen.get((x, y), 0) + 1
-    return sorted(seen, key=lambda k: -seen[k])
+            xs, ys = ta[i1:i2], tb[j1:j2]
+            x, y = " ".join(xs), " ".join(ys)
+            if _spelled(x) == _spelled(y):
+                continue
+            if any(_is_name(t) for t in xs + ys):
+                named.add((x, y))
+            elif not (_inside(ops, k) and {t.lower() for t in xs} - FUNCTION_WORDS
+                      and {t.lower() for t in ys} - FUNCTION_WORDS) or _respelled(x, y):
+                continue
+            seen[(x, y)] = seen.get((x, y), 0) + 1
+    return sorted(seen, key=lambda k: (k not in named, -seen[k]))
+
+
+def _respelled(x: str, y: str) -> bool:
+    """"rumours"/"rumors", "colour"/"color": one word in two spellings."""
+    return difflib.SequenceMatcher(None, x.lower(), y.lower()).ratio() >= 0.8
+
+
+FUNCTION_WORDS = frozenset("a an the of in on at to and or for by with from as is was are were be been being it its "
+                           "this that these those his her their they he she which who".split())
+
+
+def _inside(ops, k: int, context: int = 2) -> bool:
+    """True when opcode k has at least `context` unchanged tokens on both sides."""
+    if k == 0 or k == len(ops) - 1:
+        return False
+    before, after = ops[k - 1], ops[k + 1]
+    return (before[0] == "equal" and before[2] - before[1] >= context and
+            after[0] == "equal" and after[2] - after[1] >= context)
 
 
 @lru_cache(maxsize=8192)
@@ -102,6 +140,23 @@ def _near_sentence_stats(a: str, b: str) -> tuple[int, int, int, int]:
             neg += len(NEG.findall(s1)) != len(NEG.findall(s2))
             ant += any(_ANT.get(x) == _ANT.get(y) for x in w1 - w2 for y in w2 - w1 if x in _ANT and y in _ANT)
     return near, value, neg, ant
+
+
+def flipped_sentences(a: str, b: str, limit: int = 2) -> list[tuple[str, str, str]]:
+    """Near-identical sentence pairs where one side negates or says the opposite: (a's, b's, "negation"|"opposite")."""
+    sa, sb = _profile(a)[4], _profile(b)[4]
+    out = []
+    for s1, w1 in sa:
+        for s2, w2 in sb:
+            if s1 == s2 or len(w1) < 4 or len(w2) < 4 or len(w1 & w2) / len(w1 | w2) < 0.6:
+                continue
+            if len(NEG.findall(s1)) != len(NEG.findall(s2)):
+                out.append((s1, s2, "negation"))
+            elif any(_ANT.get(x) == _ANT.get(y) for x in w1 - w2 for y in w2 - w1 if x in _ANT and y in _ANT):
+                out.append((s1, s2, "opposite"))
+            if len(out) >= limit:
+                return out
+    return out
 
 
 def pair_features(a: str, b: str, ea: np.ndarray, eb: np.ndarray, n_evidence: int = 0) -> np.ndarray:

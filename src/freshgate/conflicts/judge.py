@@ -186,10 +186,23 @@ class LearnedJudge:
                 s = min(s, 0.49 * self.threshold / 0.5)
             hit = bool(s >= self.threshold)
             if hit and not ev:
-                ev = _substitutions(a.text, b.text)
-            text = explain(ev) if ev else ("texts differ in " + model.top_reason(f) if hit else "no disagreement found")
+                ev = _substitutions(a.text, b.text) or _flips(a.text, b.text)
+            if hit and not ev:
+                # Nothing a person could check in seconds (no swapped value, no negated sentence):
+                # an unexplained score is not reported; false alarms cost more than a miss here.
+                hit, s = False, min(s, 0.49 * self.threshold / 0.5)
+                out[i] = Verdict(False, s, [], self.name, "texts differ, but no single value or negation to show")
+                continue
+            text = explain(ev) if ev else "no disagreement found"
             out[i] = Verdict(hit, s, ev if hit else [], self.name, text)
         return out
+
+
+def _flips(a: str, b: str) -> list[Evidence]:
+    """A sentence and its negated (or opposite) twin, as evidence."""
+    from freshgate.conflicts.features import flipped_sentences
+
+    return [Evidence(kind, x, y, kind) for x, y, kind in flipped_sentences(a, b)]
 
 
 def _substitutions(a: str, b: str, limit: int = 3) -> list[Evidence]:
