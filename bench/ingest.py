@@ -4,9 +4,10 @@ Corpus: the documents of decisions-dev.jsonl written as Markdown files, four doc
 file as four `##` sections (real web text of varied length). In the same run: the raw
 `encode` throughput on exactly the texts the sync embeds, then a sync into a fresh SQLite
 registry (embedding at commit, batched across files), with only the lookup listener and then
-with every domain's listeners. Target: ingest / raw >= 0.85.
+with every domain's listeners. Each embedding backend (torch, ONNX Runtime) is measured
+against its own raw throughput, backends interleaved in the same run. Target: ingest / raw >= 0.85.
 
-    .venv/bin/python bench/ingest.py [FILES=200]
+    .venv/bin/python bench/ingest.py [FILES=200] [BACKENDS=onnx,torch]
 """
 
 from __future__ import annotations
@@ -67,24 +68,31 @@ def ingest(root: Path, embedder, db: Path, lookup_only: bool) -> tuple[float, in
 
 def main() -> None:
     files = int(sys.argv[1]) if len(sys.argv) > 1 else 200
-    emb = SentenceTransformerEmbedder()
-    emb.encode(["warm up the model"] * 8)
+    backends = (sys.argv[2] if len(sys.argv) > 2 else "onnx,torch").split(",")
+    embs = {b: SentenceTransformerEmbedder(backend=b) for b in backends}
+    for emb in embs.values():
+        emb.encode(["warm up the model"] * 8)
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "corpus"
         texts = write_corpus(root, files)
-        t = time.perf_counter()
-        emb.encode(texts)
-        raw = len(texts) / (time.perf_counter() - t)
-        rows = [{"what": "raw encode (same texts, one call)", "sections": len(texts), "per_s": raw, "ratio": 1.0}]
-        for lookup_only in (True, False):
-            dt, n = ingest(root, emb, Path(tmp) / f"fg{int(lookup_only)}.db", lookup_only)
-            rows.append({"what": "sync, lookup listener only" if lookup_only else "sync, all domains wired",
-                         "sections": n, "per_s": n / dt, "ratio": n / dt / raw, "seconds": dt})
+        for b, emb in embs.items():
+            load = os.getloadavg()[0]
+            t = time.perf_counter()
+            emb.encode(texts)
+            raw = len(texts) / (time.perf_counter() - t)
+            rows.append({"backend": b, "what": "raw encode (same texts, one call)", "sections": len(texts), "per_s": raw,
+                         "ratio": 1.0, "load": load})
+            for lookup_only in (True, False):
+                load = os.getloadavg()[0]
+                dt, n = ingest(root, emb, Path(tmp) / f"fg{b}{int(lookup_only)}.db", lookup_only)
+                rows.append({"backend": b, "what": "sync, lookup listener only" if lookup_only else "sync, all domains wired",
+                             "sections": n, "per_s": n / dt, "ratio": n / dt / raw, "seconds": dt, "load": load})
     load = os.getloadavg()
-    print(f"{files} files, {len(texts)} sections; load average {load[0]:.1f} on {os.cpu_count()} cores")
-    print(f"{'what':40} {'sections':>8} {'sections/s':>10} {'vs raw':>7}")
+    print(f"{files} files, {len(texts)} sections; load average {load[0]:.1f} on {os.cpu_count()} cores at end")
+    print(f"{'backend':7} {'what':40} {'sections':>8} {'sections/s':>10} {'vs raw':>7} {'load':>5}")
     for r in rows:
-        print(f"{r['what']:40} {r['sections']:8d} {r['per_s']:10.1f} {r['ratio']:7.2f}")
+        print(f"{r['backend']:7} {r['what']:40} {r['sections']:8d} {r['per_s']:10.1f} {r['ratio']:7.2f} {r['load']:5.1f}")
     out = Path(__file__).resolve().parent / "results"
     out.mkdir(exist_ok=True)
     (out / "ingest.json").write_text(json.dumps({"files": files, "load_average": load, "rows": rows}, indent=2))

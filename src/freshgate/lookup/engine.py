@@ -80,7 +80,8 @@ class LookupEngine:
         return {"model": self.model_status(), "index": self.index_status(), "sections_indexed": len(self.index),
                 "approximate": self.index.approximate,
                 "embedding_backend": self.backend(),
-                "batch_queries": self.batcher is not None}
+                "batch_queries": self.batcher is not None,
+                **({"query_encodes": self.batcher.batches, "queries_encoded": self.batcher.texts} if self.batcher else {})}
 
     def backend(self) -> str:
         """torch | onnx once the model is loaded, `<requested> (not loaded)` before, `custom` for other embedders."""
