@@ -1,7 +1,7 @@
 """Lookup latency through HTTP (real uvicorn server, httpx) at 1k, 10k and 100k sections.
 
-First, in this process: one short query embedded by torch and by ONNX Runtime, interleaved
-rounds (p50/p99 ms each, load average per round).
+First: one short query embedded by torch and by ONNX Runtime, alternating rounds, each in a
+fresh process pinned to 2 cores (p50/p99 ms each, load average per round).
 
 Per size: a SQLite registry holding the example knowledge base (real embeddings) plus
 generated documents whose sections carry clustered synthetic vectors (fresh, one owner); one
@@ -132,20 +132,30 @@ def load1() -> float:
     return os.getloadavg()[0]
 
 
-def embed_ab(rounds: int = 5, per_round: int = 60) -> dict:
-    """One short query, torch vs ONNX Runtime, interleaved in this process."""
-    torch_e, onnx_e = SentenceTransformerEmbedder(backend="torch"), SentenceTransformerEmbedder(backend="onnx")
-    for e in (torch_e, onnx_e):
-        e.encode(QUERIES)
-    out = {"torch": [], "onnx": []}
+def embed_probe(backend: str, n: int) -> list[float]:
+    """Seconds per single short-query encode on one backend (run in its own process)."""
+    e = SentenceTransformerEmbedder(backend=backend)
+    e.encode(QUERIES)
+    out = []
+    for i in range(n):
+        t = time.perf_counter()
+        e.encode([QUERIES[i % len(QUERIES)]])
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def embed_ab(rounds: int = 4, per_round: int = 100) -> dict:
+    """One short query, torch vs ONNX Runtime, alternating rounds, each backend in a fresh process
+    pinned like the server (torch and ORT in one process slow torch down badly)."""
+    out: dict[str, list[float]] = {"torch": [], "onnx": []}
     loads = []
-    for _ in range(rounds):
-        loads.append(load1())
-        for name, e in (("torch", torch_e), ("onnx", onnx_e)):
-            for i in range(per_round):
-                t = time.perf_counter()
-                e.encode([QUERIES[i % len(QUERIES)]])
-                out[name].append(time.perf_counter() - t)
+    cores = "0,1" if (os.cpu_count() or 1) >= 2 else "0"
+    for r in range(rounds):
+        for backend in (("torch", "onnx") if r % 2 == 0 else ("onnx", "torch")):
+            loads.append(load1())
+            proc = subprocess.run(["taskset", "-c", cores, sys.executable, __file__, "--embed-probe", backend,
+                                   str(per_round)], capture_output=True, text=True, check=True)
+            out[backend] += json.loads(proc.stdout.strip().splitlines()[-1])
     res = {k: {"p50_ms": pct(v, 50), "p99_ms": pct(v, 99), "n": len(v)} for k, v in out.items()}
     res["load_min_max"] = [min(loads), max(loads)]
     return res
@@ -231,7 +241,7 @@ def main() -> None:
     rounds = int(sys.argv[4]) if len(sys.argv) > 4 else 4
     print(f"{os.cpu_count()} CPUs, {usable_cpus()} usable; load average {os.getloadavg()} at start", flush=True)
     ab = embed_ab()
-    print("query embedding (in process): " + ", ".join(
+    print("query embedding (own process each): " + ", ".join(
         f"{k} p50 {v['p50_ms']:.1f} / p99 {v['p99_ms']:.1f} ms" for k, v in ab.items() if k != "load_min_max")
         + f"; load {ab['load_min_max'][0]:.1f}-{ab['load_min_max'][1]:.1f}", flush=True)
     emb = SentenceTransformerEmbedder(backend="auto")
@@ -243,7 +253,7 @@ def main() -> None:
     quiet = "" if max(r["load_min_max"][1] for r in rows) <= 1.25 * (os.cpu_count() or 1) else "  ** LOADED MACHINE: compare rows A/B only **"
     print(f"\nload average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} at end on {os.cpu_count()} cores; "
           f"{requests} sequential requests per size and config in {rounds} interleaved rounds{quiet}")
-    print(f"query embed in process: torch p50 {ab['torch']['p50_ms']:.1f} ms, ORT p50 {ab['onnx']['p50_ms']:.1f} ms "
+    print(f"query embed, own process each: torch p50 {ab['torch']['p50_ms']:.1f} ms, ORT p50 {ab['onnx']['p50_ms']:.1f} ms "
           f"(p99 {ab['torch']['p99_ms']:.1f} / {ab['onnx']['p99_ms']:.1f}), load {ab['load_min_max'][0]:.1f}-{ab['load_min_max'][1]:.1f}")
     print(f"{'sections':>8} {'config':>11} {'ANN':>4} {'p50 ms':>7} {'p99 ms':>7} {'emb+srch50':>10} {'ratio':>6} "
           f"{'seq rps':>7} {'16-conc rps':>11} {'batch':>6} {'RSS MB':>7} {'load':>9}")
@@ -262,4 +272,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--embed-probe"]:
+        print(json.dumps(embed_probe(sys.argv[2], int(sys.argv[3]))))
+    else:
+        main()
