@@ -50,6 +50,10 @@ class LookupSettings(BaseModel):
     lane_margin: float = Field(
         0.03, description="An SOP card's lane applies when it scores within this of the best-matching SOP card."
     )
+    lane_reach: float = Field(
+        0.1, description="An SOP card's lane applies only when the card scores within this of the best section "
+        "overall (\"how do I handle a chargeback?\" does not run the forbidden refund-over-5000 card at -0.15)."
+    )
     conflict_margin: float = Field(
         0.25, description="A conflict between two relevant sections stops a lookup when one side scores within this "
         "of the best section, even if the citation margin left both out (calibrated: docs/calibration.md)."

@@ -151,9 +151,11 @@ class LookupService:
                     notes.setdefault(doc_id, []).append(c["summary"])
         # The agent would run one procedure: the best-matching SOP card (and any near tie).
         best_sop = max((h.score for d, h, _ in chosen if d.kind == "sop"), default=None)
+        # ...and only when the card is (close to) what the question is about, not a tangent of it.
+        lane_floor = max((h.score for _, h, _ in chosen), default=0.0) - self.settings.lane_reach
         citations, evidence = [], []
         for doc, hit, substituted_for in chosen:
-            lane_applies = doc.kind == "sop" and hit.score >= best_sop - self.settings.lane_margin
+            lane_applies = doc.kind == "sop" and hit.score >= max(best_sop - self.settings.lane_margin, lane_floor)
             fr = fresh[doc.id]
             sec = self.session.get(Section, hit.section_id)
             detail = fr.reasons[0].message if fr.reasons else ""
