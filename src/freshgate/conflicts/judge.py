@@ -190,8 +190,8 @@ class LearnedJudge:
             if hit and not ev:
                 # Nothing a person could check in seconds (no swapped value, no negated sentence):
                 # an unexplained score is not reported; false alarms cost more than a miss here.
-                hit, s = False, min(s, 0.49 * self.threshold / 0.5)
-                out[i] = Verdict(False, s, [], self.name, "texts differ, but no single value or negation to show")
+                out[i] = Verdict(False, min(s, 0.49 * self.threshold / 0.5), [], self.name,
+                                 "texts differ, but no single value or negation to show")
                 continue
             text = explain(ev) if ev else "no disagreement found"
             out[i] = Verdict(hit, s, ev if hit else [], self.name, text)
