@@ -169,3 +169,12 @@ def test_learned_judge_reports_only_what_it_can_show(monkeypatch):
     assert v.conflict is False and "no single value" in v.explanation
     v = judge.judge_many([(Passage(a), Passage(a.replace("shows ship", "shows aircraft")))])[0]
     assert v.conflict is True and v.evidence[0].a == "ship" and v.evidence[0].b == "aircraft"
+
+
+def test_a_number_replaced_inside_a_short_copy_is_a_conflict_with_that_evidence():
+    a = Passage("Julian Lewis Jones (born 21 August 1968) is a Welsh actor.")
+    b = Passage("Julian Lewis Jones (born 27 August 1968) is a Welsh actor.")
+    v = LearnedJudge(HashingEmbedder()).judge_many([(a, b)])[0]
+    assert v.conflict is True and (v.evidence[0].a, v.evidence[0].b) == ("21", "27")
+    same = Passage("Julian Lewis Jones (born 21 August 1968) is a Welsh actor and singer.")
+    assert LearnedJudge(HashingEmbedder()).judge_many([(a, same)])[0].conflict is False

@@ -95,6 +95,19 @@ def swapped_spans(a: str, b: str, max_len: int = 6) -> list[tuple[str, str]]:
     return sorted(seen, key=lambda k: (k not in named, -seen[k]))
 
 
+def replaced_numbers(a: str, b: str, max_len: int = 3) -> list[tuple[str, str]]:
+    """Short spans holding a number that b replaces between unchanged words of a ("21" -> "27")."""
+    ta, tb = tokens(a), tokens(b)
+    ops = _opcodes(ta, tb)
+    out = []
+    for k, (op, i1, i2, j1, j2) in enumerate(ops):
+        if op == "replace" and i2 - i1 <= max_len and j2 - j1 <= max_len and _inside(ops, k):
+            x, y = " ".join(ta[i1:i2]), " ".join(tb[j1:j2])
+            if any(ch.isdigit() for ch in x + y) and _spelled(x) != _spelled(y):
+                out.append((x, y))
+    return out
+
+
 def _respelled(x: str, y: str) -> bool:
     """"rumours"/"rumors", "colour"/"color": one word in two spellings."""
     return difflib.SequenceMatcher(None, x.lower(), y.lower()).ratio() >= 0.8

@@ -184,6 +184,10 @@ class LearnedJudge:
                 # Without aligned values, only a rewrite of the same text (a swapped name, number or
                 # negation) is evidence enough; two different texts that merely differ are not.
                 s = min(s, 0.49 * self.threshold / 0.5)
+            elif s < self.threshold and (numbers := _replaced_numbers(a.text, b.text)):
+                # One text with a number replaced between unchanged words ("born 21 August" /
+                # "born 27 August"): the model undervalues short copies, the evidence is plain.
+                s, ev = max(s, self.threshold), numbers
             hit = bool(s >= self.threshold)
             if hit and not ev:
                 ev = _substitutions(a.text, b.text) or _flips(a.text, b.text)
@@ -196,6 +200,13 @@ class LearnedJudge:
             text = explain(ev) if ev else "no disagreement found"
             out[i] = Verdict(hit, s, ev if hit else [], self.name, text)
         return out
+
+
+def _replaced_numbers(a: str, b: str) -> list[Evidence]:
+    """Numbers replaced between unchanged words of a near-copy, as evidence."""
+    from freshgate.conflicts.features import replaced_numbers
+
+    return [Evidence("replaced number", x, y, "number") for x, y in replaced_numbers(a, b)]
 
 
 def _flips(a: str, b: str) -> list[Evidence]:
