@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from freshgate.conflicts.claims import sentences
+from freshgate.conflicts.claims import NUMW, sentences
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +30,6 @@ READABLE = {"entity_swaps": "a name", "number_swaps": "a number", "repeated_swap
 TOKEN = re.compile(r"[^\W_]+")  # letter/digit runs: scrapes differ in spacing around punctuation, not in words
 NEG = re.compile(r"\b(?:not|no(?!\s*\.)|never|none|cannot|can't|won't|isn't|aren't|wasn't|weren't|doesn't|"
                  r"don't|didn't|without|neither|nor)\b", re.I)  # "No. 94" (also scraped as "No .") is a number
-NUMBER_WORDS = {w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve"
-                                                 .split())}
 ANTONYMS = [("increase", "decrease"), ("before", "after"), ("allowed", "prohibited"), ("always", "never"),
             ("more", "less"), ("earlier", "later"), ("first", "last"), ("maximum", "minimum"), ("accept", "reject"),
             ("enable", "disable"), ("include", "exclude"), ("higher", "lower"), ("above", "below"),
@@ -67,7 +65,7 @@ def _opcodes(ta: list[str], tb: list[str]):
 
 def _spelled(span: str) -> str:
     """Lower case with number words as digits: "four" and "4" are one value."""
-    return " ".join(NUMBER_WORDS.get(w, w) for w in span.lower().split())
+    return " ".join(str(NUMW[w]) if w in NUMW else w for w in span.lower().split())
 
 
 def swapped_spans(a: str, b: str, max_len: int = 6) -> list[tuple[str, str]]:
