@@ -178,3 +178,43 @@ def test_a_number_replaced_inside_a_short_copy_is_a_conflict_with_that_evidence(
     assert v.conflict is True and (v.evidence[0].a, v.evidence[0].b) == ("21", "27")
     same = Passage("Julian Lewis Jones (born 21 August 1968) is a Welsh actor and singer.")
     assert LearnedJudge(HashingEmbedder()).judge_many([(a, same)])[0].conflict is False
+
+
+def tiny_cross_encoder(path, winner: str):
+    """A real (tiny, randomly initialised) BERT cross-encoder saved locally, whose classifier always
+    prefers `winner`; labels are ordered so that 'contradiction' is not index 0."""
+    torch = pytest.importorskip("torch")
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+
+    words = "[PAD] [UNK] [CLS] [SEP] [MASK] refunds are available within 30 14 days the . of purchase".split()
+    path.mkdir(parents=True)
+    (path / "vocab.txt").write_text("\n".join(words) + "\n")
+    labels = ["entailment", "neutral", "contradiction"]
+    cfg = BertConfig(vocab_size=len(words), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                     intermediate_size=32, max_position_embeddings=64, num_labels=3,
+                     id2label=dict(enumerate(labels)), label2id={v: k for k, v in enumerate(labels)})
+    torch.manual_seed(0)
+    model = BertForSequenceClassification(cfg)
+    with torch.no_grad():
+        model.classifier.weight.zero_()
+        model.classifier.bias.copy_(torch.tensor([5.0 if lab == winner else 0.0 for lab in labels]))
+    model.save_pretrained(path)
+    BertTokenizerFast(vocab_file=str(path / "vocab.txt"), do_lower_case=True).save_pretrained(path)
+    return path
+
+
+def test_nli_judge_loads_a_local_cross_encoder_and_reads_its_contradiction_label(tmp_path):
+    model = tiny_cross_encoder(tmp_path / "nli", "contradiction")
+    judge = make_judge(ConflictSettings(judge="nli", nli_model_path=str(model)), HashingEmbedder())
+    [v] = judge.judge_many(pairs(MUST_CONFLICT[:1]))
+    assert v.judge == "nli" and v.conflict is True
+    assert v.score == pytest.approx(1 / (1 + 2 * 2.718281828 ** -5), rel=1e-3)  # softmax of (0, 0, 5)
+    assert "30 days vs 14 days" in v.explanation  # claims explain what the model flagged
+
+
+def test_nli_judge_does_not_report_entailment(tmp_path):
+    model = tiny_cross_encoder(tmp_path / "nli", "entailment")
+    [v] = make_judge(ConflictSettings(judge="nli", nli_model_path=str(model)), HashingEmbedder()).judge_many(
+        pairs(MUST_CONFLICT[:1]))
+    assert v.conflict is False and v.evidence == [] and v.score < 0.01
+    assert "contradiction probability" in v.explanation
