@@ -33,7 +33,7 @@ STOP = set("""a an the of to in on at for by with from and or but as is are was 
 these those there their they them he she his her we our you your i which who whom whose what when where how than
 then so such not no nor do does did has have had will would shall should can could may might must also only any all
 each every per within up least most more less no later before after until till about approximately around over under
-into out if unless except while whereas other same new one""".split())
+into out if unless except while whereas other same new one above below during need needs""".split())
 AT_MOST = r"(?:up to|at most|no more than|not more than|maximum(?: of)?|max\.?|not (?:to )?exceed|less than|fewer than|under|below|within|no later than|before|by|until|capped at)"
 AT_LEAST = r"(?:at least|no less than|not less than|minimum(?: of)?|min\.?|more than|over|above|after|from|starting|exceeding|or more)"
 SCOPE = re.compile(r"\b(?:for|except|excluding|unless|if|when|where|only|on|during|in|outside|between)\s+"
@@ -82,6 +82,8 @@ class Claim:
     subject: str         # readable subject, e.g. "refund window for monthly plans"
     words: frozenset = field(default_factory=frozenset)  # subject content words (crudely stemmed)
     scope: frozenset = field(default_factory=frozenset)  # words of qualifying phrases ("for annual plans")
+    head: frozenset = field(default_factory=frozenset)   # content words of the readable subject ("pro plan")
+    names: frozenset = field(default_factory=frozenset)  # capitalised names in the clause ("Germany", "Business")
 
 
 def stem(word: str) -> str:
@@ -103,13 +105,13 @@ def content_words(text: str) -> list[str]:
     return [stem(t) for t in re.findall(r"[A-Za-z][A-Za-z'’-]+", text) if t.lower() not in STOP and len(t) > 1]
 
 
-_WRAP = re.compile(r"(?<=[^\s.!?:;])[ \t]*\n(?![ \t]*(?:\n|[-*•#>|]|\d+[.)]\s))[ \t]*")
+_WRAP = re.compile(r"(?m)^(?![ \t]*#)(.*[^\s.!?:;])[ \t]*\n(?![ \t]*(?:\n|[-*•#>|]|\d+[.)]\s))[ \t]*")
 
 
 def sentences(text: str) -> list[str]:
     """Split a passage into sentences and list items (abbreviation-tolerant enough for policies)."""
     # A hard-wrapped line continues its sentence; blank lines, headings and list items start new ones.
-    text = _WRAP.sub(" ", text)
+    text = _WRAP.sub(r"\1 ", text)
     parts = [p.strip() for p in re.split(r"(?<=[.!?])\s+(?=[A-Z0-9\"“(])|\n\s*(?:[-*•]|\d+[.)])?\s*|;\s+", text)
              if p and p.strip()]
     out: list[str] = []
@@ -137,8 +139,9 @@ def _bound(before: str, after: str) -> str:
     return "exact"
 
 
-def _subject(sentence: str, start: int, end: int) -> tuple[str, frozenset, frozenset]:
-    """The noun phrase a value is about, its content words, and its qualifying scope words."""
+def _subject(sentence: str, start: int, end: int) -> tuple[str, frozenset, frozenset, frozenset, frozenset]:
+    """The noun phrase a value is about, its content words, its qualifying scope words, the content words
+    of the phrase itself (its head) and the capitalised names of the clause."""
     # Parentheticals are examples, not the subject: "Refunds for monthly plans (Plus Monthly, and ...) are".
     before = re.sub(r"\([^()]*\)", " ", sentence[:start])
     left = re.split(r"[;:]|,\s*(?:but|while|whereas|and)\s|\b(?:but|whereas)\b", before)[-1]
@@ -154,7 +157,10 @@ def _subject(sentence: str, start: int, end: int) -> tuple[str, frozenset, froze
     while toks and toks[0].lower() in STOP:
         toks.pop(0)
     readable = " ".join(toks[-6:]) or " ".join(content_words(right)[:4])
-    return readable, words, scope
+    head = frozenset(w for w in content_words(" ".join(toks[-6:])) if w not in _UNIT_WORDS)
+    # Names inside the clause (not its first word, which is capitalised anyway): "within Germany", "Business plan".
+    names = frozenset(stem(t) for t in re.findall(r"(?<=[\w,;] )[A-Z][\w-]+", clause) if t.lower() not in STOP)
+    return readable, words, scope, head, names
 
 
 def _np(phrase: str) -> str:
@@ -234,10 +240,10 @@ def _extract(text: str) -> list[Claim]:
                 value, high, unit = val
                 bound = "range" if high is not None else _bound(sent[: m.start()], sent[m.end():])
                 taken.append((m.start(), m.end()))
-                subj, words, scope = _subject(sent, m.start(), m.end())
+                subj, words, scope, head, names = _subject(sent, m.start(), m.end())
                 if kind == "count":
                     words, subj = words | {unit}, subj or m.group("u")
-                out.append(Claim(kind, value, high, bound, unit, m.group(0).strip(), subj, words, scope))
+                out.append(Claim(kind, value, high, bound, unit, m.group(0).strip(), subj, words, scope, head, names))
         out.extend(_modal_claims(sent))
     return out
 
@@ -249,10 +255,10 @@ def _modal_claims(sent: str) -> list[Claim]:
     pol = -1.0 if m.group("neg") else 1.0
     if pol > 0 and re.search(r"\bnot\b|\bno\b|n't\b", sent[m.end(): m.end() + 12], re.I):
         pol = -1.0
-    subj, words, scope = _subject(sent, m.start(), m.end())
+    subj, words, scope, head, names = _subject(sent, m.start(), m.end())
     action = " ".join(content_words(sent[m.end():])[:5])
     return [Claim("modality", pol, None, "exact", m.group(0).lower(), m.group(0), f"{subj} {action}".strip(),
-                  words, scope)]
+                  words, scope, head, names)]
 
 
 def family(c: Claim) -> str:
@@ -262,15 +268,38 @@ def family(c: Claim) -> str:
     return c.kind
 
 
-def same_subject(a: Claim, b: Claim, min_overlap: float = 0.5) -> bool:
-    """True when two claims are about the same thing in the same scope."""
+def _norm(words: frozenset) -> frozenset:
+    """Words folded a little further for comparison: "acknowledged" / "acknowledge", "reimbursed" / "reimburse"."""
+    return frozenset(w[:-2] if w.endswith("ed") and len(w) > 5 else w[:-1] if w.endswith("e") and len(w) > 4 else w
+                     for w in words)
+
+
+def same_subject(a: Claim, b: Claim, min_overlap: float = 0.5, min_shared: int = 1, strict: bool = False,
+                 context: tuple[frozenset, frozenset] = (frozenset(), frozenset())) -> bool:
+    """True when two claims are about the same thing in the same scope.
+
+    Two values are about different things when each subject names something the other clause does
+    not mention ("Meals are reimbursed" / "Hotels are reimbursed", "Agents may grant" / "Team leads
+    may grant"), or each clause names a place or product the other lacks ("within Germany" / "to
+    other EU countries", "the Pro plan" / "the Business plan"). `strict` (for sections under
+    headings about different things): neither subject may name anything the other clause or its
+    heading (`context`) does not ("the status page is updated every 30 minutes" / "a SEV1 page is
+    acknowledged within 5 minutes").
+    """
     if not a.words or not b.words:
         return False
     if (a.scope ^ b.scope) - (a.scope & b.words) - (b.scope & a.words) or a.scope ^ b.scope and a.kind == "modality":
         return False
-    overlap = len(a.words & b.words) / min(len(a.words), len(b.words))
+    wa, wb = _norm(a.words), _norm(b.words)
+    only_a, only_b = _norm(a.head) - wb - _norm(context[1]), _norm(b.head) - wa - _norm(context[0])
+    if (only_a or only_b) if strict else (only_a and only_b):
+        return False
+    if a.names - b.names - b.words and b.names - a.names - a.words:
+        return False
+    shared = len(wa & wb)
+    overlap = shared / min(len(wa), len(wb))
     need = 0.7 if a.kind == "modality" else min_overlap
-    return overlap >= need and len(a.words & b.words) >= (2 if a.kind == "modality" else 1)
+    return overlap >= need and shared >= max(min_shared, 2 if a.kind == "modality" else 1)
 
 
 def compatible(a: Claim, b: Claim) -> bool:
@@ -302,11 +331,16 @@ def _stated(c: Claim, others) -> bool:
     return False
 
 
-def disagreements(a, b) -> list[tuple[Claim, Claim]]:
-    """Claim pairs about the same subject whose values contradict, with no agreeing claim to excuse them."""
+def disagreements(a, b, strict: bool = False, context: tuple[frozenset, frozenset] = (frozenset(), frozenset())
+                  ) -> list[tuple[Claim, Claim]]:
+    """Claim pairs about the same subject whose values contradict, with no agreeing claim to excuse them.
+
+    `strict`, `context`: see `same_subject`; strict alignment also needs two shared subject words.
+    """
     out = []
     for ca in a:
-        peers = [cb for cb in b if family(cb) == family(ca) and same_subject(ca, cb)]
+        peers = [cb for cb in b if family(cb) == family(ca) and
+                 same_subject(ca, cb, min_shared=2 if strict else 1, strict=strict, context=context)]
         if not peers or any(compatible(ca, cb) for cb in peers):
             continue
         # A value the other passage also states elsewhere is a different fact, not a changed one:

@@ -76,13 +76,15 @@ class Judge(Protocol):
 def claim_evidence(a: Passage, b: Passage) -> list[Evidence]:
     """Differing values about the same subject, found by aligning the two passages' claims.
 
-    Sections whose headings name different things (each has a qualifier the other lacks) are
-    about different subjects, so their values never disagree.
+    Headings are the authors' own word for the subject, but teams word them differently ("Data
+    retention" / "Call recordings"): under headings that name different things, two values are
+    aligned only when their clauses share two subject words and neither subject names anything the
+    other clause or heading does not.
     """
-    if not cl.same_topic(cl.heading_words(a.text, a.anchor), cl.heading_words(b.text, b.anchor)):
-        return []
+    ha, hb = cl.heading_words(a.text, a.anchor), cl.heading_words(b.text, b.anchor)
+    apart = not cl.same_topic(ha, hb)
     out, seen = [], set()
-    for ca, cb in cl.disagreements(cl.extract_cached(a.text), cl.extract_cached(b.text)):
+    for ca, cb in cl.disagreements(cl.extract_cached(a.text), cl.extract_cached(b.text), strict=apart, context=(ha, hb)):
         key = (ca.kind, ca.value, ca.high, cb.value, cb.high)  # "30 days" and "30-day" are one value
         if key not in seen:
             seen.add(key)
@@ -162,7 +164,10 @@ class LearnedJudge:
             if " ".join(a.text.split()) == " ".join(b.text.split()):
                 out[i] = Verdict(False, 0.0, [], self.name, "identical text")  # the same words cannot disagree
             elif ha and hb and not cl.same_topic(ha, hb):
-                out[i] = Verdict(False, 0.0, [], self.name, "headings name different subjects")
+                # Different headings: only a value both clauses plainly attach to the same thing counts.
+                ev = claim_evidence(a, b)
+                out[i] = (Verdict(True, 0.9, ev, self.name, explain(ev)) if ev else
+                          Verdict(False, 0.0, [], self.name, "headings name different subjects"))
             else:
                 todo.append(i)
         if not todo:
@@ -184,9 +189,11 @@ class LearnedJudge:
                 # Without aligned values, only a rewrite of the same text (a swapped name, number or
                 # negation) is evidence enough; two different texts that merely differ are not.
                 s = min(s, 0.49 * self.threshold / 0.5)
-            elif s < self.threshold and (numbers := _replaced_numbers(a.text, b.text)):
+            elif s < self.threshold and (numbers := _replaced_numbers(a.text, b.text)) and _only_numbers(a.text, b.text):
                 # One text with a number replaced between unchanged words ("born 21 August" /
                 # "born 27 August"): the model undervalues short copies, the evidence is plain.
+                # Not when a name changed too ("the Pro plan costs €29" / "the Business plan costs
+                # €49"): then the numbers belong to different things.
                 s, ev = max(s, self.threshold), numbers
             hit = bool(s >= self.threshold)
             if hit and not ev:
@@ -207,6 +214,15 @@ def _replaced_numbers(a: str, b: str) -> list[Evidence]:
     from freshgate.conflicts.features import replaced_numbers
 
     return [Evidence("replaced number", x, y, "number") for x, y in replaced_numbers(a, b)]
+
+
+def _only_numbers(a: str, b: str) -> bool:
+    """Whether every span a near-copy replaces holds a number or a month ("2006 January" / "2007 November")."""
+    from freshgate.conflicts.features import swapped_spans
+
+    def value(span: str) -> bool:
+        return any(ch.isdigit() for ch in span) or any(w.lower() in cl.MONTHS or w.lower() in cl.NUMW for w in span.split())
+    return all(value(x) or value(y) for x, y in swapped_spans(a, b))
 
 
 def _flips(a: str, b: str) -> list[Evidence]:
