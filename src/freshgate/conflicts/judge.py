@@ -76,13 +76,16 @@ class Judge(Protocol):
 def claim_evidence(a: Passage, b: Passage) -> list[Evidence]:
     """Differing values about the same subject, found by aligning the two passages' claims.
 
-    Headings are the authors' own word for the subject, but teams word them differently ("Data
-    retention" / "Call recordings"): under headings that name different things, two values are
-    aligned only when their clauses share two subject words and neither subject names anything the
-    other clause or heading does not.
+    Headings are the authors' own word for the subject. Headings that share words but each add a
+    qualifier the other lacks name different things, so their values never disagree. Headings with
+    no word in common may be the same subject worded differently ("Data retention" / "Call
+    recordings"): there two values are aligned only when their clauses share two subject words and
+    neither subject names anything the other clause or heading does not.
     """
     ha, hb = cl.heading_words(a.text, a.anchor), cl.heading_words(b.text, b.anchor)
     apart = not cl.same_topic(ha, hb)
+    if apart and ha & hb:
+        return []  # one subject, different qualifiers: "Discount limits for support agents" / "... for team leads"
     out, seen = [], set()
     for ca, cb in cl.disagreements(cl.extract_cached(a.text), cl.extract_cached(b.text), strict=apart, context=(ha, hb)):
         key = (ca.kind, ca.value, ca.high, cb.value, cb.high)  # "30 days" and "30-day" are one value
