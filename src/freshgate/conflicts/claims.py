@@ -281,8 +281,8 @@ def same_subject(a: Claim, b: Claim, min_overlap: float = 0.5, min_shared: int =
     Two values are about different things when each subject names something the other clause does
     not mention ("Meals are reimbursed" / "Hotels are reimbursed", "Agents may grant" / "Team leads
     may grant"), or each clause names a place or product the other lacks ("within Germany" / "to
-    other EU countries", "the Pro plan" / "the Business plan"). `strict` (for sections under
-    headings about different things): neither subject may name anything the other clause or its
+    other EU countries", "the Pro plan" / "the Business plan"). `strict` (for sections whose
+    headings have no word in common): neither subject may name anything the other clause or its
     heading (`context`) does not ("the status page is updated every 30 minutes" / "a SEV1 page is
     acknowledged within 5 minutes").
     """
