@@ -34,6 +34,7 @@ these those there their they them he she his her we our you your i which who who
 then so such not no nor do does did has have had will would shall should can could may might must also only any all
 each every per within up least most more less no later before after until till about approximately around over under
 into out if unless except while whereas other same new one above below during need needs""".split())
+PRONOUNS = {"we", "you", "they", "i", "he", "she", "it"}
 AT_MOST = r"(?:up to|at most|no more than|not more than|maximum(?: of)?|max\.?|not (?:to )?exceed|less than|fewer than|under|below|within|no later than|before|by|until|capped at)"
 AT_LEAST = r"(?:at least|no less than|not less than|minimum(?: of)?|min\.?|more than|over|above|after|from|starting|exceeding|or more)"
 SCOPE = re.compile(r"\b(?:for|except|excluding|unless|if|when|where|only|on|during|in|outside|between)\s+"
@@ -154,8 +155,12 @@ def _subject(sentence: str, start: int, end: int) -> tuple[str, frozenset, froze
     head = re.split(r"(?<=\w)\s+(?:is|are|was|were|must|may|can|will|shall|should|need|needs|takes?|get|gets|"
                     r"become|becomes|remain|remains)\b", head, maxsplit=1)[0]
     toks = re.findall(r"[\w'’%-]+", head)
+    if len(toks) > 2 and toks[0].lower() in PRONOUNS:
+        toks = toks[2:]  # "We retain call recordings for": the pronoun and its verb are not the subject
     while toks and toks[0].lower() in STOP:
         toks.pop(0)
+    while toks and toks[-1].lower() in STOP:
+        toks.pop()
     readable = " ".join(toks[-6:]) or " ".join(content_words(right)[:4])
     head = frozenset(w for w in content_words(" ".join(toks[-6:])) if w not in _UNIT_WORDS)
     # Names inside the clause (not its first word, which is capitalised anyway): "within Germany", "Business plan".
