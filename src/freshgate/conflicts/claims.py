@@ -279,7 +279,7 @@ def _norm(words: frozenset) -> frozenset:
                      for w in words)
 
 
-def same_subject(a: Claim, b: Claim, min_overlap: float = 0.5, min_shared: int = 1, strict: bool = False,
+def same_subject(a: Claim, b: Claim, min_overlap: float = 0.5, strict: bool = False,
                  context: tuple[frozenset, frozenset] = (frozenset(), frozenset())) -> bool:
     """True when two claims are about the same thing in the same scope.
 
@@ -287,8 +287,8 @@ def same_subject(a: Claim, b: Claim, min_overlap: float = 0.5, min_shared: int =
     not mention ("Meals are reimbursed" / "Hotels are reimbursed", "Agents may grant" / "Team leads
     may grant"), or each clause names a place or product the other lacks ("within Germany" / "to
     other EU countries", "the Pro plan" / "the Business plan"). `strict` (for sections whose
-    headings have no word in common): neither subject may name anything the other clause or its
-    heading (`context`) does not ("the status page is updated every 30 minutes" / "a SEV1 page is
+    headings have no word in common): the clauses share two subject words, and neither subject may
+    name anything the other clause or its heading (`context`) does not ("the status page is updated every 30 minutes" / "a SEV1 page is
     acknowledged within 5 minutes").
     """
     if not a.words or not b.words:
@@ -304,7 +304,7 @@ def same_subject(a: Claim, b: Claim, min_overlap: float = 0.5, min_shared: int =
     shared = len(wa & wb)
     overlap = shared / min(len(wa), len(wb))
     need = 0.7 if a.kind == "modality" else min_overlap
-    return overlap >= need and shared >= max(min_shared, 2 if a.kind == "modality" else 1)
+    return overlap >= need and shared >= (2 if strict or a.kind == "modality" else 1)
 
 
 def compatible(a: Claim, b: Claim) -> bool:
@@ -340,12 +340,12 @@ def disagreements(a, b, strict: bool = False, context: tuple[frozenset, frozense
                   ) -> list[tuple[Claim, Claim]]:
     """Claim pairs about the same subject whose values contradict, with no agreeing claim to excuse them.
 
-    `strict`, `context`: see `same_subject`; strict alignment also needs two shared subject words.
+    `strict`, `context`: see `same_subject`.
     """
     out = []
     for ca in a:
         peers = [cb for cb in b if family(cb) == family(ca) and
-                 same_subject(ca, cb, min_shared=2 if strict else 1, strict=strict, context=context)]
+                 same_subject(ca, cb, strict=strict, context=context)]
         if not peers or any(compatible(ca, cb) for cb in peers):
             continue
         # A value the other passage also states elsewhere is a different fact, not a changed one:
