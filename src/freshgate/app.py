@@ -55,15 +55,18 @@ def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
 
 def _wire_domains(rt: Runtime) -> None:
     """Attach each domain's parts to the runtime (extras, registry listeners)."""
+    from freshgate.actions.wiring import wire as wire_actions
     from freshgate.conflicts.wiring import wire as wire_conflicts
     from freshgate.lookup.wiring import wire as wire_lookup
 
     wire_lookup(rt)  # first: conflicts use the lookup's embedder and index
     wire_conflicts(rt)
+    wire_actions(rt)
 
 
 def _include_domain_routers(app: FastAPI) -> None:
     """Mount each domain's router."""
+    from freshgate.actions.api import router as actions_router
     from freshgate.conflicts.api import include as include_conflicts
     from freshgate.lookup.api import include as include_lookup
     from freshgate.registry.api import router as registry_router
@@ -74,6 +77,7 @@ def _include_domain_routers(app: FastAPI) -> None:
     include_lookup(app)
     include_conflicts(app)
     app.include_router(reports_router)
+    app.include_router(actions_router)
     app.include_router(web_router)
 
 
@@ -82,7 +86,11 @@ def run_sync(rt: Runtime, dirs: list[Path], *, actor: str = "sync", progress=Non
     from freshgate.registry.service import RegistryService
 
     with db.session_scope(rt.engine) as session:
-        return sync(RegistryService(session, rt.registry_ctx), dirs, actor=actor, progress=progress)
+        report = sync(RegistryService(session, rt.registry_ctx), dirs, actor=actor, progress=progress)
+    actions = rt.extras.get("actions")
+    if actions is not None and (report.added or report.updated):
+        report.warnings.extend(actions.overlap_warnings())  # tool rules of different cards that overlap
+    return report
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -132,6 +140,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                      len(report.updated), len(report.unchanged), len(report.failed))
             for path, reason in report.failed:
                 log.warning("sync skipped %s: %s", path, reason)
+            for warning in report.warnings:
+                log.warning("sync: %s", warning)
         from freshgate.scheduler.runner import start_for_app
 
         stop_scheduler = start_for_app(rt)

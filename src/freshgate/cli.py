@@ -98,6 +98,8 @@ def sync(dirs: list[Path] = typer.Argument(None, help="Directories of Markdown f
     console.print(table)
     for path, reason in report.failed:
         err.print(f"[red]failed[/red] {path}: {reason}", highlight=False, soft_wrap=True)
+    for warning in report.warnings:
+        err.print(f"[yellow]warning[/yellow] {warning}", highlight=False, soft_wrap=True)
     for doc_id, path in report.missing:
         err.print(f"[yellow]missing[/yellow] {doc_id}: {path} no longer exists (still registered; retire it to remove)",
                   highlight=False, soft_wrap=True)
@@ -259,6 +261,7 @@ def serve(host: Optional[str] = None, port: Optional[int] = None,
 
 def _register_domain_commands() -> None:
     """Each domain adds its commands (the order is the order of `freshgate --help`)."""
+    from freshgate.actions.commands import register as actions_commands
     from freshgate.conflicts.commands import register as conflicts_commands
     from freshgate.lookup.commands import register as lookup_commands
     from freshgate.notify.commands import register as notify_commands
@@ -270,6 +273,7 @@ def _register_domain_commands() -> None:
     notify_commands(app)
     scheduler_commands(app)
     conflicts_commands(app)
+    actions_commands(app)
 
 
 _register_domain_commands()

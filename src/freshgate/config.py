@@ -165,6 +165,27 @@ class NotifySettings(BaseModel):
     max_items: int = Field(25, description="Items listed per message; the rest are summarised as a count.")
 
 
+class ActionSettings(BaseModel):
+    """The action check (SOP cards as a tool permission table)."""
+
+    default_risk: Literal["low", "high"] = Field(
+        "high", description="Risk of an action check that names none: high stops on a stale card or source."
+    )
+    unknown_read_only: Literal["stop_and_ask", "caution"] = Field(
+        "stop_and_ask", description="Decision for a tool no card governs whose name marks it read-only (see read_only_verbs)."
+    )
+    read_only_verbs: list[str] = Field(
+        default_factory=lambda: ["get", "list", "search", "find", "lookup", "read", "view", "show", "describe",
+                                 "fetch", "query", "count"],
+        description="A tool is read-only by name when the last segment after '.' is one of these, alone or "
+        "followed by '_' (orders.get, crm.search_contacts).")
+    redact_keys: list[str] = Field(
+        default_factory=lambda: ["password", "secret", "token", "api_key", "apikey", "authorization", "card_number",
+                                 "cvc", "iban", "email", "phone", "ssn"],
+        description="Parameter names (case-insensitive, any depth) whose values receipts store as [redacted]; a key "
+        "is redacted when its name contains one of these.")
+
+
 class Settings(BaseSettings):
     """All of Freshgate's configuration."""
 
@@ -182,3 +203,4 @@ class Settings(BaseSettings):
     notify: NotifySettings = Field(default_factory=NotifySettings, description="Notifications.")
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings, description="Scheduled jobs.")
     remote: RemoteSettings = Field(default_factory=RemoteSettings, description="Remote source fetching.")
+    actions: ActionSettings = Field(default_factory=ActionSettings, description="Action checks.")

@@ -137,9 +137,11 @@ def test_condition_overlap(a, b, overlap):
 
 
 def test_overlaps_are_between_cards_only():
-    found = find_overlaps(REFUND + [ToolRule("stripe.refund", (), "automatic", "other", 0)])
+    found = find_overlaps(REFUND + [ToolRule("stripe.refund", (), "automatic", "other", 0),
+                                    ToolRule("stripe.refund", ("amount > 1 EUR",), "approval", "same-lane", 0)])
     pairs = {(o.a.card_id, o.b.card_id) for o in found}
     assert ("big", "other") in pairs and ("enterprise", "other") in pairs and ("big", "enterprise") in pairs
+    assert ("enterprise", "same-lane") not in pairs and ("big", "same-lane") in pairs
     assert all(a != b for a, b in pairs) and ("big", "small") not in pairs
     assert "strictest lane wins (forbidden)" in next(o for o in found if o.b.card_id == "other"
                                                      and o.a.card_id == "big").message()

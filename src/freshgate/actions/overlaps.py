@@ -114,7 +114,8 @@ def conditions_overlap(a: Sequence[str], b: Sequence[str]) -> bool:
 
 
 def find_overlaps(rules: Iterable[ToolRule]) -> list[Overlap]:
-    """Every pair of rules from different cards that can govern the same call (exact names grouped, globs against all)."""
+    """Every pair of rules from different cards, in different lanes, that can govern the same call (exact names
+    grouped, globs against all). Same-lane overlaps decide nothing: both cards simply govern."""
     rules = list(rules)
     exact: dict[str, list[ToolRule]] = defaultdict(list)
     globs: list[ToolRule] = []
@@ -127,7 +128,7 @@ def find_overlaps(rules: Iterable[ToolRule]) -> list[Overlap]:
         pairs.extend((g, r) for r in rules if r is not g and (not r.is_glob or globs.index(r) > i))
     out = []
     for x, y in pairs:
-        if x.card_id == y.card_id or not patterns_overlap(x, y):
+        if x.card_id == y.card_id or x.lane == y.lane or not patterns_overlap(x, y):
             continue
         if conditions_overlap(x.conditions, y.conditions):
             out.append(Overlap(*sorted((x, y), key=lambda r: (r.card_id, r.position))))

@@ -63,13 +63,34 @@ def lookup(body: LookupIn, svc: Svc, response: Response):
 
 
 @router.get("/receipts", response_model=list[ReceiptOut])
-def list_receipts(svc: Svc, document: str | None = Query(None, description="Only receipts that relied on this document."),
+def list_receipts(svc: Svc, request: Request, document: str | None = Query(None, description="Only receipts that relied on this document."),
                   limit: int = Query(100, ge=1, le=1000)):
     """Decision receipts, newest first; with `document`, those that relied on it (impact of a bad document)."""
     from freshgate.lookup.receipts import recent_receipts
 
     rows = svc.receipts_for(document, limit) if document else recent_receipts(svc.session, limit)
-    return [ReceiptOut.model_validate(r, from_attributes=True) for r in rows]
+    out = [ReceiptOut.model_validate(r, from_attributes=True) for r in rows]
+    if document:  # the impact list covers the actions the document governed too
+        out = sorted(out + _action_receipts(request, svc.session, document, limit), key=lambda r: r.at,
+                     reverse=True)[:limit]
+    return out
+
+
+def _action_receipts(request: Request, session: Session, document: str, limit: int) -> list[ReceiptOut]:
+    hub = request.app.state.runtime.extras.get("actions")
+    if hub is None:
+        return []
+    from freshgate.actions.api import principal_of, receipt_out
+
+    p = principal_of(request)
+    out = []
+    for r in hub.service(session).receipts_for(document, limit):
+        a = receipt_out(r, p)
+        out.append(ReceiptOut(id=a.id, at=a.at, query=a.intent or a.tool, risk=a.risk, scope=None, decision=a.decision,
+                              reasons=a.reasons, citations=a.documents, kind="action",
+                              action={"tool": a.tool, "parameters": a.parameters, "lane": a.lane, "rules": a.rules,
+                                      "actor": a.actor}))
+    return out
 
 
 @router.get("/receipts/{receipt_id}", response_model=ReceiptOut)

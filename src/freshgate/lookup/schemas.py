@@ -74,7 +74,7 @@ class LookupOut(BaseModel):
 
 
 class ReceiptOut(BaseModel):
-    """A stored decision receipt."""
+    """A stored decision receipt (a lookup, or an action check: then `action` holds tool, parameters and rules)."""
 
     id: str
     at: datetime
@@ -84,6 +84,8 @@ class ReceiptOut(BaseModel):
     decision: str
     reasons: list[dict[str, Any]]
     citations: list[dict[str, Any]]
+    kind: Literal["lookup", "action"] = "lookup"
+    action: dict[str, Any] | None = None
 
 
 class UnansweredOut(BaseModel):

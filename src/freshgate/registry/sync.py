@@ -34,13 +34,14 @@ class SyncReport:
     unchanged: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     missing: list[tuple[str, str]] = field(default_factory=list)  # (id, path) registered but gone from disk
+    warnings: list[str] = field(default_factory=list)  # e.g. overlapping tool rules of different cards
 
     def as_dict(self) -> dict:
         """JSON-able summary."""
         return {
             "added": self.added, "updated": self.updated, "unchanged": len(self.unchanged),
             "failed": [{"path": p, "reason": r} for p, r in self.failed],
-            "missing": [{"id": i, "path": p} for i, p in self.missing],
+            "missing": [{"id": i, "path": p} for i, p in self.missing], "warnings": self.warnings,
         }
 
 
