@@ -12,6 +12,7 @@ from typing import Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from freshgate import db
@@ -85,20 +86,20 @@ def check_action(tool: str = typer.Argument(..., help="The tool about to be call
     console.print(f"[{STYLE[out.decision]}]{out.decision}[/]  {out.tool}{lane}  receipt {out.receipt_id or '-'}",
                   highlight=False)
     for r in out.reasons:
-        console.print(f"  • [bold]{r.code}[/bold] {r.message}", highlight=False)
+        console.print(f"  • [bold]{r.code}[/bold] {escape(r.message)}", highlight=False)
     for r in out.rules:
         mark = "→" if r.governing else " "
         cond = f" when {' and '.join(r.conditions)}" if r.conditions else ""
-        console.print(f"  {mark} {r.card} v{r.card_version}: {r.tool}{cond} → {r.lane}"
-                      + (f" (could not check: {', '.join(r.unknown)})" if r.unknown else ""), highlight=False)
+        console.print(escape(f"  {mark} {r.card} v{r.card_version}: {r.tool}{cond} → {r.lane}"
+                             + (f" (could not check: {', '.join(r.unknown)})" if r.unknown else "")), highlight=False)
     for d in out.cards + out.sources:
         console.print(f"    {d.kind} {d.id} v{d.version}: {d.state}", highlight=False)
     if out.owner or out.rollback or out.log:
-        console.print(f"  tool owner {out.owner or '-'}; rollback: {out.rollback or '-'}; log: {out.log or '-'}",
+        console.print(escape(f"  tool owner {out.owner or '-'}; rollback: {out.rollback or '-'}; log: {out.log or '-'}"),
                       highlight=False)
     if out.ask.question:
         who = f"{out.ask.owner or 'the operator'}" + (f" <{out.ask.contact}>" if out.ask.contact else "")
-        console.print(f"ask {who}: {out.ask.question}", highlight=False)
+        console.print(escape(f"ask {who}: {out.ask.question}"), highlight=False)
     raise typer.Exit(EXIT_CODES[out.decision])
 
 
@@ -126,8 +127,9 @@ def tools(tool: Optional[str] = typer.Option(None, "--tool", help="Only the rule
         for col in ("tool", "when", "lane", "card", "card state", "owner", "rollback", "log"):
             t.add_column(col)
         for r in rows:
-            t.add_row(r.tool, " and ".join(r.conditions) or "always", r.lane, r.card, r.card_state, r.owner or "-",
-                      r.rollback or ("[red]none[/red]" if r.lane != "automatic" else "-"), r.log or "-")
+            t.add_row(escape(r.tool), escape(" and ".join(r.conditions) or "always"), r.lane, r.card, r.card_state,
+                      r.owner or "-", escape(r.rollback or "") or ("[red]none[/red]" if r.lane != "automatic" else "-"),
+                      escape(r.log or "-"))
     console.print(t)
 
 

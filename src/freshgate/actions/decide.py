@@ -10,7 +10,7 @@
 | forbidden_lane        | the governing rule is in the forbidden lane                          | forbidden      |
 | approval_required     | the governing rule is in the approval lane                           | needs_approval |
 | parameter_unknown     | a condition could not be checked (missing parameter, other unit): the rule applied | (lane) |
-| stale, due, superseded | not clean, but not a stop (stale is a stop at high criticality or risk) | (lane)      |
+| stale, due, superseded, sop_suspect | not clean, but not a stop (stale is a stop at high criticality or risk) | (lane) |
 
 Actions default to `risk: high` (they have side effects), so a stale card or source stops them
 unless the caller says the action is low-risk.
@@ -29,14 +29,14 @@ STOP_CODES = frozenset({"freshness_unknown", "no_procedure", "no_matching_rule",
                         "orphaned", "retired_no_successor", "conflict", "stale_high_stakes", "source_missing"})
 _ORDER = ["freshness_unknown", "no_procedure", "no_matching_rule", "conflict", "expired", "changed_unverified",
           "retired_no_successor", "orphaned", "source_missing", "stale_high_stakes", "forbidden_lane",
-          "approval_required", "parameter_unknown", "superseded", "stale", "due"]
+          "approval_required", "parameter_unknown", "superseded", "stale", "sop_suspect", "due"]
 EXIT_CODES = {PROCEED: 0, CAUTION: 0, NEEDS_APPROVAL: 1, FORBIDDEN: 2, STOP: 2}
 
 
 def freshness_reasons(card: Evidence, sources: Sequence[Evidence], missing: Iterable[str] = (),
                       superseded: Iterable[tuple[str, str]] = (), risk: str = "high") -> list[DecisionReason]:
-    """Reasons from the governing card and the sources it relies on (sources judged directly, so no `sop_suspect`)."""
-    out = [r for r in reasons_for(card, risk) if r.code != "sop_suspect"]
+    """Reasons from the governing card and the sources it relies on (each source judged directly)."""
+    out = list(reasons_for(card, risk))
     for e in sources:
         out.extend(r for r in reasons_for(e, risk) if r.code != "sop_suspect")
     for sid in missing:

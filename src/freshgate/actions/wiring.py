@@ -43,6 +43,20 @@ class ActionsHub:
         if pending:
             table.rebuild(session, sorted(pending))
 
+    # ---- review list -----------------------------------------------------------------------
+    def review_signals(self, session: Session, limit: int = 50) -> tuple[list[dict], list[dict]]:
+        """(uncovered tools with counts, approval/forbidden rules of active cards without a rollback rule)."""
+        svc = self.service(session)
+        uncovered = [{"tool": u.tool, "count": u.count, "reason": u.last_reason, "last_seen": u.last_seen}
+                     for u in svc.uncovered(limit)]
+        docs = {}
+        rows = []
+        for r in svc.missing_rollback():
+            doc = docs.get(r.card_id) or docs.setdefault(r.card_id, svc.registry.get(r.card_id))
+            rows.append({"card": r.card_id, "tool": r.pattern, "lane": r.lane, "owner": doc.owner_id,
+                         "criticality": doc.criticality})
+        return uncovered, rows
+
     # ---- overlaps -------------------------------------------------------------------------
     def overlap_warnings(self) -> list[str]:
         """One line per pair of rules from different cards that can govern the same call."""
