@@ -25,7 +25,7 @@ def test_mcp_over_http(hashing_kb, runtime):
 
     with serve(create_app(runtime=runtime)) as url:
         tools, a, d, bad = asyncio.run(go(url))
-    assert tools == {"freshgate_lookup", "freshgate_document"}
+    assert tools == {"freshgate_lookup", "freshgate_document", "freshgate_check_action"}
     out = a.structured_content
     assert out["decision"] in ("proceed", "caution", "stop_and_ask") and out["receipt_id"]
     assert out["citations"] and set(out) >= {"reasons", "conflicts", "ask", "evaluated_at"}

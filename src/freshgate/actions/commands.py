@@ -75,7 +75,7 @@ def check_action(tool: str = typer.Argument(..., help="The tool about to be call
             raise ValueError("--risk must be low or high")
         body = ActionCheckIn(tool=tool, parameters=parse_params(param or []), intent=intent, risk=risk)
     except ValueError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(3)
     with _runtime() as rt, Session(rt.engine, expire_on_commit=False) as session:
         out = check_and_commit(service_for(rt, session), body, actor="local-cli")
@@ -84,22 +84,22 @@ def check_action(tool: str = typer.Argument(..., help="The tool about to be call
         raise typer.Exit(EXIT_CODES[out.decision])
     lane = f"  lane {out.lane}" if out.lane else ""
     console.print(f"[{STYLE[out.decision]}]{out.decision}[/]  {out.tool}{lane}  receipt {out.receipt_id or '-'}",
-                  highlight=False)
+                  highlight=False, soft_wrap=True)
     for r in out.reasons:
-        console.print(f"  • [bold]{r.code}[/bold] {escape(r.message)}", highlight=False)
+        console.print(f"  • [bold]{r.code}[/bold] {escape(r.message)}", highlight=False, soft_wrap=True)
     for r in out.rules:
         mark = "→" if r.governing else " "
         cond = f" when {' and '.join(r.conditions)}" if r.conditions else ""
         console.print(escape(f"  {mark} {r.card} v{r.card_version}: {r.tool}{cond} → {r.lane}"
-                             + (f" (could not check: {', '.join(r.unknown)})" if r.unknown else "")), highlight=False)
+                             + (f" (could not check: {', '.join(r.unknown)})" if r.unknown else "")), highlight=False, soft_wrap=True)
     for d in out.cards + out.sources:
-        console.print(f"    {d.kind} {d.id} v{d.version}: {d.state}", highlight=False)
+        console.print(f"    {d.kind} {d.id} v{d.version}: {d.state}", highlight=False, soft_wrap=True)
     if out.owner or out.rollback or out.log:
         console.print(escape(f"  tool owner {out.owner or '-'}; rollback: {out.rollback or '-'}; log: {out.log or '-'}"),
-                      highlight=False)
+                      highlight=False, soft_wrap=True)
     if out.ask.question:
         who = f"{out.ask.owner or 'the operator'}" + (f" <{out.ask.contact}>" if out.ask.contact else "")
-        console.print(escape(f"ask {who}: {out.ask.question}"), highlight=False)
+        console.print(escape(f"ask {who}: {out.ask.question}"), highlight=False, soft_wrap=True)
     raise typer.Exit(EXIT_CODES[out.decision])
 
 
