@@ -15,6 +15,7 @@ from types import SimpleNamespace
 from typing import Any, Callable
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import or_
 from sqlmodel import Session, select
 
 from freshgate.actions import receipts, table
@@ -144,14 +145,15 @@ class ActionService:
     def _freshness(self, card_ids: list[str], risk: str, ev: Evaluation) -> list[DecisionReason]:
         cards = [ev.docs[c] for c in card_ids]
         ev.fresh = self.registry.freshness(cards)
-        counts = self._conflict_counts()
+        deps = {card.id: self.registry.dependencies(card.id) for card in cards}
+        counts = self._conflict_counts(card_ids + [s for lst in deps.values() for s in lst])
         out: list[DecisionReason] = []
         for card in cards:
             fr = ev.fresh[card.id]
             ev.cards.append(DocumentRef(id=card.id, title=card.title, kind="sop", version=card.version, state=fr.state,
                                         owner=card.owner_id))
             evidence, missing, superseded = [], [], []
-            for sid in self.registry.dependencies(card.id):
+            for sid in deps[card.id]:
                 src = self.session.get(Document, sid)
                 if src is None:
                     missing.append(sid)
@@ -172,17 +174,20 @@ class ActionService:
             out += freshness_reasons(card_ev, evidence, missing, superseded, risk)
         return out
 
-    def _conflict_counts(self) -> dict[str, int]:
-        fn = getattr(self.conflicts, "open_counts", None)
-        if fn is None:
+    def _conflict_counts(self, doc_ids: list[str]) -> dict[str, int]:
+        """{document: open or confirmed conflicts} of these documents (one query; {} without conflict detection)."""
+        if self.conflicts is None or not doc_ids:
             return {}
-        try:
-            return dict(fn(self.session))
-        except SQLAlchemyError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - unknown conflicts: never proceed on a guess
-            log.exception("conflict counts failed")
-            raise SQLAlchemyError(f"conflict state unknown: {exc}") from exc
+        from freshgate.conflicts.models import ACTIVE_STATUSES, ConflictRecord
+
+        q = select(ConflictRecord.doc_a, ConflictRecord.doc_b).where(
+            ConflictRecord.status.in_(ACTIVE_STATUSES),
+            or_(ConflictRecord.doc_a.in_(doc_ids), ConflictRecord.doc_b.in_(doc_ids)))
+        out: dict[str, int] = {}
+        for a, b in self.session.exec(q).all():
+            for d in {a, b}:
+                out[d] = out.get(d, 0) + 1
+        return out
 
     # ---- receipt and answer -----------------------------------------------------------------
     def _record(self, req: ActionCheckIn, tool: str, risk: str, ev: Evaluation, now: datetime,
