@@ -162,7 +162,7 @@ class AuthMiddleware:
             if principal is None:
                 return await self._deny(401, "unauthenticated", "a credential is required: send "
                                         "`Authorization: Bearer fg_...` (or X-API-Key)")(scope, receive, send)
-            return await self._deny(403, "forbidden", f"role {principal.role} may not do this "
+            return await self._deny(403, "forbidden_role", f"role {principal.role} may not do this "
                                     f"(needs permission {perm!r})")(scope, receive, send)
         scope.setdefault("state", {})["principal"] = principal
         return await self._call(scope, receive, send)
