@@ -274,6 +274,7 @@ def _register_domain_commands() -> None:
     scheduler_commands(app)
     conflicts_commands(app)
     actions_commands(app)
+    __import__("freshgate.auth.commands", fromlist=["register"]).register(app)  # keys create|list|revoke
 
 
 _register_domain_commands()

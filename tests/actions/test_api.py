@@ -56,12 +56,12 @@ def test_refunds_by_amount_and_the_strictest_rule_when_the_amount_is_unknown(exa
 def test_freshness_turns_an_allowed_action_into_stop_and_ask(example, runtime):
     assert check(example, "orders.lookup")["decision"] == "proceed"
     r = example.put("/v1/documents/shipping-policy/content",
-                    json={"actor": "sofia.marquez", "content": "# Shipping\n\n## Cut-off\n\nOrders leave at noon.\n"})
+                    json={"content": "# Shipping\n\n## Cut-off\n\nOrders leave at noon.\n"})
     assert r.status_code == 200, r.text
     a = check(example, "orders.lookup")
     assert a["decision"] == "stop_and_ask" and a["reasons"][0]["code"] == "changed_unverified"
     assert a["reasons"][0]["item"] == "shipping-policy" and a["ask"]["owner"] == "sofia.marquez"
-    assert example.post("/v1/documents/shipping-policy/verify", json={"actor": "sofia.marquez"}).status_code == 200
+    assert example.post("/v1/documents/shipping-policy/verify", json={}).status_code == 200
     # the card was verified before its source changed: it proceeds, with a note that the card should be re-checked
     a = check(example, "orders.lookup")
     assert a["decision"] == "proceed" and codes(a) == ["sop_suspect"]
@@ -73,7 +73,7 @@ def test_freshness_turns_an_allowed_action_into_stop_and_ask(example, runtime):
     with Session(runtime.engine) as s:
         RegistryService(s, runtime.registry_ctx).set_owner_active("team-support", True, actor="ops")
         s.commit()
-    assert example.post("/v1/documents/shipping-delay-reply/retire", json={"actor": "ops"}).status_code == 200
+    assert example.post("/v1/documents/shipping-delay-reply/retire", json={}).status_code == 200
     a = check(example, "orders.lookup")
     assert a["decision"] == "stop_and_ask" and codes(a)[0] == "retired_no_successor"
 
@@ -106,8 +106,7 @@ def _open_conflict(session, svc, doc_a, doc_b):
 def test_a_retired_card_with_a_successor_hands_its_rules_over(example, runtime):
     a = check(example, "stripe.credit_note")
     assert a["cards"][0]["id"] == "sla-service-credit"
-    r = example.post("/v1/documents/sla-service-credit/retire", json={"actor": "dana.kim",
-                                                                      "successor": "refund-subscription-charge"})
+    r = example.post("/v1/documents/sla-service-credit/retire", json={"successor": "refund-subscription-charge"})
     assert r.status_code == 200, r.text
     a = check(example, "stripe.credit_note")  # the successor has no rule for it: nobody governs it now
     assert a["decision"] == "stop_and_ask" and codes(a) == ["no_procedure"]
@@ -174,3 +173,27 @@ def test_bad_input_is_a_problem(example):
     r = example.post("/v1/actions/check", json={"tool": "x", "parameters": [1, 2]})
     assert r.status_code == 422
     assert example.get("/v1/actions/receipts/nope").status_code == 404
+
+
+def test_roles_agents_check_and_see_only_their_own_receipts(example, client_as, runtime):
+    agent, other = client_as("agent"), client_as("agent")
+    mine = check(agent, "zendesk.reply", {"macro": "order-on-its-way", "customer": {"name": "Ann"}})
+    theirs = check(other, "zendesk.reply", {"macro": "order-on-its-way", "customer": {"name": "Bob"}})
+    assert agent.get("/v1/tools").status_code == 200
+    assert agent.get("/v1/actions/uncovered").status_code == 403
+    listed = agent.get("/v1/actions/receipts").json()
+    assert [r["id"] for r in listed] == [mine["receipt_id"]] and listed[0]["parameters"]["customer"]["name"] == "Ann"
+    assert agent.get(f"/v1/actions/receipts/{theirs['receipt_id']}").status_code == 404
+    impact = agent.get("/v1/receipts?document=shipping-delay-reply").json()
+    assert [r["id"] for r in impact] == [mine["receipt_id"]]
+    # the owner of the governing card sees both, with parameters; an owner of something else sees neither
+    card_owner, stranger = client_as("owner", "team-support"), client_as("owner", "dana.kim")
+    seen = {r["id"]: r for r in card_owner.get("/v1/actions/receipts?document=shipping-delay-reply").json()}
+    assert set(seen) == {mine["receipt_id"], theirs["receipt_id"]}
+    assert seen[theirs["receipt_id"]]["parameters"]["customer"]["name"] == "Bob"
+    assert stranger.get("/v1/actions/receipts").json() == []
+    assert stranger.get(f"/v1/actions/receipts/{mine['receipt_id']}").status_code == 404
+    assert {r["id"] for r in example.get("/v1/actions/receipts").json()} == {mine["receipt_id"], theirs["receipt_id"]}
+    principal = example.get(f"/v1/actions/receipts/{mine['receipt_id']}").json()["principal"]
+    assert principal and principal.startswith("key:")
+    assert client_as(None).post("/v1/actions/check", json={"tool": "x"}).status_code == 401

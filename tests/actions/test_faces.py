@@ -13,6 +13,10 @@ from freshgate.actions.commands import parse_params
 from freshgate.app import create_app
 from freshgate.cli import app
 from freshgate.client import Freshgate, FreshgateAPIError
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+
+from tests.conftest import bearer, make_key
 from tests.lookup.live import serve
 
 
@@ -61,9 +65,11 @@ def test_mcp_tool_and_client_round_trip(runtime, kb):
     from freshgate.app import run_sync
 
     assert run_sync(runtime, [kb / "sources", kb / "sop_cards"]).failed == []
+    key = make_key(runtime.engine, "agent", label="mcp agent")
 
     async def go(url):
-        async with Client(f"{url}/mcp") as client:
+        transport = streamable_http_client(f"{url}/mcp", http_client=create_mcp_http_client(headers=bearer(key)))
+        async with Client(transport) as client:
             tools = {t.name for t in (await client.list_tools()).tools}
             a = await client.call_tool("freshgate_check_action", {"tool": "stripe.refund",
                                                                   "parameters": {"amount": "9000 EUR"},
@@ -73,7 +79,7 @@ def test_mcp_tool_and_client_round_trip(runtime, kb):
 
     with serve(create_app(runtime=runtime)) as url:
         tools, a, bad = asyncio.run(go(url))
-        with Freshgate(url) as fg:
+        with Freshgate(url, api_key=key) as fg:
             c = fg.check_action("zendesk.reply", {"macro": "order-on-its-way"}, intent="tell the customer")
             receipts = fg.receipts(document="refund-over-5000")
             with pytest.raises(FreshgateAPIError) as err:
@@ -84,5 +90,15 @@ def test_mcp_tool_and_client_round_trip(runtime, kb):
     assert out["owner"] == "finance" and out["rollback"].startswith("none")
     assert bad.is_error and "invalid: tool" in bad.content[0].text
     assert c["decision"] == "proceed" and c["receipt_id"]
-    assert receipts[0]["id"] == out["receipt_id"] and receipts[0]["action"]["actor"] == "mcp"
+    assert receipts[0]["id"] == out["receipt_id"] and receipts[0]["kind"] == "action"
+    assert receipts[0]["principal"] == c_principal(runtime, c["receipt_id"]) and receipts[0]["principal"].startswith("key:")
     assert err.value.status == 422
+
+
+def c_principal(runtime, receipt_id):
+    from sqlmodel import Session
+
+    from freshgate.actions.models import ActionReceipt
+
+    with Session(runtime.engine) as s:
+        return s.get(ActionReceipt, receipt_id).principal

@@ -5,19 +5,21 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from freshgate.actions.decide import STOP
 from freshgate.actions.models import ActionReceipt
 from freshgate.actions.schemas import ActionCheckIn, ActionCheckOut, ActionReceiptOut, ReasonOut, ToolOut, UncoveredOut
+from freshgate.problems import PROBLEM_RESPONSES
 from freshgate.actions.service import ActionService
 from freshgate.deps import get_session
-from freshgate.errors import Unavailable
+from freshgate.errors import NotFound, Unavailable
+from freshgate.registry.models import Document
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/v1", tags=["actions"])
+router = APIRouter(prefix="/v1", tags=["actions"], responses=PROBLEM_RESPONSES)
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
@@ -37,13 +39,13 @@ Svc = Annotated[ActionService, Depends(_svc)]
 
 
 def principal_of(request: Request) -> Any:
-    """The authenticated principal, when the trust boundary is installed."""
+    """The authenticated principal (None when auth is off or for the local CLI)."""
     return getattr(request.state, "principal", None)
 
 
-def check_and_commit(svc: ActionService, body: ActionCheckIn, actor: str | None = None) -> ActionCheckOut:
+def check_and_commit(svc: ActionService, body: ActionCheckIn, principal: str | None = None) -> ActionCheckOut:
     """Run an action check and commit its receipt; a failed commit turns the answer into stop_and_ask."""
-    out = svc.check(body, actor=actor)
+    out = svc.check(body, principal=principal)
     try:
         svc.session.commit()
     except SQLAlchemyError as exc:
@@ -54,19 +56,34 @@ def check_and_commit(svc: ActionService, body: ActionCheckIn, actor: str | None 
     return out
 
 
-def receipt_out(r: ActionReceipt, principal: Any) -> ActionReceiptOut:
-    """Public view of an action receipt: an agent sees the parameters of its own checks only."""
-    out = ActionReceiptOut.model_validate(r, from_attributes=True)
-    if principal is not None and getattr(principal, "role", None) == "agent" and r.actor != principal.actor:
-        out.parameters = None
-    return out
+def _visible(r: ActionReceipt, principal: Any, owners: dict[str, str | None]) -> bool:
+    """Operators see every action receipt; anyone their own; owners also those relying on documents they own."""
+    if principal is None or getattr(principal, "is_operator", False) or r.principal == principal.id:
+        return True
+    return any(principal.can_act_on(owners.get(d.get("document_id"))) for d in r.documents or [])
+
+
+def receipts_visible(session: Session, principal: Any, *, document: str | None = None, tool: str | None = None,
+                     limit: int = 100) -> list[ActionReceiptOut]:
+    """Action receipts the principal may read (newest first), parameters included."""
+    from freshgate.actions import receipts
+    from freshgate.registry.models import Document
+
+    mine = principal.id if principal is not None and getattr(principal, "role", None) == "agent" else None
+    fetch = limit if mine or principal is None or principal.is_operator else 1000
+    rows = (receipts.receipts_for(session, document, fetch, principal=mine) if document
+            else receipts.recent(session, fetch, tool, principal=mine))
+    ids = {d.get("document_id") for r in rows for d in (r.documents or [])}
+    owners = dict(session.exec(select(Document.id, Document.owner_id).where(Document.id.in_(ids))).all()) if ids else {}
+    return [ActionReceiptOut.model_validate(r, from_attributes=True) for r in rows
+            if _visible(r, principal, owners)][:limit]
 
 
 @router.post("/actions/check", response_model=ActionCheckOut)
 def check_action(body: ActionCheckIn, svc: Svc, request: Request):
     """Before a tool call: proceed, needs_approval, forbidden or stop_and_ask, from the governing SOP card and its sources."""
     p = principal_of(request)
-    return check_and_commit(svc, body, actor=getattr(p, "actor", None))
+    return check_and_commit(svc, body, principal=p.id if p is not None else None)
 
 
 @router.get("/tools", response_model=list[ToolOut])
@@ -83,18 +100,23 @@ def list_uncovered(svc: Svc, limit: int = Query(100, ge=1, le=1000)):
 
 @router.get("/actions/receipts", response_model=list[ActionReceiptOut])
 def list_action_receipts(svc: Svc, request: Request,
-                         document: str | None = Query(None, description="Only checks that relied on this card or source."),
-                         tool: str | None = Query(None, description="Only checks of this tool."),
+                         document: str | None = Query(None, max_length=200,
+                                                      description="Only checks that relied on this card or source."),
+                         tool: str | None = Query(None, max_length=300, description="Only checks of this tool."),
                          limit: int = Query(100, ge=1, le=1000)):
-    """Action receipts, newest first; with `document`, the actions a card (or source) governed."""
-    from freshgate.actions import receipts
-
-    rows = svc.receipts_for(document, limit) if document else receipts.recent(svc.session, limit, tool)
-    p = principal_of(request)
-    return [receipt_out(r, p) for r in rows if not tool or r.tool == tool]
+    """Action receipts, newest first; with `document`, the actions a card (or source) governed. Agents see their own."""
+    if document:
+        svc.registry.get(document)
+    rows = receipts_visible(svc.session, principal_of(request), document=document, tool=tool, limit=limit)
+    return [r for r in rows if not tool or r.tool == tool]
 
 
 @router.get("/actions/receipts/{receipt_id}", response_model=ActionReceiptOut)
-def get_action_receipt(receipt_id: str, svc: Svc, request: Request):
+def get_action_receipt(receipt_id: Annotated[str, Path(max_length=64)], svc: Svc, request: Request):
     """One action receipt: tool, redacted parameters, decision, governing rules and the versions relied on."""
-    return receipt_out(svc.receipt(receipt_id), principal_of(request))
+    r = svc.receipt(receipt_id)
+    ids = [d.get("document_id") for d in r.documents or []]
+    owners = {i: svc.registry.get(i).owner_id for i in ids if svc.session.get(Document, i) is not None}
+    if not _visible(r, principal_of(request), owners):
+        raise NotFound(f"no action receipt with id {receipt_id!r}")
+    return ActionReceiptOut.model_validate(r, from_attributes=True)

@@ -6,6 +6,7 @@ stop_and_ask, 3 for a usage error, so a wrapper can gate a tool call on it.
 
 from __future__ import annotations
 
+import getpass
 import json
 import re
 from typing import Any, Optional
@@ -78,7 +79,7 @@ def check_action(tool: str = typer.Argument(..., help="The tool about to be call
         err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(3)
     with _runtime() as rt, Session(rt.engine, expire_on_commit=False) as session:
-        out = check_and_commit(service_for(rt, session), body, actor="local-cli")
+        out = check_and_commit(service_for(rt, session), body, principal=f"local:{getpass.getuser()}"[:200])
     if as_json:
         console.print_json(out.model_dump_json())
         raise typer.Exit(EXIT_CODES[out.decision])

@@ -46,7 +46,7 @@ class ActionReceipt(SQLModel, table=True):
     rules: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     # [{document_id, version, state, role: card | source}] exactly as relied on
     documents: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    actor: Optional[str] = Field(default=None, max_length=200, index=True)
+    principal: Optional[str] = Field(default=None, max_length=200, index=True)  # who asked (auth principal id)
 
 
 class ActionReceiptDocument(SQLModel, table=True):

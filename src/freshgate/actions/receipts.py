@@ -45,11 +45,11 @@ def new_receipt_id() -> str:
 
 def record(session: Session, *, receipt_id: str, at: datetime, tool: str, parameters: dict[str, Any],
            intent: str | None, risk: str, decision: str, lane: str | None, reasons: list[dict], rules: list[dict],
-           documents: list[dict], actor: str | None, uncovered_reason: str | None) -> str:
+           documents: list[dict], principal: str | None, uncovered_reason: str | None) -> str:
     """Store one action receipt, its document links, reliance counts and (when uncovered) the uncovered tool."""
     session.execute(insert(ActionReceipt).values(
         id=receipt_id, at=at, tool=tool, parameters=parameters, intent=intent, risk=risk, decision=decision,
-        lane=lane, reasons=reasons, rules=rules, documents=documents, actor=actor))
+        lane=lane, reasons=reasons, rules=rules, documents=documents, principal=principal))
     links = {d["document_id"]: d["version"] for d in documents if d.get("version") is not None}
     if links:
         session.execute(insert(ActionReceiptDocument), [
@@ -60,18 +60,24 @@ def record(session: Session, *, receipt_id: str, at: datetime, tool: str, parame
     return receipt_id
 
 
-def receipts_for(session: Session, document_id: str, limit: int = 100) -> list[ActionReceipt]:
-    """Action checks that relied on a document (card or source), newest first."""
+def receipts_for(session: Session, document_id: str, limit: int = 100, principal: str | None = None
+                 ) -> list[ActionReceipt]:
+    """Action checks that relied on a document (card or source), newest first (only one principal's when given)."""
     q = (select(ActionReceipt).join(ActionReceiptDocument, ActionReceiptDocument.receipt_id == ActionReceipt.id)
          .where(ActionReceiptDocument.document_id == document_id))
+    if principal is not None:
+        q = q.where(ActionReceipt.principal == principal)
     return list(session.exec(q.order_by(ActionReceipt.at.desc(), ActionReceipt.id).limit(limit)).all())
 
 
-def recent(session: Session, limit: int = 100, tool: str | None = None) -> list[ActionReceipt]:
-    """The most recent action checks (of one tool)."""
+def recent(session: Session, limit: int = 100, tool: str | None = None, principal: str | None = None
+           ) -> list[ActionReceipt]:
+    """The most recent action checks (of one tool; of one principal)."""
     q = select(ActionReceipt)
     if tool:
         q = q.where(ActionReceipt.tool == tool)
+    if principal is not None:
+        q = q.where(ActionReceipt.principal == principal)
     return list(session.exec(q.order_by(ActionReceipt.at.desc()).limit(limit)).all())
 
 

@@ -126,4 +126,4 @@ class ActionReceiptOut(BaseModel):
     reasons: list[dict[str, Any]]
     rules: list[dict[str, Any]]
     documents: list[dict[str, Any]]
-    actor: str | None
+    principal: str | None

@@ -77,7 +77,7 @@ class ActionService:
         self.clock = clock or registry.ctx.clock
 
     # ---- the check ------------------------------------------------------------------------
-    def check(self, req: ActionCheckIn, actor: str | None = None) -> ActionCheckOut:
+    def check(self, req: ActionCheckIn, principal: str | None = None) -> ActionCheckOut:
         """Decide proceed / caution / needs_approval / forbidden / stop_and_ask for a tool call; records a receipt (flushes)."""
         now = self.clock()
         tool = req.tool.strip()
@@ -91,7 +91,7 @@ class ActionService:
                                                     "database is unavailable")])
         receipt_id = None
         try:
-            receipt_id = self._record(req, tool, risk, ev, now, actor)
+            receipt_id = self._record(req, tool, risk, ev, now, principal)
         except SQLAlchemyError as exc:
             log.error("action receipt not recorded: %s", exc)
             self.session.rollback()
@@ -191,7 +191,7 @@ class ActionService:
 
     # ---- receipt and answer -----------------------------------------------------------------
     def _record(self, req: ActionCheckIn, tool: str, risk: str, ev: Evaluation, now: datetime,
-                actor: str | None) -> str:
+                principal: str | None) -> str:
         docs = [{"document_id": d.id, "version": d.version, "state": d.state, "role": "card"} for d in ev.cards]
         docs += [{"document_id": d.id, "version": d.version, "state": d.state, "role": "source", "card": d.card}
                  for d in ev.sources]
@@ -205,7 +205,7 @@ class ActionService:
             parameters=receipts.redact(req.parameters, self.settings.redact_keys), intent=req.intent, risk=risk,
             decision=ev.decision, lane=ev.lane,
             reasons=[{"code": r.code, "message": r.message, "item": r.item} for r in ev.reasons], rules=rules,
-            documents=docs, actor=actor, uncovered_reason=uncovered)
+            documents=docs, principal=principal, uncovered_reason=uncovered)
 
     def _answer(self, req: ActionCheckIn, tool: str, ev: Evaluation, receipt_id: str | None,
                 now: datetime) -> ActionCheckOut:

@@ -1,7 +1,7 @@
 """actions: the tool permission table (backfilled from SOP cards' tool names), action receipts, uncovered actions
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0008
 Create Date: 2026-11-30
 """
 import json
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 
 revision = '0009'
-down_revision = '0006'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
@@ -48,11 +48,11 @@ def upgrade() -> None:
     sa.Column('reasons', sa.JSON(), nullable=False),
     sa.Column('rules', sa.JSON(), nullable=False),
     sa.Column('documents', sa.JSON(), nullable=False),
-    sa.Column('actor', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+    sa.Column('principal', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('action_receipt', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_action_receipt_actor'), ['actor'], unique=False)
+        batch_op.create_index(batch_op.f('ix_action_receipt_principal'), ['principal'], unique=False)
         batch_op.create_index(batch_op.f('ix_action_receipt_at'), ['at'], unique=False)
         batch_op.create_index(batch_op.f('ix_action_receipt_decision'), ['decision'], unique=False)
         batch_op.create_index(batch_op.f('ix_action_receipt_tool'), ['tool'], unique=False)
