@@ -144,9 +144,13 @@ class ActionService:
 
     def _freshness(self, card_ids: list[str], risk: str, ev: Evaluation) -> list[DecisionReason]:
         cards = [ev.docs[c] for c in card_ids]
-        ev.fresh = self.registry.freshness(cards)
         deps = {card.id: self.registry.dependencies(card.id) for card in cards}
-        counts = self._conflict_counts(card_ids + [s for lst in deps.values() for s in lst])
+        wanted = {sid for lst in deps.values() for sid in lst} - set(ev.docs)
+        if wanted:  # held in ev.docs: the session's identity map alone would let them go
+            ev.docs.update((d.id, d) for d in self.session.exec(select(Document).where(Document.id.in_(wanted))).all())
+        sources = {sid: ev.docs[sid] for lst in deps.values() for sid in lst if sid in ev.docs}
+        ev.fresh = self.registry.freshness(cards + [d for d in sources.values() if d.id not in card_ids])
+        counts = self._conflict_counts(card_ids + list(sources))
         out: list[DecisionReason] = []
         for card in cards:
             fr = ev.fresh[card.id]
@@ -154,13 +158,11 @@ class ActionService:
                                         owner=card.owner_id))
             evidence, missing, superseded = [], [], []
             for sid in deps[card.id]:
-                src = self.session.get(Document, sid)
+                src = sources.get(sid)
                 if src is None:
                     missing.append(sid)
                     continue
-                ev.docs[sid] = src
-                sfr = ev.fresh.get(sid) or self.registry.freshness([src])[sid]
-                ev.fresh[sid] = sfr
+                sfr = ev.fresh[sid]
                 ev.sources.append(DocumentRef(id=sid, title=src.title, kind=src.kind, version=src.version,
                                               state=sfr.state, owner=src.owner_id, card=card.id))
                 if src.status == "retired" and self._superseded(src):
