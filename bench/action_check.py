@@ -9,8 +9,9 @@ variants alternating, ROUNDS rounds. Registry only (no embeddings: the action ch
 HTTP: one server (pinned to 2 cores, scheduler and model warm-up off) on the registry with rules;
 per round and call kind a block of REQUESTS sequential checks, kinds interleaved: `exact` (a
 tool named by one card, conditions evaluated), `glob` (covered by a glob rule), `uncovered`
-(no_procedure, recorded), `missing_param` (strictest rule, several cards). Every check writes its
-receipt (and link rows) and commits, as in production. The load average is printed per block.
+(no_procedure, recorded), `missing_param` (strictest rule, several cards). Every check carries an
+agent API key, writes its receipt (and link rows) and commits, as in production. The load average
+is printed per block.
 
     .venv/bin/python bench/action_check.py [N_CARDS=1000] [RULES_PER_CARD=10] [REQUESTS=300] [ROUNDS=3]
 """
@@ -44,7 +45,7 @@ def load1() -> float:
 
 def generate(root: Path, n_cards: int, per_card: int, with_rules: bool, seed: int = 7) -> None:
     """Sources and SOP cards; card i governs tools app{i // 4}.op{j} (4 cards share an app's tools, so
-    rules overlap in amount ranges across cards) and every 50th card adds a glob."""
+    rules overlap in amount ranges across cards) and every 200th card adds a glob (app0.*, app50.*, ...)."""
     rnd = random.Random(seed)
     src, sop = root / "sources", root / "sop_cards"
     src.mkdir(parents=True)
@@ -64,7 +65,7 @@ def generate(root: Path, n_cards: int, per_card: int, with_rules: bool, seed: in
             lo, hi = band * 1000, (band + 1) * 1000
             lane = ("automatic", "approval", "forbidden")[band % 3]
             cond = f"amount > {lo} EUR and amount <= {hi} EUR" + (" and segment in [smb, mid]" if j % 3 == 0 else "")
-            if j == 0 and i % 50 == 0:
+            if j == 0 and i % 200 == 0:
                 tool, cond = f"app{app}.*", "segment in [enterprise]"
             lines.append(f"  - tool: {tool}\n    when: {cond}\n    lane: {lane}\n    owner: team-{i % 20}\n"
                          f"    log: audit log {app}\n" + ("    rollback: reverse it\n" if lane != "automatic" else ""))
@@ -83,6 +84,7 @@ def sync_once(db_path: Path, kb: Path) -> tuple[float, int, int]:
 
     s = Settings(database_url=f"sqlite:///{db_path}")
     s.server.scheduler = False
+    s.auth.key_file = str(db_path.with_suffix(".key"))
     s.conflicts.check_on_change = False
     rt = build_runtime(s)
     try:
@@ -96,9 +98,25 @@ def sync_once(db_path: Path, kb: Path) -> tuple[float, int, int]:
         rt.close()
 
 
+def agent_key(path: Path) -> str:
+    """An agent API key in the registry (the server checks it on every request, as in production)."""
+    from sqlmodel import Session
+
+    from freshgate import db
+    from freshgate.auth.service import KeyService
+
+    engine = db.make_engine(f"sqlite:///{path}")
+    with Session(engine) as session:
+        _, raw = KeyService(session).create("bench agent", "agent")
+        session.commit()
+    engine.dispose()
+    return raw
+
+
 def serve(path: Path, port: int) -> subprocess.Popen:
     env = {**os.environ, "FRESHGATE_DATABASE_URL": f"sqlite:///{path}", "FRESHGATE_SERVER__SCHEDULER": "false",
-           "FRESHGATE_CONFLICTS__SCAN_ON_START": "false", "FRESHGATE_LOOKUP__WARM_UP": "false"}
+           "FRESHGATE_CONFLICTS__SCAN_ON_START": "false", "FRESHGATE_LOOKUP__WARM_UP": "false",
+           "FRESHGATE_AUTH__KEY_FILE": str(path.with_suffix(".key"))}
     code = ("import uvicorn; from freshgate.app import create_app; "
             f"uvicorn.run(create_app(), host='127.0.0.1', port={port}, log_level='warning')")
     cores = "0,1" if (os.cpu_count() or 1) >= 2 else "0"
@@ -117,8 +135,8 @@ def wait_ready(base: str, timeout: float = 120) -> None:
     raise RuntimeError("server not ready")
 
 
-def body(kind: str, rnd: random.Random, per_card: int) -> dict:
-    app, j = rnd.randrange(250), rnd.randrange(1, per_card)
+def body(kind: str, rnd: random.Random, per_card: int, apps: int = 250) -> dict:
+    app, j = rnd.randrange(max(1, apps)), rnd.randrange(1, per_card)
     if kind == "exact":
         return {"tool": f"app{app}.op{j}", "parameters": {"amount": f"{rnd.randrange(1, 4000)} EUR", "segment": "smb"}}
     if kind == "glob":
@@ -128,10 +146,10 @@ def body(kind: str, rnd: random.Random, per_card: int) -> dict:
     return {"tool": f"app{app}.op{j}", "parameters": {"segment": "smb"}}  # missing amount: every band applies
 
 
-def block(c: httpx.Client, kind: str, n: int, rnd: random.Random, per_card: int) -> tuple[list[float], dict]:
+def block(c: httpx.Client, kind: str, n: int, rnd: random.Random, per_card: int, apps: int) -> tuple[list[float], dict]:
     times, decisions = [], {}
     for _ in range(n):
-        b = body(kind, rnd, per_card)
+        b = body(kind, rnd, per_card, apps)
         t = time.perf_counter()
         r = c.post("/v1/actions/check", json=b)
         times.append(time.perf_counter() - t)
@@ -169,6 +187,7 @@ def main() -> None:
         db_path = tmp / "sync-rules-0.db"
         port = 18000 + os.getpid() % 1000
         base = f"http://127.0.0.1:{port}"
+        key = agent_key(db_path)
         proc = serve(db_path, port)
         try:
             wait_ready(base)
@@ -177,12 +196,12 @@ def main() -> None:
             samples = {k: [] for k in kinds}
             decisions = {k: {} for k in kinds}
             loads = {k: [] for k in kinds}
-            with httpx.Client(base_url=base, timeout=30) as c:
+            with httpx.Client(base_url=base, timeout=30, headers={"Authorization": f"Bearer {key}"}) as c:
                 for k in kinds:
-                    block(c, k, 30, rnd, per_card)  # warm
+                    block(c, k, 30, rnd, per_card, min(250, n_cards // 4))  # warm
                 for _ in range(rounds):
                     for k in kinds:  # interleaved
-                        t, d = block(c, k, requests, rnd, per_card)
+                        t, d = block(c, k, requests, rnd, per_card, min(250, n_cards // 4))
                         samples[k] += t
                         loads[k].append(load1())
                         for key, v in d.items():

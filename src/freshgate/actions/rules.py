@@ -176,6 +176,8 @@ def split_conditions(when: Any) -> list[str]:
 
 def _and_split(text: str) -> list[str]:
     """Split on ` and ` outside quotes and brackets."""
+    if not _AND.search(text):
+        return [text]
     out, cur, depth, quote, i = [], "", 0, None, 0
     while i < len(text):
         ch = text[i]
