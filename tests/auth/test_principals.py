@@ -131,8 +131,12 @@ def test_auth_off_is_refused_on_a_public_bind_and_loud_on_loopback(database_url,
     with pytest.raises(RuntimeError, match="refused"):
         create_app(s)
     s.server.host = "127.0.0.1"
+    s.auth.allowed_hosts = ["testserver", "10.0.0.1"]
     with caplog.at_level("WARNING"), TestClient(create_app(s)) as c:
         assert c.get("/v1/whoami").json()["via"] == "auth_off"
+        # `freshgate serve --host 10.0.0.1` binds elsewhere than the settings say: refused per request too
+        r = TestClient(c.app, base_url="http://10.0.0.1").get("/v1/whoami")
+        assert r.status_code == 401 and "non-loopback" in r.json()["detail"]
     assert any("AUTH IS OFF" in r.message for r in caplog.records)
 
 

@@ -104,6 +104,12 @@ def _safe(path: str) -> str:
     return path.replace("\x00", "\\0")[:300]
 
 
+def _loopback(host: str) -> bool:
+    from freshgate.auth.setup import is_loopback
+
+    return is_loopback(host) or host == "testserver"  # TestClient's in-process server name
+
+
 def _networks(cidrs: list[str]):
     return [ipaddress.ip_network(c, strict=False) for c in cidrs]
 
@@ -258,6 +264,10 @@ class AuthMiddleware:
 
     async def _principal(self, request) -> Principal | None:
         if self.settings.mode == "off":
+            server = request.scope.get("server")
+            if server and not _loopback(server[0]):
+                raise _BadCredential(f"auth.mode = off is refused on a non-loopback address ({server[0]}); "
+                                     "use API keys")
             return OFF
         auth = request.headers.get("authorization") or ""
         raw = auth[7:].strip() if auth[:7].lower() == "bearer " else request.headers.get("x-api-key")
