@@ -153,3 +153,18 @@ def test_first_start_writes_an_operator_key_only_the_user_can_read(database_url,
         assert TestClient(c.app, headers=bearer(raw)).get("/v1/whoami").json()["role"] == "operator"
     with TestClient(create_app(s)):  # second start: an operator key exists, nothing new is printed
         assert raw not in capsys.readouterr().err
+
+
+def test_agents_see_only_their_own_receipts(docs, client_as, runtime):
+    from freshgate.embeddings.embedder import HashingEmbedder
+
+    runtime.extras["lookup"].use_embedder(HashingEmbedder())
+    a, b = client_as("agent"), client_as("agent")
+    ra = a.post("/v1/lookup", json={"query": "shipping text"}).json()["receipt_id"]
+    rb = b.post("/v1/lookup", json={"query": "refund text"}).json()["receipt_id"]
+    assert ra and rb
+    assert [r["id"] for r in a.get("/v1/receipts").json()] == [ra]
+    assert a.get(f"/v1/receipts/{ra}").json()["principal"] == a.get("/v1/whoami").json()["id"]
+    r = a.get(f"/v1/receipts/{rb}")
+    assert r.status_code == 404 and r.json()["code"] == "not_found"
+    assert {ra, rb} <= {r["id"] for r in docs.get("/v1/receipts").json()}  # operators see everyone's
