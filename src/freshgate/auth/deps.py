@@ -226,7 +226,10 @@ class AuthMiddleware:
         if "*" in self.hosts:
             return None
         host = (request.headers.get("host") or "").strip().lower()
-        name = host[1:].split("]", 1)[0] if host.startswith("[") else host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+        if host.startswith("["):
+            name = host[1:].split("]", 1)[0]
+        else:
+            name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
         if name in self.hosts:
             return None
         shown = host[:100].encode("ascii", "replace").decode()
@@ -312,7 +315,8 @@ class AuthMiddleware:
             return principal
         teams = await anyio.to_thread.run_sync(self._teams, user)
         role = "operator" if names & set(self.settings.operator_groups) else "owner"
-        owners = frozenset({user, *teams, *(names - set(self.settings.operator_groups))}) if role == "owner" else frozenset()
+        groups = names - set(self.settings.operator_groups)
+        owners = frozenset({user, *teams, *groups}) if role == "owner" else frozenset()
         principal = Principal(id=f"proxy:{user}", name=user, role=role, owners=owners, via="proxy")
         self.cache.put(key, principal)
         return principal
