@@ -275,6 +275,7 @@ def _register_domain_commands() -> None:
     conflicts_commands(app)
     actions_commands(app)
     __import__("freshgate.auth.commands", fromlist=["register"]).register(app)  # keys create|list|revoke
+    __import__("freshgate.embeddings.commands", fromlist=["register"]).register(app)  # reembed
 
 
 _register_domain_commands()

@@ -131,8 +131,12 @@ def test_auth_off_is_refused_on_a_public_bind_and_loud_on_loopback(database_url,
     with pytest.raises(RuntimeError, match="refused"):
         create_app(s)
     s.server.host = "127.0.0.1"
+    s.auth.allowed_hosts = ["testserver", "10.0.0.1"]
     with caplog.at_level("WARNING"), TestClient(create_app(s)) as c:
         assert c.get("/v1/whoami").json()["via"] == "auth_off"
+        # `freshgate serve --host 10.0.0.1` binds elsewhere than the settings say: refused per request too
+        r = TestClient(c.app, base_url="http://10.0.0.1").get("/v1/whoami")
+        assert r.status_code == 401 and "non-loopback" in r.json()["detail"]
     assert any("AUTH IS OFF" in r.message for r in caplog.records)
 
 
@@ -149,3 +153,18 @@ def test_first_start_writes_an_operator_key_only_the_user_can_read(database_url,
         assert TestClient(c.app, headers=bearer(raw)).get("/v1/whoami").json()["role"] == "operator"
     with TestClient(create_app(s)):  # second start: an operator key exists, nothing new is printed
         assert raw not in capsys.readouterr().err
+
+
+def test_agents_see_only_their_own_receipts(docs, client_as, runtime):
+    from freshgate.embeddings.embedder import HashingEmbedder
+
+    runtime.extras["lookup"].use_embedder(HashingEmbedder())
+    a, b = client_as("agent"), client_as("agent")
+    ra = a.post("/v1/lookup", json={"query": "shipping text"}).json()["receipt_id"]
+    rb = b.post("/v1/lookup", json={"query": "refund text"}).json()["receipt_id"]
+    assert ra and rb
+    assert [r["id"] for r in a.get("/v1/receipts").json()] == [ra]
+    assert a.get(f"/v1/receipts/{ra}").json()["principal"] == a.get("/v1/whoami").json()["id"]
+    r = a.get(f"/v1/receipts/{rb}")
+    assert r.status_code == 404 and r.json()["code"] == "not_found"
+    assert {ra, rb} <= {r["id"] for r in docs.get("/v1/receipts").json()}  # operators see everyone's
