@@ -246,11 +246,6 @@ def normalise_tools(raw: Any) -> list[Any]:
     return out
 
 
-def tool_names(entries: Iterable[Any]) -> list[str]:
-    """The tool names (or globs) of normalised `tools:` entries, in order, once each."""
-    return list(dict.fromkeys(e if isinstance(e, str) else e["tool"] for e in entries))
-
-
 # ---- evaluation -----------------------------------------------------------------------------
 _MISSING = object()
 

@@ -19,7 +19,7 @@ from sqlalchemy import or_
 from sqlmodel import Session, select
 
 from freshgate.actions import receipts, table
-from freshgate.actions.decide import (CAUTION, STOP, decide_action, freshness_reasons, lane_reasons, order)
+from freshgate.actions.decide import STOP, decide_action, freshness_reasons, lane_reasons, order
 from freshgate.actions.models import ActionReceipt, ToolRuleRow, UncoveredAction
 from freshgate.actions.rules import RuleOutcome, is_read_only, resolve
 from freshgate.actions.schemas import (ActionCheckIn, ActionCheckOut, AskOut, DocumentRef, ReasonOut, RuleOut,
@@ -302,5 +302,3 @@ class ActionService:
                     Document.status == "active").order_by(ToolRuleRow.card_id, ToolRuleRow.position))
         return list(self.session.exec(q).all())
 
-
-__all__ = ["ActionService", "CAUTION", "STOP"]
