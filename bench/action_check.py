@@ -11,7 +11,8 @@ per round and call kind a block of REQUESTS sequential checks, kinds interleaved
 tool named by one card, conditions evaluated), `glob` (covered by a glob rule), `uncovered`
 (no_procedure, recorded), `missing_param` (strictest rule, several cards). Every check carries an
 agent API key, writes its receipt (and link rows) and commits, as in production. The load average
-is printed per block.
+is printed per block, and the server's CPU time per check (user + system, from /proc: what a check
+costs regardless of how busy the shared machine is).
 
     .venv/bin/python bench/action_check.py [N_CARDS=1000] [RULES_PER_CARD=10] [REQUESTS=300] [ROUNDS=3]
 """
@@ -146,6 +147,12 @@ def body(kind: str, rnd: random.Random, per_card: int, apps: int = 250) -> dict:
     return {"tool": f"app{app}.op{j}", "parameters": {"segment": "smb"}}  # missing amount: every band applies
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (a load-independent cost per request)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def block(c: httpx.Client, kind: str, n: int, rnd: random.Random, per_card: int, apps: int) -> tuple[list[float], dict]:
     times, decisions = [], {}
     for _ in range(n):
@@ -196,20 +203,25 @@ def main() -> None:
             samples = {k: [] for k in kinds}
             decisions = {k: {} for k in kinds}
             loads = {k: [] for k in kinds}
+            cpu = {k: 0.0 for k in kinds}
             with httpx.Client(base_url=base, timeout=30, headers={"Authorization": f"Bearer {key}"}) as c:
                 for k in kinds:
                     block(c, k, 30, rnd, per_card, min(250, n_cards // 4))  # warm
                 for _ in range(rounds):
                     for k in kinds:  # interleaved
+                        c0 = cpu_seconds(proc.pid)
                         t, d = block(c, k, requests, rnd, per_card, min(250, n_cards // 4))
+                        cpu[k] += cpu_seconds(proc.pid) - c0
                         samples[k] += t
                         loads[k].append(load1())
                         for key, v in d.items():
                             decisions[k][key] = decisions[k].get(key, 0) + v
             allv = [x for v in samples.values() for x in v]
-            out["http"] = {k: {"p50_ms": pct(v, 50), "p99_ms": pct(v, 99), "n": len(v), "decisions": decisions[k],
+            out["http"] = {k: {"p50_ms": pct(v, 50), "p99_ms": pct(v, 99), "n": len(v),
+                               "server_cpu_ms_per_check": round(1e3 * cpu[k] / len(v), 2), "decisions": decisions[k],
                                "loads": loads[k]} for k, v in samples.items()}
-            out["http"]["all"] = {"p50_ms": pct(allv, 50), "p99_ms": pct(allv, 99), "n": len(allv)}
+            out["http"]["all"] = {"p50_ms": pct(allv, 50), "p99_ms": pct(allv, 99), "n": len(allv),
+                                  "server_cpu_ms_per_check": round(1e3 * sum(cpu.values()) / len(allv), 2)}
         finally:
             proc.terminate()
             proc.wait(10)
@@ -221,9 +233,11 @@ def main() -> None:
     for variant, rs in out["sync"].items():
         print(f"{variant:<14} {rs[0]['rules']:>6} " + " ".join(f"{r['seconds']:>9.2f}" for r in rs)
               + "   " + ", ".join(str(r["load"]) for r in rs))
-    print(f"{'call kind':<14} {'n':>6} {'p50 ms':>8} {'p99 ms':>8}  decisions / load per block")
+    print(f"{'call kind':<14} {'n':>6} {'p50 ms':>8} {'p99 ms':>8} {'cpu ms':>7}  decisions / load per block "
+          "(cpu ms: server CPU time per check, user+system)")
     for k, v in out["http"].items():
-        print(f"{k:<14} {v['n']:>6} {v['p50_ms']:>8} {v['p99_ms']:>8}  {v.get('decisions', '')} {v.get('loads', '')}")
+        print(f"{k:<14} {v['n']:>6} {v['p50_ms']:>8} {v['p99_ms']:>8} {v['server_cpu_ms_per_check']:>7}  "
+              f"{v.get('decisions', '')} {v.get('loads', '')}")
     (RESULTS / "action_check.json").write_text(json.dumps(out, indent=2), "utf-8")
 
 
