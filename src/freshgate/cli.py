@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from freshgate import db
-from freshgate.app import Runtime, build_runtime, run_sync
+from freshgate.runtime import Runtime, build_runtime, run_sync
 from freshgate.config import Settings
 from freshgate.errors import FreshgateError
 from freshgate.registry import queries
