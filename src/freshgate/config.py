@@ -34,6 +34,10 @@ class EmbeddingSettings(BaseModel):
         "~/.cache/freshgate. Unwritable: the graph is kept in memory and exported again at the next start."
     )
     threads: int = Field(0, description="Threads per encode (ONNX intra-op / torch); 0 = the CPUs this process may use.")
+    kind: Literal["model", "hashing"] = Field(
+        "model", description="model = the sentence embedding model; hashing = a deterministic bag-of-words embedder "
+        "without a model (tests and demos only: it matches words, not meaning)."
+    )
 
 
 class LookupSettings(BaseModel):
@@ -165,6 +169,19 @@ class NotifySettings(BaseModel):
     max_items: int = Field(25, description="Items listed per message; the rest are summarised as a count.")
 
 
+class FeedSettings(BaseModel):
+    """The change feed: how every process follows committed changes (issue 10)."""
+
+    poll_interval: float = Field(0.5, description="Seconds between polls of the change log (PostgreSQL also wakes "
+                                 "on LISTEN/NOTIFY).")
+    listen: bool = Field(True, description="On PostgreSQL, wake up on NOTIFY as well as by polling.")
+    enabled: bool = Field(True, description="Follow the change feed in serving processes (server, worker, MCP).")
+    snapshot_dir: str | None = Field(
+        None, description="Where the index snapshot is kept; default: `.freshgate-index/` next to a SQLite file, "
+        "else ~/.cache/freshgate/index. Empty string: no snapshot."
+    )
+
+
 class Settings(BaseSettings):
     """All of Freshgate's configuration."""
 
@@ -182,3 +199,4 @@ class Settings(BaseSettings):
     notify: NotifySettings = Field(default_factory=NotifySettings, description="Notifications.")
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings, description="Scheduled jobs.")
     remote: RemoteSettings = Field(default_factory=RemoteSettings, description="Remote source fetching.")
+    feed: FeedSettings = Field(default_factory=FeedSettings, description="Change feed.")

@@ -29,6 +29,10 @@ class NotReady(RuntimeError):
 def default_embedder(settings: Settings) -> Embedder:
     """The configured sentence-transformers embedder on the configured backend (lazy: nothing loads here)."""
     e = settings.embedding
+    if e.kind == "hashing":
+        from freshgate.embeddings.embedder import HashingEmbedder
+
+        return HashingEmbedder()
     return SentenceTransformerEmbedder(e.model_path, batch_size=e.batch_size,
                                        expected_sha256=None if not e.verify_sha256 else _pinned(),
                                        backend=e.backend, cache_dir=e.cache_dir, threads=e.threads)
