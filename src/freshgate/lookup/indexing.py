@@ -79,6 +79,9 @@ class SectionIndexer:
         self.last_error: str | None = None
         self._build_lock = threading.Lock()
         self._touched: set[str] | None = None  # documents changed while a build runs
+        # Serialises index writes (commit hook, feed, build) so a stale read never lands after a newer one.
+        self._apply_lock = threading.RLock()
+        self.watermark: int | None = None  # id of the newest change-log entry the index reflects
 
     # ---- registry listener ---------------------------------------------------------
     def __call__(self, session: Session, change: Change) -> None:
@@ -124,19 +127,62 @@ class SectionIndexer:
 
     def _after_commit(self, session: Session) -> None:
         for batch in session.info.pop(_APPLY, []):
-            self.apply(batch)
+            self.apply(batch)  # read-your-writes in this process; other processes follow the feed
 
     def apply(self, batch: list[tuple]) -> None:
-        """Apply committed changes to the index."""
-        for op, doc_id, meta, rows in batch:
-            if self._touched is not None:
-                self._touched.add(doc_id)
-            if op == "remove":
-                self.index.remove_document(doc_id)
-            elif op == "replace":
-                self.index.replace_document(meta, rows)
-            else:
-                self.index.update_meta(doc_id, kind=meta.kind, tags=meta.tags, status=meta.status)
+        """Apply committed changes to the index: the one path every index update takes (commit hook,
+        change feed, build), so another index kept next to the vector index hooks in here."""
+        with self._apply_lock:
+            for op, doc_id, meta, rows in batch:
+                if self._touched is not None:
+                    self._touched.add(doc_id)
+                if op == "remove":
+                    self.index.remove_document(doc_id)
+                elif op == "replace":
+                    self.index.replace_document(meta, rows)
+                else:
+                    self.index.update_meta(doc_id, kind=meta.kind, tags=meta.tags, status=meta.status)
+
+    # ---- change feed ---------------------------------------------------------------
+    def apply_feed(self, engine, changes: list) -> None:
+        """Bring the changed documents of feed entries up to date from the database (idempotent)."""
+        if not self.index.ready:
+            return
+        doc_ids = list(dict.fromkeys(c.document_id for c in changes if c.document_id))
+        for start in range(0, len(doc_ids), 500):
+            chunk = doc_ids[start:start + 500]
+            if self.embed and self.active:
+                self._embed_missing(engine, chunk)
+            with self._apply_lock:
+                self.apply(self._load(engine, chunk))
+
+    def _embed_missing(self, engine, doc_ids: list[str]) -> None:
+        """Embed sections another process stored without embeddings (e.g. `sync --no-embed`); announce them."""
+        from freshgate.feed import service as feed
+
+        try:
+            with Session(engine, expire_on_commit=False) as session:
+                n = embed_pending(session, self.embedder, doc_ids, self.batch_size)
+                if n:
+                    for doc_id in doc_ids:
+                        feed.record(session, doc_id, "embedded")
+                    session.commit()
+                    log.info("embedded %d section(s) of %d changed document(s)", n, len(doc_ids))
+        except EmbedderUnavailable as exc:
+            self.last_error = str(exc)
+        except Exception as exc:  # noqa: BLE001 - e.g. the sections changed meanwhile: their own change follows
+            log.info("embedding changed sections deferred: %s", exc)
+
+    def _load(self, engine, doc_ids: list[str]) -> list[tuple]:
+        with Session(engine) as session:
+            docs = {d.id: d for d in session.exec(select(Document).where(Document.id.in_(doc_ids))).all()}
+            q = select(Section.id, Section.document_id, Section.anchor, Section.embedding).where(
+                Section.document_id.in_(doc_ids), Section.embedding.is_not(None)).order_by(Section.position)
+            by_doc: dict[str, list] = {}
+            for sid, doc_id, anchor, blob in session.exec(q):
+                by_doc.setdefault(doc_id, []).append((sid, anchor, from_blob(blob)))
+        return [("remove", d, None, None) if d not in docs else ("replace", d, _meta(docs[d]), by_doc.get(d, []))
+                for d in doc_ids]
 
     # ---- start-up ------------------------------------------------------------------
     def build(self, engine) -> int:
@@ -144,6 +190,10 @@ class SectionIndexer:
         with self._build_lock:
             self._touched = set()
             try:
+                from freshgate.feed import service as feed
+
+                with engine.connect() as conn:
+                    watermark = feed.latest_id(conn)  # before reading: later changes are replayed from the feed
                 if self.embed:
                     with Session(engine, expire_on_commit=False) as session:
                         n = embed_pending(session, self.embedder, None, self.batch_size)
@@ -158,6 +208,7 @@ class SectionIndexer:
                         by_doc.setdefault(doc_id, []).append((sid, anchor, from_blob(blob)))
                 self.index.bulk_replace((_meta(doc), by_doc.get(doc_id, [])) for doc_id, doc in docs.items()
                                         if doc_id not in self._touched)
+                self.watermark = watermark
                 self.index.ready = True
                 return len(self.index)
             finally:

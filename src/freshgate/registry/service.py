@@ -14,6 +14,7 @@ from typing import Callable
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, select
 
+from freshgate.feed import service as feed
 from freshgate.errors import Conflict, Invalid, NotFound, PreconditionFailed
 from freshgate.freshness.rules import Freshness
 from freshgate.markdown.parse import content_hash
@@ -129,6 +130,8 @@ class RegistryService(Registration):
         change = Change(doc_id, action, version)
         for listener in self.ctx.listeners:
             listener(self.session, change)
+        # After the listeners: their commit hooks (embedding) run before the feed's insert.
+        feed.record(self.session, doc_id, action, version)
 
     def _check_revision(self, doc: Document, if_match: int | None) -> None:
         if if_match is not None and if_match != doc.revision:
