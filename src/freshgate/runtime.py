@@ -60,9 +60,21 @@ def _wire_domains(rt: Runtime) -> None:
     wire_conflicts(rt)
 
 
-def run_sync(rt: Runtime, dirs: list[Path], *, actor: str = "sync", progress=None, **options) -> SyncReport:
-    """Sync directories into the registry and commit."""
+def run_sync(rt: Runtime, dirs: list[Path], *, actor: str = "sync", progress=None, check: bool = False,
+             **options) -> SyncReport:
+    """Sync directories into the registry and commit (`check`: report what a sync would do, write nothing)."""
+    from sqlmodel import Session
+
     from freshgate.registry.service import RegistryService
 
+    if check:
+        with Session(rt.engine, expire_on_commit=False) as session:
+            if rt.engine.dialect.name == "sqlite":
+                # pysqlite opens no transaction before a SAVEPOINT, so releasing one would commit it.
+                session.connection().exec_driver_sql("BEGIN")
+            try:
+                return sync(RegistryService(session, rt.registry_ctx), dirs, actor=actor, progress=progress, **options)
+            finally:
+                session.rollback()
     with db.session_scope(rt.engine) as session:
         return sync(RegistryService(session, rt.registry_ctx), dirs, actor=actor, progress=progress, **options)

@@ -57,6 +57,7 @@ class RegistryService(Registration):
     def __init__(self, session: Session, ctx: RegistryContext | None = None) -> None:
         self.session = session
         self.ctx = ctx or RegistryContext()
+        self.field_notes: list = []  # merge.FieldNote of each sync'd field where file and registry disagree
 
     # ---- reads -------------------------------------------------------------
     def get(self, doc_id: str) -> Document:

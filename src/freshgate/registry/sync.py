@@ -18,6 +18,7 @@ from sqlmodel import select
 
 from freshgate.errors import FreshgateError
 from freshgate.markdown.parse import DEFAULT_MAX_BYTES, ParsedDocument, ParseError, parse_bytes
+from freshgate.registry import merge
 from freshgate.registry.models import Document
 from freshgate.registry.service import RegistryService
 
@@ -34,6 +35,7 @@ class SyncReport:
     unchanged: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     missing: list[tuple[str, str]] = field(default_factory=list)  # (id, path) registered but gone from disk
+    fields: list = field(default_factory=list)  # merge.FieldNote: where file and registry disagree (three-way rule)
 
     def as_dict(self) -> dict:
         """JSON-able summary."""
@@ -41,6 +43,7 @@ class SyncReport:
             "added": self.added, "updated": self.updated, "unchanged": len(self.unchanged),
             "failed": [{"path": p, "reason": r} for p, r in self.failed],
             "missing": [{"id": i, "path": p} for i, p in self.missing],
+            "fields": [n.as_dict() for n in self.fields],
         }
 
 
@@ -211,6 +214,8 @@ class _Run:
             if what == "unchanged":
                 self.report.unchanged.append(key)
                 self.claimed[value] = key
+                self.report.fields.extend(merge.unchanged_file_notes(self.svc.session, self.by_path[key], key,
+                                                                     self.actor))
                 continue
             if what == "failed":
                 self.failed.append((key, value))
@@ -268,8 +273,15 @@ class _Run:
         self.report.added.extend(key for _p, key in batch)
 
     def _one(self, p: ParsedDocument, key: str) -> None:
-        with self.svc.session.begin_nested():
-            outcome, _doc = self.svc.register(p, actor=self.actor, path=key, file_hash=p.file_hash)
+        mark = len(self.svc.field_notes)
+        try:
+            with self.svc.session.begin_nested():
+                outcome, _doc = self.svc.register(p, actor=self.actor, path=key, file_hash=p.file_hash)
+        except BaseException:
+            del self.svc.field_notes[mark:]  # rolled back: nothing to report
+            raise
+        self.report.fields.extend(self.svc.field_notes[mark:])
+        del self.svc.field_notes[mark:]
         self.claimed[p.meta.id] = key
         getattr(self.report, outcome).append(key)
 
