@@ -14,6 +14,10 @@ class FreshnessSettings(BaseModel):
 
     warning_window_days: int = Field(14, description="An item is `due` this many days before its next review.")
     unreachable_after: int = Field(3, description="Consecutive failed remote fetches before a source is `unreachable`.")
+    owner_contact_required: bool = Field(
+        True, description="An owner no owners file declares and without a contact is unknown: its documents are "
+        "`orphaned` (reason owner_unknown) until an owner with a contact exists."
+    )
 
 
 class EmbeddingSettings(BaseModel):
@@ -76,6 +80,10 @@ class LookupSettings(BaseModel):
         "(a lone query never waits)."
     )
     max_query_batch: int = Field(32, description="At most this many queued queries per batched encode.")
+    operators_contact: str | None = Field(
+        None, description="Whom a lookup's `ask` names when the document's owner is deactivated or has no contact "
+        "(default: notify.operator_emails)."
+    )
 
 
 class ConflictSettings(BaseModel):

@@ -45,7 +45,8 @@ def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
     engine = db.make_engine(settings.database_url)
     if migrate:
         db.migrate(engine)
-    rules = RulesConfig(settings.freshness.warning_window_days, settings.freshness.unreachable_after)
+    rules = RulesConfig(settings.freshness.warning_window_days, settings.freshness.unreachable_after,
+                        settings.freshness.owner_contact_required)
     rt = Runtime(settings=settings, engine=engine, registry_ctx=RegistryContext(rules=rules))
     _wire_domains(rt)
     return rt

@@ -256,13 +256,30 @@ class LookupService:
         by_id = {c.document_id: c for c in citations}
         target = next((by_id[r.item] for r in decision.reasons if r.item in by_id), None)
         target = target or (citations[0] if citations else None)
-        owner_id, contact = (target.owner if target else None), None
+        owner_id, contact, note = (target.owner if target else None), None, None
         if owner_id:
             try:
-                contact = self.registry.owner(owner_id).contact or None
-            except (NotFound, SQLAlchemyError):
-                contact = None
-        return AskOut(owner=owner_id, contact=contact, question=suggest(query, decision, target))
+                owner = self.registry.owner(owner_id)
+                contact = owner.contact or None
+                if not owner.active:
+                    note = f"the owner {owner_id} is deactivated"
+                elif not contact:
+                    note = f"the owner {owner_id} is unknown (no contact)"
+            except NotFound:
+                note = f"the owner {owner_id} is not registered"
+            except SQLAlchemyError:
+                note = "the owner could not be looked up"
+        question = suggest(query, decision, target)
+        if note is not None:
+            # Never point an agent at someone who cannot answer: the operators can.
+            owner_id, contact = "operators", self.operators_contact()
+            note += "; ask the operators instead"
+        return AskOut(owner=owner_id, contact=contact, question=question, note=note)
+
+    def operators_contact(self) -> str | None:
+        """The operators' contact: `lookup.operators_contact`, else the operators' e-mail addresses."""
+        s = self.engine.settings
+        return s.lookup.operators_contact or (", ".join(s.notify.operator_emails) or None)
 
     # ---- reads ------------------------------------------------------------------
     def receipts_for(self, document_id: str, limit: int = 100):

@@ -36,6 +36,7 @@ class SyncReport:
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     missing: list[tuple[str, str]] = field(default_factory=list)  # (id, path) registered but gone from disk
     fields: list = field(default_factory=list)  # merge.FieldNote: where file and registry disagree (three-way rule)
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # (owner or path, message)
 
     def as_dict(self) -> dict:
         """JSON-able summary."""
@@ -44,6 +45,7 @@ class SyncReport:
             "failed": [{"path": p, "reason": r} for p, r in self.failed],
             "missing": [{"id": i, "path": p} for i, p in self.missing],
             "fields": [n.as_dict() for n in self.fields],
+            "warnings": [{"item": i, "message": m} for i, m in self.warnings],
         }
 
 
@@ -127,7 +129,23 @@ def sync(svc: RegistryService, dirs: list[Path], *, actor: str = "sync",
         if p and p.startswith(roots) and not Path(p).exists():
             report.missing.append((doc.id, p))
     session.flush()
+    _warn_unknown_owners(session, report, list(run.claimed))
     return report
+
+
+def _warn_unknown_owners(session, report: SyncReport, doc_ids: list[str]) -> None:
+    """One warning per owner named by synced files that no owners file declares and that has no contact."""
+    from freshgate.registry.models import Owner
+
+    counts: dict[str, int] = {}
+    for start in range(0, len(doc_ids), 500):
+        q = (select(Document.owner_id).join(Owner, Owner.id == Document.owner_id)
+             .where(Document.id.in_(doc_ids[start:start + 500]), Owner.contact == ""))
+        for owner_id in session.exec(q):
+            counts[owner_id] = counts.get(owner_id, 0) + 1
+    for owner_id, n in sorted(counts.items()):
+        report.warnings.append((owner_id, f"owner {owner_id!r} is not declared in an owners file and has no contact: "
+                                          f"its {n} document(s) count as orphaned (owner_unknown) until it has one"))
 
 
 def _idle_workers() -> int:
