@@ -35,4 +35,9 @@ def follow(rt) -> Callable[[], None]:
         set_watermark=lambda wm: setattr(indexer, "watermark", wm))
     rt.extras["feed"] = follower
     follower.start()
-    return follower.stop
+
+    def stop() -> None:
+        follower.stop()
+        indexer.save_snapshot(rt.engine)  # the next start loads it and replays only what came after
+
+    return stop
