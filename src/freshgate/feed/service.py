@@ -49,6 +49,7 @@ def _write(session: Session) -> None:
     rows = session.info.pop(_BUFFER, None)
     if not rows:
         return
+    session.flush()  # every row lock this transaction needs, before it waits for the feed lock (no deadlock)
     conn = session.connection()
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": FEED_LOCK})
