@@ -1,10 +1,10 @@
 """Writing and reading the change log.
 
-A change is buffered on the session when the registry announces it and inserted just before
-that session commits, in the same transaction. On PostgreSQL the insert holds a transaction
-advisory lock until the commit, so ids become visible in id order: a reader that has seen id
-n will never later see a smaller id appear (no in-flight gaps to wait for). SQLite has one
-writer at a time, which gives the same order. Then a NOTIFY wakes the followers.
+Every entry is written in the transaction of the change it records. PostgreSQL: buffered on the
+session and inserted just before it commits, holding a transaction advisory lock until the
+commit, so ids become visible in id order: a reader that has seen id n never later sees a
+smaller id appear (no in-flight gaps to wait for); then a NOTIFY wakes the followers. SQLite:
+inserted at once (one writer at a time gives the same order).
 """
 
 from __future__ import annotations
@@ -34,9 +34,15 @@ class ChangeRow:
 
 
 def record(session: Session, document_id: str | None, kind: str, version: int = 0) -> None:
-    """Append a change to the log when this session commits (same transaction)."""
-    session.info.setdefault(_BUFFER, []).append(
-        {"document_id": document_id, "kind": kind[:20], "version": version, "created_at": datetime.now(timezone.utc)})
+    """Append a change to the log in the session's transaction (PostgreSQL: at its commit, in id order)."""
+    row = {"document_id": document_id, "kind": kind[:20], "version": version, "created_at": datetime.now(timezone.utc)}
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":
+        # One writer at a time: ids are in commit order already. Written now, so the entry lives and
+        # dies with the change even when pysqlite commits a released savepoint early.
+        conn.execute(insert(ChangeLog.__table__), [row])
+        return
+    session.info.setdefault(_BUFFER, []).append(row)
     if not session.info.get(_HOOKED):
         session.info[_HOOKED] = True
         # Registered after the registry listeners' own hooks, so embedding at commit happens first
