@@ -130,6 +130,9 @@ class AuthMiddleware:
         fastapi_app.state.auth_cache = self.cache
 
     async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "websocket":  # no route speaks WebSocket: none bypasses the policy either
+            await receive()
+            return await send({"type": "websocket.close", "code": 1008})
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         from starlette.requests import Request as _Req
