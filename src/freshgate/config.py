@@ -177,6 +177,17 @@ class NotifySettings(BaseModel):
     max_items: int = Field(25, description="Items listed per message; the rest are summarised as a count.")
 
 
+class FeedSettings(BaseModel):
+    """The change feed: how every process follows committed changes (issue 10)."""
+
+    poll_interval: float = Field(0.5, description="Seconds between polls of the change log (PostgreSQL also wakes "
+                                 "on LISTEN/NOTIFY).")
+    listen: bool = Field(True, description="On PostgreSQL, wake up on NOTIFY as well as by polling.")
+    enabled: bool = Field(True, description="Follow the change feed in serving processes (server, worker, MCP).")
+    snapshot_dir: str | None = Field(
+        None, description="Where the index snapshot is kept; default: `.freshgate-index/` next to a SQLite file, "
+        "else ~/.cache/freshgate/index. Empty string: no snapshot."
+    )
 class ActionSettings(BaseModel):
     """The action check (SOP cards as a tool permission table)."""
 
@@ -225,19 +236,6 @@ class AuthSettings(BaseModel):
     local_principal: str = Field("local", description="Name `freshgate mcp` (stdio) acts as; role agent.")
 
 
-class FeedSettings(BaseModel):
-    """The change feed: how every process follows committed changes (issue 10)."""
-
-    poll_interval: float = Field(0.5, description="Seconds between polls of the change log (PostgreSQL also wakes "
-                                 "on LISTEN/NOTIFY).")
-    listen: bool = Field(True, description="On PostgreSQL, wake up on NOTIFY as well as by polling.")
-    enabled: bool = Field(True, description="Follow the change feed in serving processes (server, worker, MCP).")
-    snapshot_dir: str | None = Field(
-        None, description="Where the index snapshot is kept; default: `.freshgate-index/` next to a SQLite file, "
-        "else ~/.cache/freshgate/index. Empty string: no snapshot."
-    )
-
-
 class Settings(BaseSettings):
     """All of Freshgate's configuration."""
 
@@ -255,6 +253,6 @@ class Settings(BaseSettings):
     notify: NotifySettings = Field(default_factory=NotifySettings, description="Notifications.")
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings, description="Scheduled jobs.")
     remote: RemoteSettings = Field(default_factory=RemoteSettings, description="Remote source fetching.")
+    feed: FeedSettings = Field(default_factory=FeedSettings, description="Change feed.")
     actions: ActionSettings = Field(default_factory=ActionSettings, description="Action checks.")
     auth: AuthSettings = Field(default_factory=AuthSettings, description="Credentials, roles and request limits.")
-    feed: FeedSettings = Field(default_factory=FeedSettings, description="Change feed.")

@@ -77,3 +77,10 @@ def cli(database_url: str, *args: str, cwd: Path | None = None, **extra: str) ->
     """Run one `freshgate` command to completion."""
     return subprocess.run([sys.executable, "-m", "freshgate", *args], env=env_for(database_url, **extra),
                           capture_output=True, text=True, timeout=300, cwd=cwd)
+
+
+def operator_key(database_url: str) -> dict[str, str]:
+    """Headers of an operator key made with the real `freshgate keys create` (the API needs a credential)."""
+    r = cli(database_url, "keys", "create", "--role", "operator", "--label", "feed-test")
+    assert r.returncode == 0, r.stdout + r.stderr
+    return {"Authorization": f"Bearer {r.stdout.strip().splitlines()[-1]}"}

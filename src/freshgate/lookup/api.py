@@ -128,7 +128,7 @@ def include(app: FastAPI) -> None:
 
         stop_following = follow(rt)  # every committed change, from any process, reaches this index
         try:
-            yield  # the MCP endpoint's session manager runs in mcp.server.include (mounted in app.py)
+            yield
         finally:
             stop_following()
 

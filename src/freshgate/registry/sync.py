@@ -37,8 +37,7 @@ class SyncReport:
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     missing: list[tuple[str, str]] = field(default_factory=list)  # (id, path) registered but gone from disk
     fields: list = field(default_factory=list)  # merge.FieldNote: where file and registry disagree (three-way rule)
-    # (owner, path or "tool rules", message): unknown owners, overlapping tool rules of different cards
-    warnings: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # (owner or path, message)
 
     def as_dict(self) -> dict:
         """JSON-able summary."""
@@ -139,6 +138,21 @@ def sync(svc: RegistryService, dirs: list[Path], *, actor: str = "sync",
     return report
 
 
+def _warn_unknown_owners(session, report: SyncReport, doc_ids: list[str]) -> None:
+    """One warning per owner named by synced files that no owners file declares and that has no contact."""
+    from freshgate.registry.models import Owner
+
+    counts: dict[str, int] = {}
+    for start in range(0, len(doc_ids), 500):
+        q = (select(Document.owner_id).join(Owner, Owner.id == Document.owner_id)
+             .where(Document.id.in_(doc_ids[start:start + 500]), Owner.contact == ""))
+        for owner_id in session.exec(q):
+            counts[owner_id] = counts.get(owner_id, 0) + 1
+    for owner_id, n in sorted(counts.items()):
+        report.warnings.append((owner_id, f"owner {owner_id!r} is not declared in an owners file and has no contact: "
+                                          f"its {n} document(s) count as orphaned (owner_unknown) until it has one"))
+
+
 def read_file(path: Path, roots: tuple[Path, ...], max_bytes: int) -> tuple[bytes | None, str | None]:
     """A file's bytes, or why it is refused: outside the synced tree (a symlink), not a regular file,
     or over the size limit (the size is checked before anything is read)."""
@@ -156,21 +170,6 @@ def read_file(path: Path, roots: tuple[Path, ...], max_bytes: int) -> tuple[byte
         return data, None
     except OSError as exc:
         return None, f"cannot read: {exc.strerror or exc}"
-
-
-def _warn_unknown_owners(session, report: SyncReport, doc_ids: list[str]) -> None:
-    """One warning per owner named by synced files that no owners file declares and that has no contact."""
-    from freshgate.registry.models import Owner
-
-    counts: dict[str, int] = {}
-    for start in range(0, len(doc_ids), 500):
-        q = (select(Document.owner_id).join(Owner, Owner.id == Document.owner_id)
-             .where(Document.id.in_(doc_ids[start:start + 500]), Owner.contact == ""))
-        for owner_id in session.exec(q):
-            counts[owner_id] = counts.get(owner_id, 0) + 1
-    for owner_id, n in sorted(counts.items()):
-        report.warnings.append((owner_id, f"owner {owner_id!r} is not declared in an owners file and has no contact: "
-                                          f"its {n} document(s) count as orphaned (owner_unknown) until it has one"))
 
 
 def _idle_workers() -> int:
