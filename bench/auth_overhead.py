@@ -70,6 +70,42 @@ def block(url: str, headers: dict, n: int, what: str) -> list[float]:
     return out
 
 
+def gate_block(app, settings, headers: dict, n: int) -> list[float]:
+    """The gate alone: the auth middleware around an app that answers 204 at once (microseconds)."""
+    import asyncio
+
+    from freshgate.auth.deps import AuthMiddleware
+
+    async def inner(scope, receive, send):
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    mw = AuthMiddleware(inner, fastapi_app=app, settings=settings.auth, bind_host="127.0.0.1")
+    hdrs = [(b"host", b"127.0.0.1:8080"), (b"content-type", b"application/json"), (b"content-length", b"20")]
+    hdrs += [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+    scope = {"type": "http", "method": "POST", "path": "/v1/lookup", "raw_path": b"/v1/lookup", "query_string": b"",
+             "headers": hdrs, "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8080), "scheme": "http",
+             "http_version": "1.1", "root_path": ""}
+
+    async def run() -> list[float]:
+        out = []
+
+        async def receive():
+            return {"type": "http.request", "body": b'{"query": "refunds"}', "more_body": False}
+
+        async def send(msg):
+            if msg["type"] == "http.response.start":
+                assert msg["status"] == 204, msg
+
+        for _ in range(n + 50):
+            t = time.perf_counter()
+            await mw(dict(scope, state={}), receive, send)
+            out.append(1e3 * (time.perf_counter() - t))
+        return out[50:]
+
+    return asyncio.run(run())
+
+
 def main() -> None:
     import logging
 
@@ -98,6 +134,12 @@ def main() -> None:
     blocks = []
     from contextlib import ExitStack
 
+    gate: dict[str, list[float]] = {v: [] for v in variants}
+    for app, _ in variants.values():
+        app.state.engine = rt.engine  # (set by the lifespan too, once the servers start)
+    for r in range(rounds):  # the gate alone, interleaved, before the HTTP rounds
+        for v in (list(variants) if r % 2 == 0 else list(reversed(variants))):
+            gate[v] += gate_block(variants[v][0], s if v == "keys" else off, variants[v][1], 2000)
     with ExitStack() as stack:
         urls = {v: stack.enter_context(serve(app)) for v, (app, _) in variants.items()}
         for r in range(rounds):
@@ -122,6 +164,11 @@ def main() -> None:
         print(f"{v:16s} {row['p50_ms']:8.3f} {row['p99_ms']:8.3f} {row['median_of_block_p50_ms']:17.3f}")
     for w, a in added.items():
         print(f"added by key auth ({w}, median of block p50s): {a:+.3f} ms (target <= 0.5 ms)")
+    for v, xs in gate.items():
+        rows[f"gate-only/{v}"] = {"p50_ms": round(pct(xs, .5), 4), "p99_ms": round(pct(xs, .99), 4), "n": len(xs)}
+        print(f"gate alone, {v:4s}: p50 {pct(xs, .5) * 1e3:7.1f} us  p99 {pct(xs, .99) * 1e3:7.1f} us  (n={len(xs)})")
+    added["gate_only"] = round(pct(gate["keys"], .5) - pct(gate["off"], .5), 4)
+    print(f"gate alone, added by key auth at p50: {added['gate_only'] * 1e3:+.1f} us")
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / "auth_overhead.json").write_text(json.dumps({

@@ -35,7 +35,7 @@ def test_mcp_over_http(hashing_kb, runtime):
         init = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
         anon = httpx.post(f"{url}/mcp", json=init, headers={"Accept": "application/json, text/event-stream"})
     assert anon.status_code == 401 and anon.headers["content-type"] == "application/problem+json"
-    assert tools == {"freshgate_lookup", "freshgate_document"}
+    assert tools == {"freshgate_lookup", "freshgate_document", "freshgate_check_action"}
     out = a.structured_content
     assert out["decision"] in ("proceed", "caution", "stop_and_ask") and out["receipt_id"]
     assert out["citations"] and set(out) >= {"reasons", "conflicts", "ask", "evaluated_at"}

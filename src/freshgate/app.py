@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 def _include_domain_routers(app: FastAPI) -> None:
     """Mount each domain's router."""
+    from freshgate.actions.api import router as actions_router
     from freshgate.conflicts.api import include as include_conflicts
     from freshgate.lookup.api import include as include_lookup
     from freshgate.mcp.server import include as include_mcp
@@ -36,6 +37,7 @@ def _include_domain_routers(app: FastAPI) -> None:
     include_mcp(app)
     include_conflicts(app)
     app.include_router(reports_router)
+    app.include_router(actions_router)
     app.include_router(web_router)
 
 
@@ -106,6 +108,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                      len(report.updated), len(report.unchanged), len(report.failed))
             for path, reason in report.failed:
                 log.warning("sync skipped %s: %s", path, reason)
+            for item, message in report.warnings:
+                log.warning("sync: %s: %s", item, message)
         from freshgate.scheduler.runner import start_for_app
 
         stop_scheduler = start_for_app(rt)

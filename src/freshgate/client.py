@@ -124,6 +124,12 @@ class Freshgate:
         params = {"limit": limit, **({"document": document} if document else {})}
         return _result(self._http.get("/v1/receipts", params=params))
 
+    def check_action(self, tool: str, parameters: dict[str, Any] | None = None, *, intent: str | None = None,
+                     risk: str | None = None) -> dict[str, Any]:
+        """Before a tool call: proceed, needs_approval, forbidden or stop_and_ask, with the governing rule and whom to ask."""
+        body = {"tool": tool, "parameters": parameters or {}, "intent": intent, "risk": risk}
+        return _result(self._http.post("/v1/actions/check", json={k: v for k, v in body.items() if v is not None}))
+
 
 class AsyncFreshgate:
     """Asynchronous client (same methods, awaitable)."""

@@ -188,6 +188,27 @@ class FeedSettings(BaseModel):
         None, description="Where the index snapshot is kept; default: `.freshgate-index/` next to a SQLite file, "
         "else ~/.cache/freshgate/index. Empty string: no snapshot."
     )
+class ActionSettings(BaseModel):
+    """The action check (SOP cards as a tool permission table)."""
+
+    default_risk: Literal["low", "high"] = Field(
+        "high", description="Risk of an action check that names none: high stops on a stale card or source."
+    )
+    unknown_read_only: Literal["stop_and_ask", "caution"] = Field(
+        "stop_and_ask", description="Decision for a tool no card governs whose name marks it read-only (see read_only_verbs)."
+    )
+    read_only_verbs: list[str] = Field(
+        default_factory=lambda: ["get", "list", "search", "find", "lookup", "read", "view", "show", "describe",
+                                 "fetch", "query", "count"],
+        description="A tool is read-only by name when the last segment after '.' is one of these, alone or "
+        "followed by '_' (orders.get, crm.search_contacts).")
+    redact_keys: list[str] = Field(
+        default_factory=lambda: ["password", "secret", "token", "api_key", "apikey", "authorization", "card_number",
+                                 "cvc", "iban", "email", "phone", "ssn"],
+        description="Parameter names (case-insensitive, any depth) whose values receipts store as [redacted]; a key "
+        "is redacted when its name contains one of these.")
+
+
 class AuthSettings(BaseModel):
     """Who may call the HTTP API (see README: keys, roles, single sign-on)."""
 
@@ -233,4 +254,5 @@ class Settings(BaseSettings):
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings, description="Scheduled jobs.")
     remote: RemoteSettings = Field(default_factory=RemoteSettings, description="Remote source fetching.")
     feed: FeedSettings = Field(default_factory=FeedSettings, description="Change feed.")
+    actions: ActionSettings = Field(default_factory=ActionSettings, description="Action checks.")
     auth: AuthSettings = Field(default_factory=AuthSettings, description="Credentials, roles and request limits.")

@@ -10,3 +10,4 @@ from freshgate.lookup import reliance as _reliance  # noqa: F401
 from freshgate.feed import models as _feed  # noqa: F401
 from freshgate.auth import models as _auth  # noqa: F401
 from freshgate.embeddings import models as _embeddings  # noqa: F401
+from freshgate.actions import models as _actions  # noqa: F401

@@ -43,5 +43,6 @@ def test_every_operation_matches_its_spec(docs, operator_key, runtime):
         run()
         ran += len(ran_here)
         failures += seen
+    print(f"\nschemathesis: {ran} cases, {len(failures)} operations failing, {EXAMPLES} examples per operation")
     assert ran > 100
     assert failures == [], "\n\n".join(failures)

@@ -25,6 +25,12 @@ POLICY: dict[tuple[str, str], str] = {
     ("GET", "/v1/receipts"): "receipts",
     ("GET", "/v1/receipts/{receipt_id}"): "receipts",
     ("GET", "/v1/unanswered"): "unanswered",
+    # action checks: SOP cards as the tool permission table
+    ("POST", "/v1/actions/check"): "actions.check",
+    ("GET", "/v1/tools"): "read",
+    ("GET", "/v1/actions/receipts"): "receipts",
+    ("GET", "/v1/actions/receipts/{receipt_id}"): "receipts",
+    ("GET", "/v1/actions/uncovered"): "review",
     # registry reads
     ("GET", "/v1/documents"): "read",
     ("GET", "/v1/documents/{doc_id}"): "read",
@@ -65,7 +71,7 @@ POLICY: dict[tuple[str, str], str] = {
     ("*", "/static"): PUBLIC,
 }
 
-AGENT = frozenset({PUBLIC, "lookup", "receipts", "read", "whoami"})
+AGENT = frozenset({PUBLIC, "lookup", "actions.check", "receipts", "read", "whoami"})
 OWNER = AGENT | {"documents.write", "conflicts.verdict", "owners.read", "audit.own", "review", "dashboard"}
 OPERATOR = OWNER | {"unanswered", "audit.all", "owners.write", "conflicts.scan", "keys", "metrics"}
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {"agent": AGENT, "owner": OWNER, "operator": OPERATOR}

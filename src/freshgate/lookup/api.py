@@ -82,7 +82,22 @@ def list_receipts(svc: Svc, caller: Caller, limit: int = Query(100, ge=1, le=100
     mine = _own(caller)
     rows = (svc.receipts_for(document, limit, principal=mine) if document
             else recent_receipts(svc.session, limit, principal=mine))
-    return [ReceiptOut.model_validate(r, from_attributes=True) for r in rows]
+    out = [ReceiptOut.model_validate(r, from_attributes=True) for r in rows]
+    if document:  # the impact list covers the actions the document governed too
+        out = sorted(out + _action_receipts(svc.session, caller, document, limit), key=lambda r: r.at,
+                     reverse=True)[:limit]
+    return out
+
+
+def _action_receipts(session: Session, caller, document: str, limit: int) -> list[ReceiptOut]:
+    from freshgate.actions.api import receipts_visible
+
+    out = []
+    for a in receipts_visible(session, caller, document=document, limit=limit):
+        out.append(ReceiptOut(id=a.id, at=a.at, query=a.intent or a.tool, risk=a.risk, scope=None, decision=a.decision,
+                              reasons=a.reasons, citations=a.documents, kind="action", principal=a.principal,
+                              action={"tool": a.tool, "parameters": a.parameters, "lane": a.lane, "rules": a.rules}))
+    return out
 
 
 @router.get("/receipts/{receipt_id}", response_model=ReceiptOut)

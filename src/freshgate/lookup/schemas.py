@@ -77,16 +77,19 @@ class LookupOut(BaseModel):
 
 
 class ReceiptOut(BaseModel):
-    """A stored decision receipt."""
+    """A stored decision receipt (a lookup, or an action check: then `action` holds tool, parameters and rules)."""
 
     id: str
     at: datetime
     query: str
     risk: Literal["low", "high"]
     scope: dict[str, Any] | None
-    decision: Literal["proceed", "caution", "stop_and_ask"]
+    # an action check may also answer needs_approval or forbidden (actions/decide.py)
+    decision: Literal["proceed", "caution", "stop_and_ask", "needs_approval", "forbidden"]
     reasons: list[dict[str, Any]]
     citations: list[dict[str, Any]]
+    kind: Literal["lookup", "action"] = "lookup"
+    action: dict[str, Any] | None = None
     principal: str | None = Field(None, description="Who asked: the principal id (key:<id>, proxy:<user>, local:...).")
 
 

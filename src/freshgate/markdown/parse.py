@@ -11,6 +11,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from freshgate.actions.rules import normalise_tools
 from freshgate.markdown.sections import Section, split_sections
 
 DURATION_UNITS = {"d": 1, "w": 7, "m": 30, "y": 365}
@@ -142,7 +143,8 @@ class FrontMatter(BaseModel):
     successor: str | None = None
     lane: Literal["automatic", "approval", "forbidden"] | None = None
     sources: list[str] = Field(default_factory=list)
-    tools: list[str] = Field(default_factory=list)
+    # Tool names, or tool rules with conditions, lane, owner, log and rollback (see actions/rules.py).
+    tools: list[Any] = Field(default_factory=list)
 
     @field_validator("id", "supersedes", "successor")
     @classmethod
@@ -171,7 +173,12 @@ class FrontMatter(BaseModel):
     def _duration(cls, v: Any) -> int:
         return parse_duration(v)
 
-    @field_validator("tags", "sources", "tools", mode="before")
+    @field_validator("tools", mode="before")
+    @classmethod
+    def _tools(cls, v: Any) -> list[Any]:
+        return normalise_tools(v)
+
+    @field_validator("tags", "sources", mode="before")
     @classmethod
     def _list(cls, v: Any) -> Any:
         if v is None:

@@ -83,6 +83,31 @@ def build_server(get_runtime: Callable[[], Any], principal: str | None = None) -
                 "next_review": d.next_review.isoformat() if d.next_review else None,
                 "reasons": [r.model_dump() for r in d.reasons]}
 
+    @server.tool(name="freshgate_check_action", title="Check a tool call before making it",
+                 description="Before calling a tool (refund, e-mail, deletion...): returns decision (proceed | caution | "
+                             "needs_approval | forbidden | stop_and_ask) from the SOP card that governs the tool and the "
+                             "freshness of the card and its sources, with reasons, rules, tool owner, rollback, whom to "
+                             "ask and a receipt id. Same input and output as POST /v1/actions/check.")
+    def freshgate_check_action(tool: str, parameters: dict[str, Any] | None = None, intent: str | None = None,
+                               risk: Literal["low", "high"] | None = None, ctx: Context | None = None) -> dict[str, Any]:
+        """proceed, needs_approval, forbidden or stop_and_ask for a tool call."""
+        from pydantic import ValidationError
+
+        from freshgate.actions.api import check_and_commit, service_for
+        from freshgate.actions.schemas import ActionCheckIn
+
+        rt = get_runtime()
+        try:
+            body = ActionCheckIn(tool=tool, parameters=parameters or {}, intent=intent, risk=risk)
+        except ValidationError as exc:
+            raise ToolError(f"invalid: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}") from exc
+        try:
+            with Session(rt.engine, expire_on_commit=False) as session:
+                return check_and_commit(service_for(rt, session), body,
+                                        principal=_principal_id(ctx, principal)).model_dump(mode="json")
+        except FreshgateError as exc:
+            raise ToolError(f"{exc.code}: {exc.detail}") from exc
+
     return server
 
 

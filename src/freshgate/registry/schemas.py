@@ -82,7 +82,7 @@ class DocumentDetail(DocumentSummary):
     owner_detail: OwnerOut | None = None
     url: str | None = None
     supersedes: str | None = None
-    tools: list[str] = Field(default_factory=list)
+    tools: list[Any] = Field(default_factory=list)  # tool names and tool rules (actions/rules.py)
     path: str | None = None
     content: str = ""
     sections: list[SectionOut] = Field(default_factory=list)
