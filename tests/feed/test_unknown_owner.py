@@ -31,7 +31,9 @@ def runtime(database_url):
 def client(runtime):
     from fastapi.testclient import TestClient
 
-    with TestClient(create_app(runtime=runtime)) as c:
+    from tests.conftest import bearer, make_key
+
+    with TestClient(create_app(runtime=runtime), headers=bearer(make_key(runtime.engine))) as c:
         yield c
 
 
