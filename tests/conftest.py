@@ -78,7 +78,7 @@ def _drop_schema(base: str, schema: str) -> None:
 _KEY_DIR: list[Path] = []
 
 
-def test_key_file() -> str:
+def temp_key_file() -> str:
     """A key file path outside the repository (the first-start key must never land in the work tree)."""
     if not _KEY_DIR:
         import tempfile
@@ -98,7 +98,7 @@ def make_settings(database_url: str, **overrides) -> Settings:
     if "freshness" not in overrides:
         s.freshness.owner_contact_required = False
     if "auth" not in overrides:
-        s.auth.key_file = test_key_file()
+        s.auth.key_file = temp_key_file()
         s.auth.allowed_hosts = ["testserver"]  # TestClient's Host header
     return s
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.conftest import temp_key_file
 from tests.lookup.live import free_port
 
 
@@ -19,7 +20,8 @@ def env_for(database_url: str, **extra: str) -> dict[str, str]:
     """Environment of a child process: the test database, the hashing embedder, no scheduler, fast feed."""
     return {**os.environ, "FRESHGATE_DATABASE_URL": database_url, "FRESHGATE_EMBEDDING__KIND": "hashing",
             "FRESHGATE_SERVER__SCHEDULER": "false", "FRESHGATE_CONFLICTS__SCAN_ON_START": "false",
-            "FRESHGATE_LOOKUP__RELEVANCE_THRESHOLD": "0.2", "FRESHGATE_FEED__POLL_INTERVAL": "0.2", **extra}
+            "FRESHGATE_LOOKUP__RELEVANCE_THRESHOLD": "0.2", "FRESHGATE_FEED__POLL_INTERVAL": "0.2",
+            "FRESHGATE_AUTH__KEY_FILE": temp_key_file(), **extra}  # a first-start key never lands in the work tree
 
 
 def start_serve(database_url: str, log: Path, **extra: str) -> tuple[subprocess.Popen, str]:
