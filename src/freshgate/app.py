@@ -68,13 +68,11 @@ def _include_domain_routers(app: FastAPI) -> None:
     from freshgate.lookup.api import include as include_lookup
     from freshgate.registry.api import router as registry_router
     from freshgate.reports.api import router as reports_router
-    from freshgate.web.views import router as web_router
 
     app.include_router(registry_router)
     include_lookup(app)
     include_conflicts(app)
     app.include_router(reports_router)
-    app.include_router(web_router)
 
 
 def run_sync(rt: Runtime, dirs: list[Path], *, actor: str = "sync", progress=None) -> SyncReport:
@@ -142,10 +140,13 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             if runtime is None:
                 rt.close()
 
-    app = FastAPI(title="Freshgate", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="Freshgate", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Knowledge-freshness and SOP registry: proceed, caution or stop and ask.")
     _install_error_handlers(app)
     _include_domain_routers(app)
+    from freshgate.web.views import include as include_console
+
+    include_console(app)  # console pages, /static, offline /docs and /redoc, HTML error pages for browsers
 
     @app.get("/healthz", tags=["health"])
     def healthz(request: Request):

@@ -1,0 +1,36 @@
+"""The overview page: where knowledge stands and what needs a human."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+from sqlmodel import Session
+
+from freshgate.deps import get_session
+from freshgate.lookup.receipts import unanswered
+from freshgate.reports import chart
+from freshgate.reports.service import review
+from freshgate.scheduler.service import last_runs
+from freshgate.web import stats
+from freshgate.web.pages import render
+
+router = APIRouter(include_in_schema=False)
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview(request: Request, session: SessionDep):
+    """Counts per state with the 8-week trend, decisions, served stale, conflicts, gaps, queue, jobs."""
+    rt = request.app.state.runtime
+    now = rt.registry_ctx.clock()
+    report = review(session, rt.registry_ctx.rules, rt.extras, now)
+    n_conflicts, oldest = stats.open_conflicts(session, now)
+    return render(request, "overview.html", {
+        "counts": report.state_counts, "week_ago": report.week_ago, "chart": chart.svg(report.weeks),
+        "windows": [stats.window(session, now, 7), stats.window(session, now, 30)],
+        "conflicts": n_conflicts, "oldest_conflict_days": oldest,
+        "topics": unanswered(session, 5), "queue": report.groups, "queue_total": report.total,
+        "jobs": sorted(last_runs(rt.engine).values(), key=lambda r: r.job_id), "now": now,
+    })

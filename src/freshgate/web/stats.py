@@ -1,0 +1,67 @@
+"""Read models of the overview: decisions, stop reasons, served-stale, conflicts, jobs (no web imports).
+
+The two JSON expressions are the only dialect-specific SQL here (SQLite json_* / PostgreSQL ->>).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, text
+from sqlmodel import Session
+
+from freshgate.conflicts.models import ACTIVE_STATUSES, ConflictRecord
+from freshgate.lookup.models import LookupReceipt
+from freshgate.reports import history
+
+DECISIONS = ("proceed", "caution", "stop_and_ask")
+
+
+@dataclass
+class Window:
+    """Decisions of one time window."""
+
+    days: int
+    by_decision: dict[str, int]
+    stop_reasons: list[tuple[str, int]]
+    served_stale: int
+
+    @property
+    def total(self) -> int:
+        """All decisions in the window."""
+        return sum(self.by_decision.values())
+
+
+def _first_reason(dialect: str) -> str:
+    return "reasons->0->>'code'" if dialect == "postgresql" else "json_extract(reasons, '$[0].code')"
+
+
+def _cites_not_fresh(dialect: str) -> str:
+    if dialect == "postgresql":
+        return "EXISTS (SELECT 1 FROM json_array_elements(citations) c WHERE c->>'state' <> 'fresh')"
+    return "EXISTS (SELECT 1 FROM json_each(citations) c WHERE json_extract(c.value, '$.state') <> 'fresh')"
+
+
+def window(session: Session, now: datetime, days: int) -> Window:
+    """Decisions by outcome, stops by first reason, and lookups that cited a not-fresh source, in `days`."""
+    since = now - timedelta(days=days)
+    conn = session.connection()
+    dialect = conn.dialect.name
+    at = LookupReceipt.at >= since
+    by = {d: int(n) for d, n in conn.execute(select(LookupReceipt.decision, func.count()).where(at)
+                                                .group_by(LookupReceipt.decision)).all()}
+    reason = text(_first_reason(dialect))
+    stops = conn.execute(select(reason, func.count()).select_from(LookupReceipt)
+                         .where(at, LookupReceipt.decision == "stop_and_ask").group_by(reason)
+                         .order_by(func.count().desc())).all()
+    stale = conn.execute(select(func.count()).select_from(LookupReceipt).where(at, text(_cites_not_fresh(dialect))))
+    return Window(days, {d: by.get(d, 0) for d in (*DECISIONS, *sorted(set(by) - set(DECISIONS)))},
+                  [(r or "(none)", int(n)) for r, n in stops], int(stale.scalar_one()))
+
+
+def open_conflicts(session: Session, now: datetime) -> tuple[int, int | None]:
+    """(open or confirmed conflicts, age in days of the oldest)."""
+    n, oldest = session.connection().execute(
+        select(func.count(), func.min(ConflictRecord.detected_at)).where(ConflictRecord.status.in_(ACTIVE_STATUSES))).one()
+    return int(n), (now - history.aware(oldest)).days if oldest else None
