@@ -23,6 +23,8 @@ def wants_html(request: Request) -> bool:
 def _status(exc: Exception) -> int:
     if isinstance(exc, FreshgateError):
         return next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 500)
+    if isinstance(exc, RequestValidationError):
+        return 422
     return getattr(exc, "status_code", 500)
 
 

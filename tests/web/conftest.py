@@ -1,0 +1,72 @@
+"""Console fixtures: a small registry with a stale document and a real conflict, and form helpers."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from freshgate.app import run_sync
+from freshgate.embeddings.embedder import HashingEmbedder
+from tests.conflicts.conftest import FAQ, REFUNDS, SHIPPING, add_doc
+from tests.conftest import write_doc
+
+STALE = """id: returns
+title: Returns process
+owner: alice
+criticality: high
+review_every: 90d
+last_verified: -200d
+verified_by: alice"""
+RETURNS = "# Returns process\n\n## Printing the label\n\nCustomers print the prepaid label from the order page.\n"
+
+
+def prepare(rt) -> None:
+    """Hashing embedder, rules judge, built index (fast and deterministic)."""
+    rt.settings.conflicts.judge = "rules"
+    rt.settings.lookup.relevance_threshold = 0.2
+    lk = rt.extras["lookup"]
+    lk.use_embedder(HashingEmbedder())
+    lk.warm_up()
+
+
+def write_kb(d: Path) -> Path:
+    """refunds (alice) and faq (bob) disagree on the refund window; returns (alice) is stale; shipping (carol)."""
+    add_doc(d, "refunds", "alice", REFUNDS)
+    add_doc(d, "faq", "bob", FAQ)
+    add_doc(d, "shipping", "carol", SHIPPING)
+    write_doc(d, "returns.md", STALE, RETURNS)
+    return d
+
+
+@pytest.fixture
+def kb_rt(runtime, tmp_path):
+    """The test runtime with the console's small registry synced and the conflict detected."""
+    prepare(runtime)
+    assert run_sync(runtime, [write_kb(tmp_path / "docs")]).failed == []
+    return runtime
+
+
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+HTML = {"accept": "text/html,application/xhtml+xml"}
+
+
+def csrf(client, path: str = "/") -> str:
+    """The CSRF token of a page's forms (sets the browser's CSRF cookie)."""
+    page = client.get(path, headers=HTML)
+    assert page.status_code == 200, page.text[:500]
+    m = CSRF.search(page.text)
+    assert m, f"no form with a CSRF token on {path}"
+    return m.group(1)
+
+
+def submit(client, path: str, data: dict, page: str = "/") -> object:
+    """POST a console form the way a browser does (CSRF token from `page`), not following the redirect."""
+    return client.post(path, data={"csrf": csrf(client, page), **data}, headers=HTML, follow_redirects=False)
+
+
+def conflict_id(client) -> int:
+    """The one conflict of the small registry."""
+    [c] = client.get("/v1/conflicts").json()
+    return c["id"]
