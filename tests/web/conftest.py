@@ -70,3 +70,78 @@ def conflict_id(client) -> int:
     """The one conflict of the small registry."""
     [c] = client.get("/v1/conflicts").json()
     return c["id"]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """One headless Chromium for the session's browser journeys."""
+    from tests.web.browser import launch
+
+    pw, browser = launch()
+    yield browser
+    browser.close()
+    pw.stop()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    """A real SQLite file for a browser journey."""
+    return f"sqlite:///{tmp_path / 'console.db'}"
+
+
+@pytest.fixture
+def served(request, tmp_path):
+    """The console's small registry served by uvicorn on a free port over a SQLite file: (base url, runtime)."""
+    from freshgate.app import build_runtime, create_app
+    from tests.conftest import make_settings
+    from tests.web.browser import live_server
+
+    url = getattr(request, "param", None) or f"sqlite:///{tmp_path / 'console.db'}"
+    if url == "postgres":
+        url = request.getfixturevalue("database_url_pg")
+    rt = build_runtime(make_settings(url))
+    prepare(rt)
+    assert run_sync(rt, [write_kb(tmp_path / "docs")]).failed == []
+    with live_server(create_app(runtime=rt)) as base:
+        yield base, rt
+    rt.close()
+
+
+@pytest.fixture
+def shots(tmp_path):
+    """Save a page's screenshot into this test's output folder."""
+    from tests.web.browser import Shots
+
+    return Shots(tmp_path / "screens")
+
+
+@pytest.fixture
+def page(chromium, served):
+    """A fresh browser page (own cookies) on the served console."""
+    base, _ = served
+    ctx = chromium.new_context(base_url=base, viewport={"width": 1280, "height": 900})
+    p = ctx.new_page()
+    p.set_default_timeout(15000)
+    yield p
+    ctx.close()
+
+
+@pytest.fixture
+def database_url_pg(request) -> str:
+    """A PostgreSQL schema of its own (for the one Postgres browser journey)."""
+    import uuid
+
+    import psycopg
+
+    base = request.getfixturevalue("pg_database")
+    schema = "t_" + uuid.uuid4().hex[:12]
+    plain = base.replace("+psycopg", "")
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+
+    def drop():
+        with psycopg.connect(plain, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+    request.addfinalizer(drop)
+    return f"{base}?options=-csearch_path%3D{schema}"
