@@ -270,6 +270,7 @@ def _register_domain_commands() -> None:
     notify_commands(app)
     scheduler_commands(app)
     conflicts_commands(app)
+    __import__("freshgate.auth.commands", fromlist=["register"]).register(app)  # keys create|list|revoke
 
 
 _register_domain_commands()

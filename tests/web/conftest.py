@@ -66,6 +66,39 @@ def submit(client, path: str, data: dict, page: str = "/") -> object:
     return client.post(path, data={"csrf": csrf(client, page), **data}, headers=HTML, follow_redirects=False)
 
 
+def sign_in(client, raw_key: str) -> None:
+    """Sign a console client in with an API key (a session cookie, as a browser gets)."""
+    r = client.post("/sign-in", data={"csrf": csrf(client, "/sign-in"), "api_key": raw_key, "next": "/"},
+                    headers=HTML, follow_redirects=False)
+    assert r.status_code == 303 and "freshgate_session" in r.headers.get("set-cookie", ""), r.text[:300]
+
+
+@pytest.fixture
+def web(kb_rt):
+    """A browser-like client (no API key header) signed in to the console as an operator."""
+    from fastapi.testclient import TestClient
+
+    from freshgate.app import create_app
+    from tests.conftest import make_key
+
+    with TestClient(create_app(runtime=kb_rt)) as c:
+        sign_in(c, make_key(kb_rt.engine, "operator", label="ops-console"))
+        yield c
+
+
+@pytest.fixture
+def owner_web(kb_rt):
+    """A console client signed in with alice's owner key."""
+    from fastapi.testclient import TestClient
+
+    from freshgate.app import create_app
+    from tests.conftest import make_key
+
+    with TestClient(create_app(runtime=kb_rt)) as c:
+        sign_in(c, make_key(kb_rt.engine, "owner", owner="alice"))
+        yield c
+
+
 def conflict_id(client) -> int:
     """The one conflict of the small registry."""
     [c] = client.get("/v1/conflicts").json()

@@ -15,10 +15,10 @@ def _lookup(client, query):
     return r.json()
 
 
-def test_overview_counts_decisions_conflicts_queue_and_gaps(kb_rt, client):
+def test_overview_counts_decisions_conflicts_queue_and_gaps(kb_rt, client, web):
     _lookup(client, "refund window for monthly plans")
     _lookup(client, "xylophone quokka")
-    page = client.get("/", headers=HTML)
+    page = web.get("/", headers=HTML)
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     text = page.text
     assert 'data-testid="open-conflicts">1<' in text
@@ -30,13 +30,13 @@ def test_overview_counts_decisions_conflicts_queue_and_gaps(kb_rt, client):
     assert "No job has run yet" in text
 
 
-def test_review_queue_verify_removes_the_stale_item(kb_rt, client):
-    page = client.get("/review", headers=HTML).text
+def test_review_queue_verify_removes_the_stale_item(kb_rt, client, web):
+    page = web.get("/review", headers=HTML).text
     before = int(re.search(r'data-testid="queue-size">(\d+) item', page).group(1))
     assert 'data-testid="row-returns"' in page and "Verify returns" in page
-    r = submit(client, "/documents/returns/verify", {"back": "/review"}, page="/review")
+    r = submit(web, "/documents/returns/verify", {"back": "/review"}, page="/review")
     assert r.status_code == 303 and r.headers["location"].startswith("/review?done=verify&on=returns")
-    after_page = client.get(r.headers["location"], headers=HTML).text
+    after_page = web.get(r.headers["location"], headers=HTML).text
     assert "Verified returns: it is fresh again." in after_page
     assert 'data-testid="row-returns"' not in after_page
     assert int(re.search(r'data-testid="queue-size">(\d+) item', after_page).group(1)) == before - 1
@@ -45,121 +45,121 @@ def test_review_queue_verify_removes_the_stale_item(kb_rt, client):
     assert audit[0]["action"] == "verify" and audit[0]["actor"]
 
 
-def test_forms_without_a_csrf_token_change_nothing(kb_rt, client):
-    client.get("/review", headers=HTML)
-    r = client.post("/documents/returns/verify", data={"csrf": "forged"}, headers=HTML)
+def test_forms_without_a_csrf_token_change_nothing(kb_rt, client, web):
+    web.get("/review", headers=HTML)
+    r = web.post("/documents/returns/verify", data={"csrf": "forged"}, headers=HTML)
     assert r.status_code == 403 and "reload the page" in r.text and "<html" in r.text
     assert client.get("/v1/documents/returns").json()["state"] == "stale"
 
 
-def test_review_queue_filters_and_inline_conflict_forms(kb_rt, client):
-    only_bob = client.get("/review", params={"owner": "bob"}, headers=HTML).text
+def test_review_queue_filters_and_inline_conflict_forms(kb_rt, client, web):
+    only_bob = web.get("/review", params={"owner": "bob"}, headers=HTML).text
     assert 'data-testid="row-faq"' in only_bob and 'data-testid="row-returns"' not in only_bob
     assert f'/conflicts/{conflict_id(client)}/dismiss' in only_bob
-    stale_only = client.get("/review", params={"state": "stale"}, headers=HTML).text
+    stale_only = web.get("/review", params={"state": "stale"}, headers=HTML).text
     assert 'data-testid="row-returns"' in stale_only and 'data-testid="row-faq"' not in stale_only
 
 
-def test_conflict_detail_side_by_side_and_verdicts(kb_rt, client):
+def test_conflict_detail_side_by_side_and_verdicts(kb_rt, client, web):
     cid = conflict_id(client)
     stopped = _lookup(client, "refund window for monthly plans")
     assert stopped["decision"] == "stop_and_ask"
-    page = client.get(f"/conflicts/{cid}", headers=HTML).text
+    page = web.get(f"/conflicts/{cid}", headers=HTML).text
     assert "<mark>30 days</mark>" in page and "<mark>14 days</mark>" in page
     assert "alice" in page and "bob" in page
     assert f'/receipts/{stopped["receipt_id"]}' in page  # the lookup that stopped on it
-    no_reason = submit(client, f"/conflicts/{cid}/dismiss", {"reason": " "}, page=f"/conflicts/{cid}")
+    no_reason = submit(web, f"/conflicts/{cid}/dismiss", {"reason": " "}, page=f"/conflicts/{cid}")
     assert no_reason.status_code == 422 and "needs a reason" in no_reason.text
-    r = submit(client, f"/conflicts/{cid}/dismiss", {"reason": "different plans"}, page=f"/conflicts/{cid}")
+    r = submit(web, f"/conflicts/{cid}/dismiss", {"reason": "different plans"}, page=f"/conflicts/{cid}")
     assert r.status_code == 303
-    page = client.get(f"/conflicts/{cid}", headers=HTML).text
+    page = web.get(f"/conflicts/{cid}", headers=HTML).text
     assert 'class="badge dismissed"' in page and "“different plans”" in page
     assert "conflict_dismissed" in page  # the history names who did it
     assert _lookup(client, "refund window for monthly plans")["decision"] != "stop_and_ask"
-    listed = client.get("/conflicts", params={"status": "dismissed"}, headers=HTML).text
+    listed = web.get("/conflicts", params={"status": "dismissed"}, headers=HTML).text
     assert f'href="/conflicts/{cid}"' in listed
-    assert f'href="/conflicts/{cid}"' not in client.get("/conflicts", params={"status": "open"}, headers=HTML).text
+    assert f'href="/conflicts/{cid}"' not in web.get("/conflicts", params={"status": "open"}, headers=HTML).text
 
 
-def test_document_page_banner_diff_receipts_and_stale_form(kb_rt, client):
+def test_document_page_banner_diff_receipts_and_stale_form(kb_rt, client, web):
     _lookup(client, "refund window for monthly plans")
-    page = client.get("/documents/refunds", headers=HTML).text
+    page = web.get("/documents/refunds", headers=HTML).text
     assert 'data-testid="state-banner"' in page and "In 1 open conflict(s)" in page
     assert "refund window for monthly plans" in page  # the receipt that relied on it
     rev = client.get("/v1/documents/refunds").json()["revision"]
-    token = csrf(client, "/documents/refunds")
+    token = csrf(web, "/documents/refunds")
     body = client.get("/v1/documents/refunds").json()["content"].replace("30 days", "21 days")
-    r = client.post("/documents/refunds/content", data={"csrf": token, "revision": rev, "content": body},
+    r = web.post("/documents/refunds/content", data={"csrf": token, "revision": rev, "content": body},
                     headers=HTML, follow_redirects=False)
     assert r.status_code == 303
-    page = client.get("/documents/refunds", params={"a": 1, "b": 2}, headers=HTML).text
+    page = web.get("/documents/refunds", params={"a": 1, "b": 2}, headers=HTML).text
     assert '<span class="del">-Refunds for monthly plans are available within 30 days' in page
     assert '<span class="add">+Refunds for monthly plans are available within 21 days' in page
     # A form made from the old revision: "someone changed this", nothing saved.
-    r = client.post("/documents/refunds/verify", data={"csrf": token, "revision": rev}, headers=HTML,
+    r = web.post("/documents/refunds/verify", data={"csrf": token, "revision": rev}, headers=HTML,
                     follow_redirects=False)
     assert r.status_code == 303 and "done=stale" in r.headers["location"]
-    again = client.get(r.headers["location"], headers=HTML).text
+    again = web.get(r.headers["location"], headers=HTML).text
     assert "Someone changed refunds while you had it open; nothing was saved." in again
     assert client.get("/v1/documents/refunds").json()["state"] == "changed"
 
 
-def test_documents_search_facets_and_pages(kb_rt, client, tmp_path):
+def test_documents_search_facets_and_pages(kb_rt, client, web, tmp_path):
     many = tmp_path / "many"
     for n in range(60):
         write_doc(many, f"bulk-{n:02d}.md", f"id: bulk-{n:02d}\ntitle: Bulk {n}\nowner: carol\nreview_every: 90d\n"
                   f"last_verified: -1d\ntags: [bulk]")
     assert run_sync(kb_rt, [many]).failed == []
-    first = client.get("/documents", headers=HTML).text
+    first = web.get("/documents", headers=HTML).text
     assert "Page 1 of 2" in first and 'rel="next"' in first
-    second = client.get("/documents", params={"page": 2}, headers=HTML).text
+    second = web.get("/documents", params={"page": 2}, headers=HTML).text
     assert "Page 2 of 2" in second and "shipping" in second
-    found = client.get("/documents", params={"q": "RETURNS"}, headers=HTML).text
+    found = web.get("/documents", params={"q": "RETURNS"}, headers=HTML).text
     assert 'href="/documents/returns"' in found and "1 match" in found
-    stale = client.get("/documents", params={"state": "stale"}, headers=HTML).text
+    stale = web.get("/documents", params={"state": "stale"}, headers=HTML).text
     assert 'href="/documents/returns"' in stale and 'href="/documents/bulk-00"' not in stale
-    tagged = client.get("/documents", params={"tag": "bulk", "owner": "carol"}, headers=HTML).text
+    tagged = web.get("/documents", params={"tag": "bulk", "owner": "carol"}, headers=HTML).text
     assert "60 match" in tagged and ">bulk</a> 60" in tagged
 
 
-def test_receipts_receipt_and_unanswered(kb_rt, client):
+def test_receipts_receipt_and_unanswered(kb_rt, client, web):
     stop = _lookup(client, "refund window for monthly plans")
     _lookup(client, "how long do we keep shipping parcels in the warehouse venlo")
     _lookup(client, "xylophone quokka")
-    stops = client.get("/receipts", params={"decision": "stop_and_ask"}, headers=HTML).text
+    stops = web.get("/receipts", params={"decision": "stop_and_ask"}, headers=HTML).text
     assert f'/receipts/{stop["receipt_id"]}' in stops
-    by_doc = client.get("/receipts", params={"document": "shipping"}, headers=HTML).text
+    by_doc = web.get("/receipts", params={"document": "shipping"}, headers=HTML).text
     assert f'/receipts/{stop["receipt_id"]}' not in by_doc
-    one = client.get(f"/receipts/{stop['receipt_id']}", headers=HTML).text
+    one = web.get(f"/receipts/{stop['receipt_id']}", headers=HTML).text
     assert "<code>conflict</code>" in one and 'href="/documents/refunds"' in one
-    gaps = client.get("/unanswered", headers=HTML).text
+    gaps = web.get("/unanswered", headers=HTML).text
     assert "xylophone quokka" in gaps and "Draft a source" in gaps
 
 
-def test_owners_deactivate_and_audit_filter(kb_rt, client):
-    assert "Deactivate carol" in client.get("/owners", headers=HTML).text
-    r = submit(client, "/owners/carol/deactivate", {}, page="/owners")
+def test_owners_deactivate_and_audit_filter(kb_rt, client, web):
+    assert "Deactivate carol" in web.get("/owners", headers=HTML).text
+    r = submit(web, "/owners/carol/deactivate", {}, page="/owners")
     assert r.status_code == 303
     assert client.get("/v1/documents/shipping").json()["state"] == "orphaned"
-    assert "Activate carol" in client.get("/owners", headers=HTML).text
-    log = client.get("/audit", params={"action": "owner_deactivated"}, headers=HTML).text
+    assert "Activate carol" in web.get("/owners", headers=HTML).text
+    log = web.get("/audit", params={"action": "owner_deactivated"}, headers=HTML).text
     assert "owner carol" in log and "<td>register</td>" not in log
 
 
-def test_browsers_get_html_errors_and_api_clients_problem_json(kb_rt, client):
-    page = client.get("/documents/no-such-doc", headers=HTML)
+def test_browsers_get_html_errors_and_api_clients_problem_json(kb_rt, client, web):
+    page = web.get("/documents/no-such-doc", headers=HTML)
     assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
     assert "no document with id" in page.text and 'href="/"' in page.text
     api = client.get("/v1/documents/no-such-doc")
     assert api.status_code == 404 and api.headers["content-type"].startswith("application/problem+json")
-    nowhere = client.get("/no/such/page", headers=HTML)
+    nowhere = web.get("/no/such/page", headers=HTML)
     assert nowhere.status_code == 404 and "There is no page at this address." in nowhere.text
-    assert client.get("/no/such/page").json()["status"] == 404
-    bad = client.get("/documents", params={"page": "x"}, headers=HTML)
+    assert web.get("/no/such/page").json()["status"] == 404
+    bad = web.get("/documents", params={"page": "x"}, headers=HTML)
     assert bad.status_code == 422 and "<li><strong>page</strong>" in bad.text
 
 
-def test_api_docs_use_only_packaged_assets(kb_rt, client):
+def test_api_docs_use_only_packaged_assets(kb_rt, client, web):
     for path in ("/docs", "/redoc"):
         html = client.get(path).text
         urls = re.findall(r'(?:src|href)="([^"]+)"', html) + re.findall(r"url: '([^']+)'", html)
@@ -167,5 +167,5 @@ def test_api_docs_use_only_packaged_assets(kb_rt, client):
         for u in urls:
             if u.startswith("/static/"):
                 assert client.get(u).status_code == 200, u
-    assert "SwaggerUIBundle" in client.get("/docs").text
-    assert client.get("/static/vendor/htmx.min.js").status_code == 200
+    assert "SwaggerUIBundle" in web.get("/docs").text
+    assert web.get("/static/vendor/htmx.min.js").status_code == 200

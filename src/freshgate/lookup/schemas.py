@@ -7,8 +7,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from freshgate.strict import StrictIn
 
-class ScopeIn(BaseModel):
+
+class ScopeIn(StrictIn):
     """Restrict a lookup to some documents (all lists optional; empty = no restriction)."""
 
     ids: list[str] = Field(default_factory=list, max_length=500, description="Only these document ids.")
@@ -16,7 +18,7 @@ class ScopeIn(BaseModel):
     kinds: list[Literal["source", "sop"]] = Field(default_factory=list, description="Only sources or SOP cards.")
 
 
-class LookupIn(BaseModel):
+class LookupIn(StrictIn):
     """A question or intended action to check before answering or acting."""
 
     query: str = Field(min_length=1, max_length=4000, description="The question or intended action, in words.")
@@ -79,11 +81,12 @@ class ReceiptOut(BaseModel):
     id: str
     at: datetime
     query: str
-    risk: str
+    risk: Literal["low", "high"]
     scope: dict[str, Any] | None
-    decision: str
+    decision: Literal["proceed", "caution", "stop_and_ask"]
     reasons: list[dict[str, Any]]
     citations: list[dict[str, Any]]
+    principal: str | None = Field(None, description="Who asked: the principal id (key:<id>, proxy:<user>, local:...).")
 
 
 class UnansweredOut(BaseModel):

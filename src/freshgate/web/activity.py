@@ -15,7 +15,9 @@ from freshgate.deps import get_session
 from freshgate.lookup.models import LookupReceipt, ReceiptDocument
 from freshgate.lookup.receipts import get_receipt, unanswered
 from freshgate.registry.models import Document
-from freshgate.web.pages import query_with, render
+from freshgate.errors import NotFound
+from freshgate.web.identity import principal_for
+from freshgate.web.pages import query_with, receipt_scope, render
 
 router = APIRouter(include_in_schema=False)
 SessionDep = Annotated[Session, Depends(get_session)]
@@ -39,6 +41,9 @@ def receipts(request: Request, session: SessionDep, decision: str = "", reason: 
     agent_col = getattr(LookupReceipt, "principal", None)
     if agent and agent_col is not None:
         q = q.where(agent_col == agent)
+    scope = receipt_scope(principal_for(request))
+    if scope is not None:  # as the API: owners and agents read their own receipts only
+        q = q.where(LookupReceipt.principal == scope)
     rows = session.exec(q.order_by(LookupReceipt.at.desc()).offset((page - 1) * PAGE).limit(PAGE + 1)).all()
     return render(request, "receipts.html", {
         "rows": rows[:PAGE], "more": len(rows) > PAGE, "page": page, "decision": decision, "reason": reason,
@@ -49,7 +54,10 @@ def receipts(request: Request, session: SessionDep, decision: str = "", reason: 
 @router.get("/receipts/{receipt_id}", response_class=HTMLResponse)
 def receipt_page(receipt_id: str, request: Request, session: SessionDep):
     """One decision: the question, the outcome, the reasons and the exact versions relied on."""
-    return render(request, "receipt.html", {"r": get_receipt(session, receipt_id)})
+    r = get_receipt(session, receipt_id)
+    if receipt_scope(principal_for(request)) not in (None, r.principal):
+        raise NotFound(f"no receipt with id {receipt_id!r}")
+    return render(request, "receipt.html", {"r": r})
 
 
 def suggest_owners(session: Session, text: str, limit: int = 2) -> list[tuple[str, int]]:

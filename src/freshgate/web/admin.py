@@ -37,19 +37,26 @@ def owners(request: Request, session: SessionDep):
     return render(request, "owners.html", {"owners": svc.owners(), "counts": counts})
 
 
-@router.post("/owners/{owner_id}/{action}")
-def set_active(owner_id: str, action: str, request: Request, session: SessionDep,
-               csrf: Annotated[str, Form()] = "", back: Annotated[str, Form()] = ""):
-    """Activate or deactivate an owner (operators)."""
+def _set_active(request: Request, session: Session, owner_id: str, active: bool, csrf: str, back: str):
     identity.check_csrf(request, csrf)
-    if action not in ("activate", "deactivate"):
-        from freshgate.errors import NotFound
-
-        raise NotFound(f"no owner action {action!r}")
     who = require_operator(request, "Activating or deactivating owners")
-    registry(request, session).set_owner_active(owner_id, action == "activate", actor=who.actor)
+    registry(request, session).set_owner_active(owner_id, active, actor=who.actor)
     session.commit()
-    return done(safe_back(back, "/owners"), action, owner_id)
+    return done(safe_back(back, "/owners"), "activate" if active else "deactivate", owner_id)
+
+
+@router.post("/owners/{owner_id}/activate")
+def activate(owner_id: str, request: Request, session: SessionDep, csrf: Annotated[str, Form()] = "",
+             back: Annotated[str, Form()] = ""):
+    """Mark an owner active again (operators)."""
+    return _set_active(request, session, owner_id, True, csrf, back)
+
+
+@router.post("/owners/{owner_id}/deactivate")
+def deactivate(owner_id: str, request: Request, session: SessionDep, csrf: Annotated[str, Form()] = "",
+               back: Annotated[str, Form()] = ""):
+    """Mark an owner inactive: their documents become orphaned until transferred (operators)."""
+    return _set_active(request, session, owner_id, False, csrf, back)
 
 
 @router.get("/audit", response_class=HTMLResponse)
@@ -70,11 +77,50 @@ def audit_log(request: Request, session: SessionDep, actor: str = "", action: st
                                           "qs": lambda **kw: query_with(request, **kw)})
 
 
+def _keys_page(request: Request, session: Session, created: dict | None = None, status: int = 200):
+    require_operator(request, "The API keys page")
+    owners = [o.id for o in registry(request, session).owners()]
+    return render(request, "keys.html", {"keys": identity.list_keys(session), "available": identity.auth_available(),
+                                         "created": created, "owners": owners}, status=status)
+
+
 @router.get("/keys", response_class=HTMLResponse)
 def keys(request: Request, session: SessionDep):
     """API keys: who holds which role, last used, revoked (operators)."""
-    require_operator(request, "The API keys page")
-    return render(request, "keys.html", {"keys": identity.list_keys(session), "available": identity.auth_available()})
+    return _keys_page(request, session)
+
+
+@router.post("/keys", response_class=HTMLResponse)
+def create_key(request: Request, session: SessionDep, label: Annotated[str, Form(max_length=200)] = "",
+               role: Annotated[str, Form(max_length=10)] = "agent", owner: Annotated[str, Form(max_length=200)] = "",
+               csrf: Annotated[str, Form()] = ""):
+    """Create a key (operators); the page shows it once."""
+    from freshgate.auth.service import KeyService
+
+    identity.check_csrf(request, csrf)
+    who = require_operator(request, "Creating API keys")
+    svc = registry(request, session)
+    if owner:
+        svc.owner(owner)  # an owner key acts for an owner that exists
+    row, raw = KeyService(session).create(label, role, owner or None, created_by=who.actor)
+    svc.record_event(who.actor, "key_created", after={"key": row.id, "role": row.role, "owner": row.owner_id},
+                     detail=row.label)
+    session.commit()
+    return _keys_page(request, session, created={"label": row.label, "raw": raw}, status=201)
+
+
+@router.post("/keys/{key_id}/revoke")
+def revoke_key(key_id: str, request: Request, session: SessionDep, csrf: Annotated[str, Form()] = ""):
+    """Revoke a key (operators); it stops working at once."""
+    from freshgate.auth.service import KeyService
+
+    identity.check_csrf(request, csrf)
+    who = require_operator(request, "Revoking API keys")
+    row = KeyService(session).revoke(key_id)
+    registry(request, session).record_event(who.actor, "key_revoked", after={"key": row.id}, detail=row.label)
+    session.commit()
+    request.app.state.auth_cache.clear()
+    return done("/keys", "key_revoked", key_id)
 
 
 @router.get("/sign-in", response_class=HTMLResponse)

@@ -12,10 +12,10 @@ from sqlmodel import Session
 
 from freshgate.conflicts.models import STATUSES
 from freshgate.deps import get_session
-from freshgate.errors import Unavailable
+from freshgate.errors import Forbidden, Unavailable
 from freshgate.lookup.receipts import receipts_for
 from freshgate.web import identity
-from freshgate.web.pages import done, render, safe_back
+from freshgate.web.pages import done, receipt_scope, render, safe_back
 
 router = APIRouter(include_in_schema=False)
 SessionDep = Annotated[Session, Depends(get_session)]
@@ -38,11 +38,11 @@ def highlight(text: str, values: list[str]) -> Markup:
     return Markup(out)
 
 
-def stopped_lookups(session: Session, d: dict[str, Any], limit: int = 50) -> list:
+def stopped_lookups(session: Session, d: dict[str, Any], limit: int = 50, principal: str | None = None) -> list:
     """Receipts that stopped on this conflict: stop_and_ask, a conflict reason, citing either side since detection."""
     seen: dict[str, Any] = {}
     for doc in dict.fromkeys((d["a"]["document_id"], d["b"]["document_id"])):
-        for r in receipts_for(session, doc, limit, since=d["detected_at"]):
+        for r in receipts_for(session, doc, limit, since=d["detected_at"], principal=principal):
             if r.decision == "stop_and_ask" and any(x.get("code") == "conflict" for x in r.reasons or []):
                 seen.setdefault(r.id, r)
     return sorted(seen.values(), key=lambda r: r.at, reverse=True)[:limit]
@@ -69,22 +69,22 @@ def conflict_page(conflict_id: int, request: Request, session: SessionDep):
     return render(request, "conflict.html", {
         "c": d, "text_a": highlight(d["a"]["text"], [e.get("a", "") for e in ev]),
         "text_b": highlight(d["b"]["text"], [e.get("b", "") for e in ev]),
-        "stopped": stopped_lookups(session, d),
+        "stopped": stopped_lookups(session, d, principal=receipt_scope(who)),
         "can_act": who.can_act_on(d["a"]["owner"]) or who.can_act_on(d["b"]["owner"]),
-        "can_reopen": hasattr(svc, "reopen"),
         "audit": [e for e in svc.registry.audit(d["a"]["document_id"], 200)
                   if (e.after or {}).get("conflict") == conflict_id][:20],
     })
 
 
 def _verdict(request: Request, session: Session, conflict_id: int, csrf: str, back: str, code: str, call):
+    """CSRF, then the API's rule: only an owner of either side (or an operator) gives a verdict."""
     identity.check_csrf(request, csrf)
     svc = conflict_service(request, session)
-    d = svc.describe([svc.get(conflict_id)])[0]
     who = identity.principal_for(request)
-    if not (who.can_act_on(d["a"]["owner"]) or who.can_act_on(d["b"]["owner"])):
-        identity.require_can_act(who, d["a"]["owner"], f"conflict {conflict_id} (between {d['a']['document_id']} "
-                                 f"and {d['b']['document_id']})")
+    owners = svc.owners_of(svc.get(conflict_id))
+    if not any(who.can_act_on(o) for o in owners):
+        raise Forbidden(f"{who.name} ({who.role}) owns neither side of conflict {conflict_id} (owners: "
+                        f"{', '.join(o or 'none' for o in owners)}); only their owners or an operator may give a verdict")
     call(svc, who)
     session.commit()
     return done(safe_back(back, f"/conflicts/{conflict_id}"), code, str(conflict_id))
@@ -113,8 +113,5 @@ def dismiss(conflict_id: int, request: Request, session: SessionDep, csrf: Annot
 def reopen(conflict_id: int, request: Request, session: SessionDep, csrf: Annotated[str, Form()] = "",
            back: Annotated[str, Form()] = "", reason: Reason = ""):
     """Reopen a dismissed conflict: lookups touching it stop again."""
-    def call(svc, who):
-        if not hasattr(svc, "reopen"):
-            raise Unavailable("reopening conflicts is not available in this version")
-        svc.reopen(conflict_id, actor=who.actor, reason=reason)
-    return _verdict(request, session, conflict_id, csrf, back, "reopen", call)
+    return _verdict(request, session, conflict_id, csrf, back, "reopen",
+                    lambda svc, who: svc.reopen(conflict_id, actor=who.actor, reason=reason))

@@ -1,68 +1,80 @@
-"""HTML error pages for browsers; API clients keep problem+json (the Accept header decides)."""
+"""HTML error pages for browsers; API clients keep problem+json (the Accept header decides).
+
+One ASGI wrapper, outermost, so it sees every problem response: the app's own (not found,
+invalid input, precondition failed...) and those of the auth middleware (401, 403, 413, bad Host).
+A browser that is not signed in is sent to the sign-in page instead of a 401.
+"""
 
 from __future__ import annotations
 
+import json
 from http import HTTPStatus
 from urllib.parse import quote
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import RedirectResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse
 
-from freshgate.errors import FreshgateError
-from freshgate.problems import STATUS
+from freshgate.problems import MEDIA_TYPE
 
 
-def wants_html(request: Request) -> bool:
+def wants_html(headers: dict[str, str]) -> bool:
     """A browser navigation: it asks for HTML and not for JSON."""
-    accept = request.headers.get("accept", "").lower()
+    accept = headers.get("accept", "").lower()
     return "text/html" in accept and "json" not in accept
 
 
-def _status(exc: Exception) -> int:
-    if isinstance(exc, FreshgateError):
-        return next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 500)
-    if isinstance(exc, RequestValidationError):
-        return 422
-    return getattr(exc, "status_code", 500)
+def _headers(scope) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
 
 
-def _message(exc: Exception, status: int) -> tuple[str, str, list]:
-    if isinstance(exc, FreshgateError):
-        return exc.title, exc.detail, exc.errors
-    if isinstance(exc, RequestValidationError):
-        errs = [{"field": ".".join(str(p) for p in e["loc"] if p not in ("body", "query", "path")), "message": e["msg"]}
-                for e in exc.errors()]
-        return "Invalid input", "Some of what was sent is not valid; see below.", errs
-    if status == 404:
-        return "Not found", "There is no page at this address.", []
-    detail = getattr(exc, "detail", "") or HTTPStatus(status).phrase
-    return HTTPStatus(status).phrase, str(detail), []
-
-
-def html_error(request: Request, exc: Exception):
-    """The error as a console page (401 sends a browser to sign in)."""
+def html_for(scope, status: int, problem: dict):
+    """The console's page for a problem (401: off to sign in)."""
     from freshgate.web.pages import render
 
-    status = _status(exc)
-    if status == 401:
+    request = Request(scope)
+    if status == 401 and problem.get("code") == "unauthenticated":
         return RedirectResponse(f"/sign-in?next={quote(request.url.path)}", status_code=303)
-    title, detail, errs = _message(exc, status)
-    return render(request, "error.html", {"status": status, "title": title, "detail": detail, "errors": errs},
-                  status=status)
+    title = problem.get("title") or HTTPStatus(status).phrase
+    detail = problem.get("detail") or title
+    if status == 404 and detail == "Not Found":
+        detail = "There is no page at this address."
+    return render(request, "error.html", {"status": status, "title": title, "detail": detail,
+                                          "errors": problem.get("errors") or []}, status=status)
 
 
-def install(app: FastAPI) -> None:
-    """Put the HTML page in front of each existing problem+json handler."""
-    for cls in (FreshgateError, StarletteHTTPException, RequestValidationError):
-        original = app.exception_handlers.get(cls)
+class BrowserErrors:
+    """Turn problem+json answers to browser navigations into console pages (pure ASGI)."""
 
-        def make(original=original):
-            async def handler(request: Request, exc: Exception):
-                if wants_html(request) or original is None:
-                    return html_error(request, exc)
-                return await original(request, exc)
-            return handler
+    def __init__(self, app) -> None:
+        self.app = app
 
-        app.add_exception_handler(cls, make())
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or not wants_html(_headers(scope)):
+            return await self.app(scope, receive, send)
+        start: dict | None = None
+        body: list[bytes] = []
+
+        async def capture(msg) -> None:
+            nonlocal start
+            if msg["type"] == "http.response.start":
+                ctype = dict(msg.get("headers") or []).get(b"content-type", b"").decode("latin-1")
+                if ctype.startswith(MEDIA_TYPE):
+                    start = msg
+                    return
+            elif start is not None and msg["type"] == "http.response.body":
+                body.append(msg.get("body", b""))
+                if not msg.get("more_body"):
+                    try:
+                        problem = json.loads(b"".join(body) or b"{}")
+                    except ValueError:
+                        problem = {}
+                    await html_for(scope, start["status"], problem)(scope, receive, send)
+                return
+            await send(msg)
+
+        await self.app(scope, receive, capture)
+
+
+def install(app) -> None:
+    """Wrap the app (call after every other middleware so this one is outermost)."""
+    app.add_middleware(BrowserErrors)

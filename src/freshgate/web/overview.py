@@ -13,7 +13,9 @@ from freshgate.lookup.receipts import unanswered
 from freshgate.reports import chart
 from freshgate.reports.service import review
 from freshgate.scheduler.service import last_runs
+from freshgate.auth import policy
 from freshgate.web import stats
+from freshgate.web.identity import principal_for
 from freshgate.web.pages import render
 
 router = APIRouter(include_in_schema=False)
@@ -24,6 +26,7 @@ SessionDep = Annotated[Session, Depends(get_session)]
 def overview(request: Request, session: SessionDep):
     """Counts per state with the 8-week trend, decisions, served stale, conflicts, gaps, queue, jobs."""
     rt = request.app.state.runtime
+    who = principal_for(request)
     now = rt.registry_ctx.clock()
     report = review(session, rt.registry_ctx.rules, rt.extras, now)
     n_conflicts, oldest = stats.open_conflicts(session, now)
@@ -31,6 +34,6 @@ def overview(request: Request, session: SessionDep):
         "counts": report.state_counts, "week_ago": report.week_ago, "chart": chart.svg(report.weeks),
         "windows": [stats.window(session, now, 7), stats.window(session, now, 30)],
         "conflicts": n_conflicts, "oldest_conflict_days": oldest,
-        "topics": unanswered(session, 5), "queue": report.groups, "queue_total": report.total,
+        "topics": unanswered(session, 5) if policy.allows(who.role, "unanswered") else None, "queue": report.groups, "queue_total": report.total,
         "jobs": sorted(last_runs(rt.engine).values(), key=lambda r: r.job_id), "now": now,
     })

@@ -9,6 +9,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
+from freshgate.auth import policy
 from freshgate.web import identity
 from freshgate.web.templating import environment
 
@@ -43,12 +44,17 @@ def templates() -> Jinja2Templates:
     return _templates
 
 
+def receipt_scope(principal) -> str | None:
+    """Receipts a principal may read, as the API decides: operators everyone's, others their own."""
+    return None if principal is not None and principal.role == "operator" else getattr(principal, "id", "")
+
+
 def render(request: Request, name: str, ctx: dict[str, Any], status: int = 200) -> HTMLResponse:
     """A console page with the signed-in principal, CSRF token and flash message in its context."""
     p = identity.principal_for(request)
     done, on = request.query_params.get("done"), request.query_params.get("on", "")
     flash = FLASH[done].format(on=on) if done in FLASH else None
-    base = {"me": p, "csrf": identity.csrf_token(request), "flash": flash, "flash_kind": "warn" if done == "stale" else "ok",
+    base = {"me": p, "can": lambda perm: policy.allows(p.role if p else None, perm), "csrf": identity.csrf_token(request), "flash": flash, "flash_kind": "warn" if done == "stale" else "ok",
             "path": request.url.path, "can_sign_in": identity.auth_available()}
     resp = templates().TemplateResponse(request, f"console/{name}", {**base, **ctx}, status_code=status)
     identity.remember_csrf(request, resp)
