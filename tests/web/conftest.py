@@ -135,8 +135,12 @@ def served(request, tmp_path):
     rt = build_runtime(make_settings(url))
     prepare(rt)
     assert run_sync(rt, [write_kb(tmp_path / "docs")]).failed == []
+    from tests.conftest import make_key
+
+    keys = {"operator": make_key(rt.engine, "operator", label="ops-browser"), "agent": make_key(rt.engine, "agent"),
+            "alice": make_key(rt.engine, "owner", owner="alice")}
     with live_server(create_app(runtime=rt)) as base:
-        yield base, rt
+        yield base, rt, keys
     rt.close()
 
 
@@ -148,15 +152,30 @@ def shots(tmp_path):
     return Shots(tmp_path / "screens")
 
 
+def browser_sign_in(p, raw_key: str) -> None:
+    """Sign in through the sign-in form, as a person does."""
+    p.goto("/sign-in")
+    p.get_by_label("API key").fill(raw_key)
+    p.get_by_role("button", name="Sign in").click()
+    p.get_by_test_id("flash").wait_for()
+
+
 @pytest.fixture
-def page(chromium, served):
-    """A fresh browser page (own cookies) on the served console."""
-    base, _ = served
+def anon_page(chromium, served):
+    """A fresh browser page (own cookies), not signed in."""
+    base = served[0]
     ctx = chromium.new_context(base_url=base, viewport={"width": 1280, "height": 900})
     p = ctx.new_page()
     p.set_default_timeout(15000)
     yield p
     ctx.close()
+
+
+@pytest.fixture
+def page(anon_page, served):
+    """A browser page signed in as an operator."""
+    browser_sign_in(anon_page, served[2]["operator"])
+    return anon_page
 
 
 @pytest.fixture

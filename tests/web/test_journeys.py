@@ -6,12 +6,16 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
+from tests.web.conftest import browser_sign_in
+
 QUESTION = "refund window for monthly plans"
 
 
-def ask(base: str, query: str = QUESTION) -> dict:
-    """A lookup over HTTP, as an agent makes it."""
-    r = httpx.post(f"{base}/v1/lookup", json={"query": query}, timeout=30)
+def ask(served, query: str = QUESTION) -> dict:
+    """A lookup over HTTP, as an agent makes it (with an agent key)."""
+    base, _, keys = served
+    r = httpx.post(f"{base}/v1/lookup", json={"query": query}, timeout=30,
+                   headers={"Authorization": f"Bearer {keys['agent']}"})
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -48,8 +52,7 @@ def test_operator_verifies_on_postgres(page, served, shots):
 
 
 def test_operator_dismisses_a_conflict_then_reopens_it(page, served, shots):
-    base, _ = served
-    stopped = ask(base)
+    stopped = ask(served)
     assert stopped["decision"] == "stop_and_ask" and "conflict" in [r["code"] for r in stopped["reasons"]]
     page.goto("/conflicts")
     shots(page, "conflicts")
@@ -64,7 +67,7 @@ def test_operator_dismisses_a_conflict_then_reopens_it(page, served, shots):
     expect(page.locator("h1 .badge")).to_have_text("dismissed")
     who = page.get_by_test_id("who").inner_text()
     expect(page.get_by_test_id("verdict-by")).to_have_text(who)
-    after = ask(base)
+    after = ask(served)
     assert "conflict" not in [r["code"] for r in after["reasons"]]
     assert after["decision"] != "stop_and_ask" or after["reasons"][0]["code"] != "conflict"
     page.goto("/audit?action=conflict_dismissed")
@@ -75,14 +78,15 @@ def test_operator_dismisses_a_conflict_then_reopens_it(page, served, shots):
     page.get_by_label("Why it should be looked at again (required)").fill("Annual plans changed too")
     page.get_by_role("button", name="Reopen").click()
     expect(page.locator("h1 .badge")).to_have_text("open")
-    assert "conflict" in [r["code"] for r in ask(base)["reasons"]]
+    assert "conflict" in [r["code"] for r in ask(served)["reasons"]]
 
 
 def test_a_stale_form_says_someone_changed_it(page, served, shots):
-    base, _ = served
+    base, _, keys = served
     page.goto("/documents/shipping")
     revision = page.locator("input[name=revision]").first.input_value()
-    r = httpx.post(f"{base}/v1/documents/shipping/verify", json={"note": "meanwhile"}, timeout=30)
+    r = httpx.post(f"{base}/v1/documents/shipping/verify", json={"note": "meanwhile"}, timeout=30,
+                   headers={"Authorization": f"Bearer {keys['operator']}"})
     assert r.status_code == 200 and str(r.json()["revision"]) != revision
     page.get_by_label("Note (optional)").fill("my check")
     page.get_by_role("button", name="Verify: the content is right as of today").click()
@@ -92,7 +96,7 @@ def test_a_stale_form_says_someone_changed_it(page, served, shots):
 
 
 def test_api_docs_render_offline(chromium, served, shots):
-    base, _ = served
+    base = served[0]
     ctx = chromium.new_context(base_url=base)
     outside: list[str] = []
 
@@ -117,9 +121,9 @@ def test_api_docs_render_offline(chromium, served, shots):
 
 
 def test_every_action_works_without_javascript(chromium, served, shots):
-    base, _ = served
-    ctx = chromium.new_context(base_url=base, java_script_enabled=False)
+    ctx = chromium.new_context(base_url=served[0], java_script_enabled=False)
     page = ctx.new_page()
+    browser_sign_in(page, served[2]["operator"])
     page.goto("/review")
     page.get_by_test_id("row-returns").get_by_role("button", name="Verify returns").click()
     expect(page.get_by_test_id("flash")).to_have_text("Verified returns: it is fresh again.")
@@ -134,9 +138,8 @@ PAGES = ["/", "/review", "/conflicts", "/conflicts/1", "/documents", "/documents
 
 
 def test_every_page_is_labelled_keyboard_reachable_and_screenshotted(page, served, shots):
-    base, _ = served
-    receipt = ask(base)["receipt_id"]
-    ask(base, "xylophone quokka")
+    receipt = ask(served)["receipt_id"]
+    ask(served, "xylophone quokka")
     for path in PAGES + [f"/receipts/{receipt}"]:
         page.goto(path)
         expect(page.locator("main")).to_be_visible()
@@ -151,3 +154,36 @@ def test_every_page_is_labelled_keyboard_reachable_and_screenshotted(page, serve
     expect(page.locator(".skip")).to_be_focused()
     page.keyboard.press("Enter")
     expect(page.locator("main")).to_be_focused()
+
+
+def test_owner_sees_their_items_first_and_is_refused_on_someone_elses(anon_page, served, shots):
+    page = anon_page
+    page.goto("/review")
+    expect(page).to_have_url(f"{served[0]}/sign-in?next=/review")
+    shots(page, "sign-in", keep=True)
+    page.get_by_label("API key").fill("fg_000000000000_wrong")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("That key is not valid")
+    page.get_by_label("API key").fill(served[2]["alice"])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_test_id("who")).to_have_text("alice")
+    expect(page.get_by_test_id("role")).to_have_text("owner")
+    page.get_by_role("link", name="Review queue").click()
+    first = page.locator("main section h2").first
+    expect(first).to_have_text("My items — alice")
+    expect(page.get_by_test_id("row-faq")).to_contain_text("Belongs to bob: ask them or an operator.")
+    expect(page.get_by_role("link", name="Audit")).to_have_count(0)
+    shots(page, "owner-review-queue", keep=True)
+    page.goto("/documents/faq")
+    expect(page.get_by_test_id("not-yours")).to_contain_text("belongs to bob")
+    expect(page.get_by_role("button", name="Verify: the content is right as of today")).to_have_count(0)
+    shots(page, "owner-not-yours", keep=True)
+    # Even a hand-made form is refused by the same check as the API, with a clear page.
+    token = page.goto("/documents/returns") and page.locator("input[name=csrf]").first.input_value()
+    page.set_content(f'<form method="post" action="{served[0]}/documents/faq/verify">'
+                     f'<input type="hidden" name="csrf" value="{token}"><button>go</button></form>')
+    page.get_by_role("button", name="go").click()
+    expect(page.get_by_test_id("error")).to_contain_text("may not act on faq, owned by bob")
+    shots(page, "owner-refused")
+    page.goto("/audit")
+    expect(page.get_by_test_id("error")).to_contain_text("role owner may not do this")
