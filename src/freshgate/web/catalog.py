@@ -56,9 +56,13 @@ def _where(f: Filters) -> list:
     return conds
 
 
-def documents_page(session: Session, rules: RulesConfig, now: datetime, f: Filters, offset: int, limit: int) -> Page:
-    """Documents matching the filters, ordered by id, one page, with facets of the filtered set."""
-    ev = evaluate_all(session, rules, now)
+def evaluation(session: Session, rules: RulesConfig, now: datetime):
+    """States of every document that may not be fresh (the rest are fresh), with counts."""
+    return evaluate_all(session, rules, now)
+
+
+def documents_page(session: Session, ev, f: Filters, offset: int, limit: int, facets=None) -> Page:
+    """Documents matching the filters, ordered by id, one page (facets from `facets(session, f)`)."""
     state_of = {i: fr.state for i, fr in ev.fresh.items()}
     conds = _where(f)
     conn = session.connection()
@@ -78,10 +82,17 @@ def documents_page(session: Session, rules: RulesConfig, now: datetime, f: Filte
         fr = ev.fresh.get(r["id"])
         r["state"] = fr.state if fr else "fresh"
         r["reason"] = fr.reasons[0].message if fr and fr.reasons else ""
-    facets = {}
+    return Page(rows, int(total), facets or {}, ev.counts)
+
+
+def facets(session: Session, f: Filters) -> dict[str, list[tuple[str, int]]]:
+    """Counts by kind, lane, owner and tag of the documents matching the filters (state aside)."""
+    conn = session.connection()
+    conds = _where(f)
+    out = {}
     for name, col in (("kind", Document.kind), ("lane", Document.lane), ("owner", Document.owner_id)):
         q = select(col, func.count()).where(*conds).group_by(col).order_by(func.count().desc()).limit(25)
-        facets[name] = [(v if v is not None else "(none)", int(n)) for v, n in conn.execute(q).all()]
+        out[name] = [(v if v is not None else "(none)", int(n)) for v, n in conn.execute(q).all()]
     tags = Counter(t for (ts,) in conn.execute(select(Document.tags).where(*conds)).all() for t in (ts or []))
-    facets["tag"] = tags.most_common(25)
-    return Page(rows, int(total), facets, ev.counts)
+    out["tag"] = tags.most_common(25)
+    return out

@@ -14,7 +14,8 @@ from freshgate.deps import get_session, registry
 from freshgate.lookup.receipts import receipts_for
 from freshgate.registry import queries
 from freshgate.web import identity
-from freshgate.web.catalog import Filters, documents_page
+from freshgate.web.catalog import Filters, documents_page, evaluation, facets
+from freshgate.web.memo import cached
 from freshgate.web.pages import query_with, receipt_scope, render
 
 router = APIRouter(include_in_schema=False)
@@ -28,7 +29,9 @@ def document_list(request: Request, session: SessionDep, q: str = "", state: str
     """Every document with its state: search by id or title, facets, pages of 50."""
     rt = request.app.state.runtime
     f = Filters(q=q.strip()[:200], state=state, kind=kind, lane=lane, owner=owner, tag=tag)
-    res = documents_page(session, rt.registry_ctx.rules, rt.registry_ctx.clock(), f, (page - 1) * PAGE, PAGE)
+    ev = cached(request, session, "evaluate", lambda: evaluation(session, rt.registry_ctx.rules, rt.registry_ctx.clock()))
+    fac = cached(request, session, "facets", lambda: facets(session, f), f.q, f.kind, f.lane, f.owner, f.tag)
+    res = documents_page(session, ev, f, (page - 1) * PAGE, PAGE, fac)
     pages = max(1, math.ceil(res.total / PAGE))
     return render(request, "documents.html", {"res": res, "f": f, "page": page, "pages": pages,
                                               "qs": lambda **kw: query_with(request, **kw)})

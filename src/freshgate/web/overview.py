@@ -16,6 +16,7 @@ from freshgate.scheduler.service import last_runs
 from freshgate.auth import policy
 from freshgate.web import stats
 from freshgate.web.identity import principal_for
+from freshgate.web.memo import cached
 from freshgate.web.pages import render
 
 router = APIRouter(include_in_schema=False)
@@ -28,11 +29,12 @@ def overview(request: Request, session: SessionDep):
     rt = request.app.state.runtime
     who = principal_for(request)
     now = rt.registry_ctx.clock()
-    report = review(session, rt.registry_ctx.rules, rt.extras, now)
+    report = cached(request, session, "review", lambda: review(session, rt.registry_ctx.rules, rt.extras, now))
     n_conflicts, oldest = stats.open_conflicts(session, now)
     return render(request, "overview.html", {
         "counts": report.state_counts, "week_ago": report.week_ago, "chart": chart.svg(report.weeks),
-        "windows": [stats.window(session, now, 7), stats.window(session, now, 30)],
+        "windows": cached(request, session, "windows", lambda: [stats.window(session, now, 7),
+                                                                stats.window(session, now, 30)]),
         "conflicts": n_conflicts, "oldest_conflict_days": oldest,
         "topics": unanswered(session, 5) if policy.allows(who.role, "unanswered") else None, "queue": report.groups, "queue_total": report.total,
         "jobs": sorted(last_runs(rt.engine).values(), key=lambda r: r.job_id), "now": now,
