@@ -36,6 +36,8 @@ def overview(request: Request, session: SessionDep):
         "windows": cached(request, session, "windows", lambda: [stats.window(session, now, 7),
                                                                 stats.window(session, now, 30)]),
         "conflicts": n_conflicts, "oldest_conflict_days": oldest,
-        "topics": unanswered(session, 5) if policy.allows(who.role, "unanswered") else None, "queue": report.groups, "queue_total": report.total,
-        "jobs": sorted(last_runs(rt.engine).values(), key=lambda r: r.job_id), "now": now,
+        "topics": unanswered(session, 5) if policy.allows(who.role, "unanswered") else None,
+        "queue": report.groups, "queue_total": report.total,
+        "generated_at": report.generated_at, "now": now,
+        "jobs": sorted(last_runs(rt.engine).values(), key=lambda r: r.job_id),
     })

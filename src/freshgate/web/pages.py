@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -14,6 +15,7 @@ from freshgate.web import identity
 from freshgate.web.templating import environment
 
 _templates: Jinja2Templates | None = None
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]*")
 
 # What a finished action says on the page it returns to (codes in the URL, never free text).
 FLASH = {
@@ -53,8 +55,10 @@ def render(request: Request, name: str, ctx: dict[str, Any], status: int = 200) 
     """A console page with the signed-in principal, CSRF token and flash message in its context."""
     p = identity.principal_for(request)
     done, on = request.query_params.get("done"), request.query_params.get("on", "")
+    on = on[:200] if _ID.fullmatch(on or "") else "it"  # an id, never free text from a link
     flash = FLASH[done].format(on=on) if done in FLASH else None
-    base = {"me": p, "can": lambda perm: policy.allows(p.role if p else None, perm), "csrf": identity.csrf_token(request), "flash": flash, "flash_kind": "warn" if done == "stale" else "ok",
+    base = {"me": p, "can": lambda perm: policy.allows(p.role if p else None, perm),
+            "csrf": identity.csrf_token(request), "flash": flash, "flash_kind": "warn" if done == "stale" else "ok",
             "path": request.url.path, "can_sign_in": identity.auth_available()}
     resp = templates().TemplateResponse(request, f"console/{name}", {**base, **ctx}, status_code=status)
     identity.remember_csrf(request, resp)
