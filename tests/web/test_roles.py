@@ -88,3 +88,26 @@ def test_operator_creates_and_revokes_a_key(kb_rt, web):
     assert submit(web, f"/keys/{key_id}/revoke", {}, page="/keys").status_code == 303
     assert bot.get("/v1/whoami").status_code == 401
     assert "key_revoked" in web.get("/audit", headers=HTML).text
+
+
+def test_every_console_route_has_a_policy_entry(kb_rt, client):
+    from freshgate.auth import policy
+    from freshgate.auth.deps import served_routes
+
+    app = client.app
+    mine = [r for r in served_routes(app) if not r.path.startswith(("/v1", "/mcp", "/healthz", "/livez", "/readyz",
+                                                                   "/metrics", "/openapi"))]
+    assert len(mine) > 25
+    missing = [(k, r.path) for r in mine for k, _ in r.keys if policy.permission(k, r.path) is None]
+    assert missing == []
+
+
+def test_receipts_filter_by_agent_key(kb_rt, web, client):
+    from tests.conftest import bearer, make_key
+
+    raw = make_key(kb_rt.engine, "agent", label="bot-a")
+    mine = client.post("/v1/lookup", json={"query": "parcel carriers venlo"}, headers=bearer(raw)).json()
+    other = client.post("/v1/lookup", json={"query": "refund window for monthly plans"}).json()
+    key_id = raw.split("_")[1]
+    page = web.get("/receipts", params={"agent": f"key:{key_id}"}, headers=HTML).text
+    assert f'/receipts/{mine["receipt_id"]}' in page and f'/receipts/{other["receipt_id"]}' not in page
