@@ -169,3 +169,19 @@ def test_api_docs_use_only_packaged_assets(kb_rt, client, web):
                 assert client.get(u).status_code == 200, u
     assert "SwaggerUIBundle" in web.get("/docs").text
     assert web.get("/static/vendor/htmx.min.js").status_code == 200
+
+
+def test_retire_with_successor_and_transfer_from_the_queue(kb_rt, client, web):
+    bad = submit(web, "/documents/returns/retire", {"successor": "nope", "back": "/review"}, page="/review")
+    assert bad.status_code == 422 and "successor &#39;nope&#39; does not exist" in bad.text
+    r = submit(web, "/documents/returns/retire", {"successor": "shipping", "reason": "merged", "back": "/review"},
+               page="/review")
+    assert r.status_code == 303 and "done=retire" in r.headers["location"]
+    doc = client.get("/v1/documents/returns").json()
+    assert doc["status"] == "retired" and doc["successor"] == "shipping"
+    assert 'data-testid="row-returns"' not in web.get("/review", headers=HTML).text
+    r = submit(web, "/documents/faq/transfer", {"owner": "carol", "back": "/review"}, page="/review")
+    assert r.status_code == 303
+    assert client.get("/v1/documents/faq").json()["owner"] == "carol"
+    page = web.get("/review", params={"owner": "carol"}, headers=HTML).text
+    assert 'data-testid="row-faq"' in page
