@@ -108,8 +108,11 @@ def conflict_id(client) -> int:
 @pytest.fixture(scope="session")
 def chromium():
     """One headless Chromium for the session's browser journeys."""
+    from playwright.sync_api import expect
+
     from tests.web.browser import launch
 
+    expect.set_options(timeout=30_000)  # the machine may be busy: wait for what a person would see, not a deadline
     pw, browser = launch()
     yield browser
     browser.close()
@@ -166,7 +169,7 @@ def anon_page(chromium, served):
     base = served[0]
     ctx = chromium.new_context(base_url=base, viewport={"width": 1280, "height": 900})
     p = ctx.new_page()
-    p.set_default_timeout(15000)
+    p.set_default_timeout(30_000)
     yield p
     ctx.close()
 

@@ -109,6 +109,7 @@ def test_api_docs_render_offline(chromium, served, shots):
 
     ctx.route("**/*", only_local)
     page = ctx.new_page()
+    page.set_default_timeout(30_000)
     page.goto("/docs")
     expect(page.locator(".swagger-ui .info .title")).to_contain_text("Freshgate")
     expect(page.locator(".opblock").first).to_be_visible()
@@ -123,6 +124,7 @@ def test_api_docs_render_offline(chromium, served, shots):
 def test_every_action_works_without_javascript(chromium, served, shots):
     ctx = chromium.new_context(base_url=served[0], java_script_enabled=False)
     page = ctx.new_page()
+    page.set_default_timeout(30_000)
     browser_sign_in(page, served[2]["operator"])
     page.goto("/review")
     page.get_by_test_id("row-returns").get_by_role("button", name="Verify returns").click()
