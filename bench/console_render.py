@@ -114,6 +114,8 @@ def measure(url: str, label: str, rows: dict, load, n: int) -> dict:
                     assert r.status_code == 200, (path, r.status_code, r.text[:300])
                     if i >= 2:
                         times.append(dt * 1e3)
+                    elif i == 0:
+                        out[f"{name}_first_ms"] = round(dt * 1e3, 1)  # memo miss (a change since the last load)
                 out[f"{name}_p50_ms"] = round(statistics.median(times), 1)
                 out[f"{name}_p99_ms"] = round(_percentile(times, 99), 1)
                 out[f"{name}_kb"] = round(len(r.content) / 1024, 1)
