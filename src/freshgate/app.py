@@ -18,8 +18,8 @@ from freshgate import __version__, db
 from freshgate.config import Settings
 from freshgate.deps import BadHeader
 from freshgate.errors import FreshgateError
-from freshgate.auth.setup import install as install_auth
-from freshgate.problems import from_exception, problem_response
+from freshgate.auth.setup import document_security, install as install_auth
+from freshgate.problems import PROBLEM_RESPONSES, from_exception, problem_media_types, problem_response
 from freshgate.registry.service import RegistryContext
 from freshgate.registry.sync import SyncReport, sync
 from freshgate.registry.views import RulesConfig
@@ -169,11 +169,13 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     _install_error_handlers(app)
     _include_domain_routers(app)
     install_auth(app, settings)  # policy table enforced on every route, key routes, first-start key
+    base_openapi = app.openapi
+    app.openapi = lambda: document_security(problem_media_types(base_openapi()))  # problem+json errors, keys
     from freshgate.web.views import include as include_console
 
     include_console(app)  # console pages, /static, offline /docs and /redoc, HTML error pages for browsers
 
-    @app.get("/healthz", tags=["health"])
+    @app.get("/healthz", tags=["health"], responses={503: PROBLEM_RESPONSES[503]})
     def healthz(request: Request):
         """Liveness and readiness: database reachability (and model/index once loaded)."""
         ok = db.ping(request.app.state.engine)

@@ -271,6 +271,7 @@ def _register_domain_commands() -> None:
     scheduler_commands(app)
     conflicts_commands(app)
     __import__("freshgate.auth.commands", fromlist=["register"]).register(app)  # keys create|list|revoke
+    __import__("freshgate.embeddings.commands", fromlist=["register"]).register(app)  # reembed
 
 
 _register_domain_commands()

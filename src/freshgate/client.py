@@ -95,7 +95,8 @@ class Freshgate:
         """One document with state, owner, reasons and `revision` (for If-Match)."""
         return _result(self._http.get(f"/v1/documents/{doc_id}"))
 
-    def verify(self, doc_id: str, *, note: str = "", on_behalf_of: str | None = None, if_match: int | None = None) -> dict[str, Any]:
+    def verify(self, doc_id: str, *, note: str = "", on_behalf_of: str | None = None,
+                if_match: int | None = None) -> dict[str, Any]:
         """Renew a document: its content is right as of now."""
         return _result(self._http.post(f"/v1/documents/{doc_id}/verify", json=_who({"note": note}, on_behalf_of),
                                        headers=_headers(if_match)))
@@ -112,7 +113,8 @@ class Freshgate:
         return _result(self._http.post(f"/v1/documents/{doc_id}/retire", headers=_headers(if_match),
                                        json=_who({"successor": successor, "reason": reason}, on_behalf_of)))
 
-    def transfer(self, doc_id: str, owner: str, *, on_behalf_of: str | None = None, if_match: int | None = None) -> dict[str, Any]:
+    def transfer(self, doc_id: str, owner: str, *, on_behalf_of: str | None = None,
+                if_match: int | None = None) -> dict[str, Any]:
         """Hand a document to another owner."""
         return _result(self._http.post(f"/v1/documents/{doc_id}/transfer", headers=_headers(if_match),
                                        json=_who({"owner": owner}, on_behalf_of)))
@@ -152,7 +154,8 @@ class AsyncFreshgate:
         """One document with state, owner, reasons and `revision`."""
         return _result(await self._http.get(f"/v1/documents/{doc_id}"))
 
-    async def verify(self, doc_id: str, *, note: str = "", on_behalf_of: str | None = None, if_match: int | None = None) -> dict[str, Any]:
+    async def verify(self, doc_id: str, *, note: str = "", on_behalf_of: str | None = None,
+                if_match: int | None = None) -> dict[str, Any]:
         """Renew a document."""
         return _result(await self._http.post(f"/v1/documents/{doc_id}/verify", json=_who({"note": note}, on_behalf_of),
                                              headers=_headers(if_match)))
@@ -163,13 +166,15 @@ class AsyncFreshgate:
         return _result(await self._http.put(f"/v1/documents/{doc_id}/content", headers=_headers(if_match),
                                             json=_who({"content": content, "verify": verify}, on_behalf_of)))
 
-    async def retire(self, doc_id: str, *, successor: str | None = None, reason: str = "", on_behalf_of: str | None = None,
+    async def retire(self, doc_id: str, *, successor: str | None = None, reason: str = "",
+                     on_behalf_of: str | None = None,
                      if_match: int | None = None) -> dict[str, Any]:
         """Retire a document."""
         return _result(await self._http.post(f"/v1/documents/{doc_id}/retire", headers=_headers(if_match),
                                              json=_who({"successor": successor, "reason": reason}, on_behalf_of)))
 
-    async def transfer(self, doc_id: str, owner: str, *, on_behalf_of: str | None = None, if_match: int | None = None) -> dict[str, Any]:
+    async def transfer(self, doc_id: str, owner: str, *, on_behalf_of: str | None = None,
+                if_match: int | None = None) -> dict[str, Any]:
         """Hand a document to another owner."""
         return _result(await self._http.post(f"/v1/documents/{doc_id}/transfer", headers=_headers(if_match),
                                              json=_who({"owner": owner}, on_behalf_of)))

@@ -105,7 +105,9 @@ def problem_media_types(schema: dict[str, Any]) -> dict[str, Any]:
                     content[MEDIA_TYPE] = content.pop("application/json")
                     content[MEDIA_TYPE]["schema"] = {"$ref": "#/components/schemas/Problem"}
     comps = schema.setdefault("components", {}).setdefault("schemas", {})
-    comps.setdefault("Problem", Problem.model_json_schema(ref_template="#/components/schemas/{model}"))
+    problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    comps.update(problem.pop("$defs", {}))
+    comps.setdefault("Problem", problem)
     for name in ("HTTPValidationError", "ValidationError"):
         comps.pop(name, None)
     return schema

@@ -104,6 +104,12 @@ def _safe(path: str) -> str:
     return path.replace("\x00", "\\0")[:300]
 
 
+def _loopback(host: str) -> bool:
+    from freshgate.auth.setup import is_loopback
+
+    return is_loopback(host) or host == "testserver"  # TestClient's in-process server name
+
+
 def _networks(cidrs: list[str]):
     return [ipaddress.ip_network(c, strict=False) for c in cidrs]
 
@@ -124,6 +130,9 @@ class AuthMiddleware:
         fastapi_app.state.auth_cache = self.cache
 
     async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "websocket":  # no route speaks WebSocket: none bypasses the policy either
+            await receive()
+            return await send({"type": "websocket.close", "code": 1008})
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         from starlette.requests import Request as _Req
@@ -162,7 +171,7 @@ class AuthMiddleware:
             if principal is None:
                 return await self._deny(401, "unauthenticated", "a credential is required: send "
                                         "`Authorization: Bearer fg_...` (or X-API-Key)")(scope, receive, send)
-            return await self._deny(403, "forbidden", f"role {principal.role} may not do this "
+            return await self._deny(403, "forbidden_role", f"role {principal.role} may not do this "
                                     f"(needs permission {perm!r})")(scope, receive, send)
         scope.setdefault("state", {})["principal"] = principal
         return await self._call(scope, receive, send)
@@ -220,7 +229,10 @@ class AuthMiddleware:
         if "*" in self.hosts:
             return None
         host = (request.headers.get("host") or "").strip().lower()
-        name = host[1:].split("]", 1)[0] if host.startswith("[") else host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+        if host.startswith("["):
+            name = host[1:].split("]", 1)[0]
+        else:
+            name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
         if name in self.hosts:
             return None
         shown = host[:100].encode("ascii", "replace").decode()
@@ -258,6 +270,10 @@ class AuthMiddleware:
 
     async def _principal(self, request) -> Principal | None:
         if self.settings.mode == "off":
+            server = request.scope.get("server")
+            if server and not _loopback(server[0]):
+                raise _BadCredential(f"auth.mode = off is refused on a non-loopback address ({server[0]}); "
+                                     "use API keys")
             return OFF
         auth = request.headers.get("authorization") or ""
         raw = auth[7:].strip() if auth[:7].lower() == "bearer " else request.headers.get("x-api-key")
@@ -302,7 +318,8 @@ class AuthMiddleware:
             return principal
         teams = await anyio.to_thread.run_sync(self._teams, user)
         role = "operator" if names & set(self.settings.operator_groups) else "owner"
-        owners = frozenset({user, *teams, *(names - set(self.settings.operator_groups))}) if role == "owner" else frozenset()
+        groups = names - set(self.settings.operator_groups)
+        owners = frozenset({user, *teams, *groups}) if role == "owner" else frozenset()
         principal = Principal(id=f"proxy:{user}", name=user, role=role, owners=owners, via="proxy")
         self.cache.put(key, principal)
         return principal

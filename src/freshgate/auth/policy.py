@@ -48,10 +48,10 @@ POLICY: dict[tuple[str, str], str] = {
     ("PUT", "/v1/owners/{owner_id}/members"): "owners.write",
     # conflicts (verdicts also check the owner of either side)
     ("GET", "/v1/conflicts"): "read",
-    ("GET", "/v1/conflicts/{conflict_id}"): "read",
-    ("POST", "/v1/conflicts/{conflict_id}/confirm"): "conflicts.verdict",
-    ("POST", "/v1/conflicts/{conflict_id}/dismiss"): "conflicts.verdict",
-    ("POST", "/v1/conflicts/{conflict_id}/reopen"): "conflicts.verdict",
+    ("GET", "/v1/conflicts/{conflict_id:int}"): "read",
+    ("POST", "/v1/conflicts/{conflict_id:int}/confirm"): "conflicts.verdict",
+    ("POST", "/v1/conflicts/{conflict_id:int}/dismiss"): "conflicts.verdict",
+    ("POST", "/v1/conflicts/{conflict_id:int}/reopen"): "conflicts.verdict",
     ("POST", "/v1/conflicts/scan"): "conflicts.scan",
     ("GET", "/v1/review"): "review",
     # keys

@@ -69,3 +69,18 @@ def first_start(rt) -> str | None:
           file=sys.stderr, flush=True)
     log.warning("created the first operator key; written to %s", path)
     return raw
+
+
+def document_security(schema: dict) -> dict:
+    """Declare the API key scheme in the OpenAPI document (every route but the public ones needs it)."""
+    from freshgate.auth.policy import PUBLIC, permission
+
+    schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+    schemes["bearer"] = {"type": "http", "scheme": "bearer", "description": "An API key: fg_<id>_<secret>"}
+    schemes["apiKey"] = {"type": "apiKey", "in": "header", "name": "X-API-Key"}
+    for path, item in schema.get("paths", {}).items():
+        for method, op in item.items():
+            declared = path
+            if isinstance(op, dict) and permission(method.upper(), declared) != PUBLIC:
+                op.setdefault("security", [{"bearer": []}, {"apiKey": []}])
+    return schema

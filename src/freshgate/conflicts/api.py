@@ -130,14 +130,14 @@ def list_conflicts(hub: Hub, session: SessionDep, status: Status | None = None,
     return svc.describe(svc.list(status=status, document=document, owner=owner, limit=limit))
 
 
-@router.get("/{conflict_id}", response_model=ConflictOut)
+@router.get("/{conflict_id:int}", response_model=ConflictOut)
 def get_conflict(conflict_id: IntId, hub: Hub, session: SessionDep):
     """One conflict: both passages as judged, evidence, explanation and verdict."""
     svc = hub.service(session)
     return svc.describe([svc.get(conflict_id)])[0]
 
 
-@router.post("/{conflict_id}/confirm", response_model=ConflictOut, responses=W)
+@router.post("/{conflict_id:int}/confirm", response_model=ConflictOut, responses=W)
 def confirm(conflict_id: IntId, body: ConfirmIn, hub: Hub, session: SessionDep, caller: Caller):
     """Confirm the passages really disagree; lookups touching them keep stopping until it is resolved."""
     svc = hub.service(session)
@@ -147,7 +147,7 @@ def confirm(conflict_id: IntId, body: ConfirmIn, hub: Hub, session: SessionDep, 
     return svc.describe([c])[0]
 
 
-@router.post("/{conflict_id}/dismiss", response_model=ConflictOut, responses=W)
+@router.post("/{conflict_id:int}/dismiss", response_model=ConflictOut, responses=W)
 def dismiss(conflict_id: IntId, body: DismissIn, hub: Hub, session: SessionDep, caller: Caller):
     """Dismiss a false conflict (reason required); the same two texts are not reported again."""
     svc = hub.service(session)
@@ -157,7 +157,7 @@ def dismiss(conflict_id: IntId, body: DismissIn, hub: Hub, session: SessionDep, 
     return svc.describe([c])[0]
 
 
-@router.post("/{conflict_id}/reopen", response_model=ConflictOut, responses=W)
+@router.post("/{conflict_id:int}/reopen", response_model=ConflictOut, responses=W)
 def reopen(conflict_id: IntId, body: ReopenIn, hub: Hub, session: SessionDep, caller: Caller):
     """Reopen a dismissed conflict (operators or either side's owner); it stops lookups again."""
     svc = hub.service(session)

@@ -40,10 +40,28 @@ def _timestamp(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
 
 
+MAX_REASON = 300  # a parse error is one readable line, never the whole hostile input
+
+
+def load_yaml(text: str) -> Any:
+    """Safe YAML without anchors or aliases (`&a` / `*a`): a few hundred bytes of nested aliases expand
+    to gigabytes (the "billion laughs"), and registry files never need them."""
+    try:
+        for token in yaml.scan(text, Loader=_BaseLoader):
+            if isinstance(token, (yaml.AliasToken, yaml.AnchorToken)):
+                line = token.start_mark.line + 1 if token.start_mark is not None else 0
+                raise yaml.YAMLError(f"YAML anchors and aliases (&name / *name) are not allowed in front matter (line {line} of it)")
+    except yaml.MarkedYAMLError:
+        pass  # the load below reports the syntax error with its position
+    return yaml.load(text, Loader=_Loader)
+
+
 class ParseError(Exception):
     """A registry file could not be read; names the file, the field and what is wrong."""
 
     def __init__(self, path: str, field: str | None, reason: str) -> None:
+        if len(reason) > MAX_REASON:
+            reason = reason[:MAX_REASON] + f"… ({len(reason) - MAX_REASON} more characters)"
         self.path, self.field, self.reason = path, field, reason
         where = f"{path}: {field}: " if field else f"{path}: "
         super().__init__(where + reason)
@@ -211,7 +229,7 @@ def parse_text(text: str, *, path: str, now: datetime, default_kind: str | None 
     if front is None:
         raise ParseError(path, None, "missing YAML front matter (a block between '---' lines at the top)")
     try:
-        raw = yaml.load(front, Loader=_Loader) or {}
+        raw = load_yaml(front) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 2}" if mark is not None else ""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from pydantic import Field
@@ -16,7 +16,7 @@ from freshgate.problems import PROBLEM_RESPONSES, WRITE_RESPONSES
 from freshgate.strict import MAX_INT, DocId, OwnerIdPath, StrictIn
 from freshgate.registry import queries
 from freshgate.registry.schemas import (
-    AuditOut, DocumentDetail, DocumentSummary, OwnerOut, VersionOut, audit_out, owner_out, version_out,
+    AuditOut, DocumentDetail, DocumentSummary, OwnerOut, State, VersionOut, audit_out, owner_out, version_out,
 )
 from freshgate.registry.service import RegistryService
 
@@ -96,8 +96,9 @@ def _detail(svc: RegistryService, doc_id: str, response: Response) -> DocumentDe
 
 
 @router.get("/documents", response_model=list[DocumentSummary])
-def list_documents(svc: Svc, kind: str | None = Query(None, pattern="^(source|sop)$"), state: str | None = None,
-                   owner: str | None = None, tag: str | None = None, due_before: datetime | None = None):
+def list_documents(svc: Svc, kind: Literal["source", "sop"] | None = None, state: State | None = None,
+                   owner: str | None = Query(None, max_length=200), tag: str | None = Query(None, max_length=200),
+                   due_before: datetime | None = None):
     """List sources and SOP cards with their computed state; filter by kind, state, owner, tag, due date."""
     return queries.list_documents(svc, kind=kind, state=state, owner=owner, tag=tag, due_before=due_before)
 
@@ -193,7 +194,7 @@ def get_owner(owner_id: OwnerIdPath, svc: Svc):
     return owner_out(svc.owner(owner_id))
 
 
-@router.post("/owners", response_model=OwnerOut, status_code=201)
+@router.post("/owners", response_model=OwnerOut, status_code=201, responses=W)
 def create_owner(body: OwnerIn, svc: Svc, caller: Caller):
     """Create an owner (or update their name and contact); operators."""
     o = svc.ensure_owner(body.id, body.name, body.contact, actor=_actor(caller, body))
@@ -201,7 +202,7 @@ def create_owner(body: OwnerIn, svc: Svc, caller: Caller):
     return owner_out(o)
 
 
-@router.post("/owners/{owner_id}/deactivate", response_model=OwnerOut)
+@router.post("/owners/{owner_id}/deactivate", response_model=OwnerOut, responses=W)
 def deactivate_owner(owner_id: OwnerIdPath, svc: Svc, caller: Caller, body: Actor | None = None):
     """Mark an owner inactive: their documents become `orphaned` until transferred."""
     o = svc.set_owner_active(owner_id, False, actor=_actor(caller, body))
@@ -209,7 +210,7 @@ def deactivate_owner(owner_id: OwnerIdPath, svc: Svc, caller: Caller, body: Acto
     return owner_out(o)
 
 
-@router.post("/owners/{owner_id}/activate", response_model=OwnerOut)
+@router.post("/owners/{owner_id}/activate", response_model=OwnerOut, responses=W)
 def activate_owner(owner_id: OwnerIdPath, svc: Svc, caller: Caller, body: Actor | None = None):
     """Mark an owner active again."""
     o = svc.set_owner_active(owner_id, True, actor=_actor(caller, body))
