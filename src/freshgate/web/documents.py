@@ -11,9 +11,8 @@ from fastapi.responses import HTMLResponse
 from sqlmodel import Session
 
 from freshgate.deps import get_session, registry
-from freshgate.lookup.receipts import receipts_for
 from freshgate.registry import queries
-from freshgate.web import identity
+from freshgate.web import identity, stats
 from freshgate.web.catalog import Filters, documents_page, evaluation, facets
 from freshgate.web.memo import cached
 from freshgate.web.pages import query_with, receipt_scope, render
@@ -65,6 +64,7 @@ def document_page(doc_id: str, request: Request, session: SessionDep, a: int | N
     owners = [o for o in svc.owners() if o.active and o.id != d.owner]
     return render(request, "document.html", {
         "d": d, "conflicts": conflicts, "active_conflicts": active, "audit": svc.audit(doc_id, 50),
-        "receipts": receipts_for(session, doc_id, 25, principal=receipt_scope(who)), "diff": _diff(svc.versions(doc_id), a, b),
+        "relied": stats.relied_on(session, doc_id, 25, principal=receipt_scope(who)),
+        "diff": _diff(svc.versions(doc_id), a, b),
         "can_act": who.can_act_on(d.owner), "owners": owners,
     })
