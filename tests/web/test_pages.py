@@ -18,6 +18,8 @@ def _lookup(client, query):
 def test_overview_counts_decisions_conflicts_queue_and_gaps(kb_rt, client, web):
     _lookup(client, "refund window for monthly plans")
     _lookup(client, "xylophone quokka")
+    stale = _lookup(client, "customers print the prepaid label from the order page")
+    assert "stale" in [c["state"] for c in stale["citations"]]
     page = web.get("/", headers=HTML)
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     text = page.text
@@ -28,6 +30,7 @@ def test_overview_counts_decisions_conflicts_queue_and_gaps(kb_rt, client, web):
     assert "xylophone quokka" in text  # top unanswered topic
     assert 'href="/review?owner=alice"' in text and 'href="/review?owner=bob"' in text  # queue per owner
     assert "No job has run yet" in text
+    assert 'data-testid="served-stale-7">1<' in text and 'data-testid="served-stale-30">1<' in text
 
 
 def test_review_queue_verify_removes_the_stale_item(kb_rt, client, web):

@@ -1,9 +1,9 @@
 """A short-lived memo of the console's expensive read models (review list, bulk states, decision stats).
 
 Entries are keyed by the data's version: the newest audit event (every change of a document, owner,
-conflict verdict or detection writes one) and the newest conflict change, plus the minute. A change
-therefore shows on the next page load; only time-driven drift (a review falling due, new receipts
-in the decision counts) can lag, by at most `ttl` seconds. One lock per key: a burst of page loads
+conflict verdict or detection writes one) and the newest conflict change, plus the five minutes.
+A change therefore shows on the next page load; only time-driven drift (a review falling due, new
+receipts in the decision counts) can lag, by at most `ttl` seconds (five minutes). One lock per key: a burst of page loads
 computes a model once.
 """
 
@@ -33,7 +33,7 @@ def data_version(session: Session, now: datetime, ttl: int) -> tuple:
 class Memo:
     """Computed values by key, newest `size` kept, each at most `ttl` seconds old."""
 
-    def __init__(self, ttl: int = 60, size: int = 64) -> None:
+    def __init__(self, ttl: int = 300, size: int = 64) -> None:
         self.ttl, self.size = ttl, size
         self.items: OrderedDict[tuple, tuple[float, Any]] = OrderedDict()
         self.locks: dict[tuple, threading.Lock] = {}
@@ -70,3 +70,11 @@ def cached(request, session: Session, name: str, compute: Callable[[], Any], *pa
     memo = memo_for(request.app)
     now = request.app.state.runtime.registry_ctx.clock()
     return memo.get((name, *parts, *data_version(session, now, memo.ttl)), compute)
+
+
+def cached_by_time(request, name: str, compute: Callable[[], Any]) -> Any:
+    """`compute()` memoised under `name` for the current time bucket (for figures no audit event changes,
+    like decision counts from receipts)."""
+    memo = memo_for(request.app)
+    now = request.app.state.runtime.registry_ctx.clock()
+    return memo.get((name, int(now.timestamp()) // memo.ttl), compute)

@@ -16,7 +16,7 @@ from freshgate.scheduler.service import last_runs
 from freshgate.auth import policy
 from freshgate.web import stats
 from freshgate.web.identity import principal_for
-from freshgate.web.memo import cached
+from freshgate.web.memo import cached, cached_by_time
 from freshgate.web.pages import render
 
 router = APIRouter(include_in_schema=False)
@@ -33,7 +33,7 @@ def overview(request: Request, session: SessionDep):
     n_conflicts, oldest = stats.open_conflicts(session, now)
     return render(request, "overview.html", {
         "counts": report.state_counts, "week_ago": report.week_ago, "chart": chart.svg(report.weeks),
-        "windows": cached(request, session, "windows", lambda: [stats.window(session, now, 7),
+        "windows": cached_by_time(request, "windows", lambda: [stats.window(session, now, 7),
                                                                 stats.window(session, now, 30)]),
         "conflicts": n_conflicts, "oldest_conflict_days": oldest,
         "topics": unanswered(session, 5) if policy.allows(who.role, "unanswered") else None,
