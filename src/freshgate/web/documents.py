@@ -28,8 +28,9 @@ def document_list(request: Request, session: SessionDep, q: str = "", state: str
     """Every document with its state: search by id or title, facets, pages of 50."""
     rt = request.app.state.runtime
     f = Filters(q=q.strip()[:200], state=state, kind=kind, lane=lane, owner=owner, tag=tag)
-    ev = cached(request, session, "evaluate", lambda: evaluation(session, rt.registry_ctx.rules, rt.registry_ctx.clock()))
-    fac = cached(request, session, "facets", lambda: facets(session, f), f.q, f.kind, f.lane, f.owner, f.tag)
+    rules, clock = rt.registry_ctx.rules, rt.registry_ctx.clock
+    ev = cached(request, session, "evaluate", lambda s: evaluation(s, rules, clock()))
+    fac = cached(request, session, "facets", lambda s: facets(s, f), f.q, f.kind, f.lane, f.owner, f.tag)
     res = documents_page(session, ev, f, (page - 1) * PAGE, PAGE, fac)
     pages = max(1, math.ceil(res.total / PAGE))
     return render(request, "documents.html", {"res": res, "f": f, "page": page, "pages": pages,

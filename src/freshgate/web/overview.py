@@ -29,12 +29,13 @@ def overview(request: Request, session: SessionDep):
     rt = request.app.state.runtime
     who = principal_for(request)
     now = rt.registry_ctx.clock()
-    report = cached(request, session, "review", lambda: review(session, rt.registry_ctx.rules, rt.extras, now))
+    ctx = rt.registry_ctx
+    report = cached(request, session, "review", lambda s: review(s, ctx.rules, rt.extras, ctx.clock()))
     n_conflicts, oldest = stats.open_conflicts(session, now)
     return render(request, "overview.html", {
         "counts": report.state_counts, "week_ago": report.week_ago, "chart": chart.svg(report.weeks),
-        "windows": cached_by_time(request, "windows", lambda: [stats.window(session, now, 7),
-                                                                stats.window(session, now, 30)]),
+        "windows": cached_by_time(request, session, "windows",
+                                  lambda s: [stats.window(s, rt.registry_ctx.clock(), d) for d in (7, 30)]),
         "conflicts": n_conflicts, "oldest_conflict_days": oldest,
         "topics": unanswered(session, 5) if policy.allows(who.role, "unanswered") else None,
         "queue": report.groups, "queue_total": report.total,

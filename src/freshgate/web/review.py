@@ -57,7 +57,8 @@ def review_queue(request: Request, session: SessionDep, owner: str | None = None
     rt = request.app.state.runtime
     now = rt.registry_ctx.clock()
     state = state if state in REVIEW_STATES else None
-    report = cached(request, session, "review", lambda: review(session, rt.registry_ctx.rules, rt.extras, now))
+    ctx = rt.registry_ctx
+    report = cached(request, session, "review", lambda s: review(s, ctx.rules, rt.extras, ctx.clock()))
     who = identity.principal_for(request)
     mine_ids = set(who.owners) if who.role == "owner" else set()
     items = [i for i in report.items if (not owner or i.owner == owner)
