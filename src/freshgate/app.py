@@ -147,14 +147,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     _install_error_handlers(app)
     _include_domain_routers(app)
 
-    @app.get("/healthz", tags=["health"])
-    def healthz(request: Request):
-        """Liveness and readiness: database reachability (and model/index once loaded)."""
-        ok = db.ping(request.app.state.engine)
-        body = {"status": "ok" if ok else "degraded", "database": "ok" if ok else "unreachable",
-                "version": __version__}
-        body.update({k: v.health() for k, v in request.app.state.runtime.extras.items() if hasattr(v, "health")})
-        return body if ok else problem_response(503, "unhealthy", "database unreachable", headers={"Retry-After": "5"},
-                                                database="unreachable")
+    from freshgate.observability.api import include as include_health
+
+    include_health(app)  # /livez /readyz /healthz /metrics
 
     return app
