@@ -13,6 +13,10 @@ ARG BASE_IMAGE=debian:bookworm-slim
 FROM ${BASE_IMAGE} AS wheels
 RUN apt-get update && apt-get install -y --no-install-recommends python3 python3-venv python3-dev \
         build-essential ca-certificates && rm -rf /var/lib/apt/lists/*
+# Extra CA certificates for a TLS-intercepting proxy at build time (docker/ca/*.crt; usually none).
+COPY docker/ca/ /usr/local/share/ca-certificates/
+RUN update-ca-certificates
+ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python3 -m venv /opt/build && /opt/build/bin/pip install --no-cache-dir --upgrade pip wheel setuptools
 WORKDIR /src
 COPY pyproject.toml README.md ./

@@ -8,16 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from freshgate import __version__, db
 from freshgate.config import Settings
-from freshgate.errors import FreshgateError
-from freshgate.problems import from_exception, problem_response
 from freshgate.registry.service import RegistryContext
 from freshgate.registry.sync import SyncReport, sync
 from freshgate.registry.views import RulesConfig
@@ -42,14 +36,15 @@ class Runtime:
         self.engine.dispose()
 
 
-def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
-    """Make the engine, bring the schema up to date and wire the services together."""
+def build_runtime(settings: Settings, *, migrate: bool = True, wire: bool = True) -> Runtime:
+    """Make the engine, bring the schema up to date and wire the services together (wire=False: registry only)."""
     engine = db.make_engine(settings.database_url)
     if migrate:
         db.migrate(engine)
     rules = RulesConfig(settings.freshness.warning_window_days, settings.freshness.unreachable_after)
     rt = Runtime(settings=settings, engine=engine, registry_ctx=RegistryContext(rules=rules))
-    _wire_domains(rt)
+    if wire:
+        _wire_domains(rt)
     return rt
 
 
@@ -86,6 +81,14 @@ def run_sync(rt: Runtime, dirs: list[Path], *, actor: str = "sync", progress=Non
 
 
 def _install_error_handlers(app: FastAPI) -> None:
+    from fastapi import Request
+    from fastapi.exceptions import RequestValidationError
+    from sqlalchemy.exc import OperationalError, SQLAlchemyError
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    from freshgate.errors import FreshgateError
+    from freshgate.problems import from_exception, problem_response
+
     @app.exception_handler(FreshgateError)
     async def _ours(request: Request, exc: FreshgateError):
         return from_exception(exc, instance=request.url.path)
@@ -117,6 +120,8 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
     """The Freshgate HTTP application (nothing is built until start-up)."""
+    from fastapi import FastAPI  # here, not at import: CLI commands that only need a runtime start faster
+
     settings = settings or (runtime.settings if runtime else Settings())
 
     @asynccontextmanager
