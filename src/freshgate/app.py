@@ -154,6 +154,6 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
 
     from freshgate.observability.api import include as include_health
 
-    include_health(app)  # /livez /readyz /healthz /metrics
+    include_health(app, settings)  # /livez /readyz /healthz /metrics, tracing
 
     return app

@@ -220,7 +220,10 @@ def serve(host: Optional[str] = None, port: Optional[int] = None,
     s = settings()
     if sync_dir:
         s.server.sync_dirs = [str(p) for p in sync_dir]
-    uvicorn.run(create_app(s), host=host or s.server.host, port=port or s.server.port, log_level="info")
+    from freshgate.observability import logs
+
+    logs.configure(s)  # text or JSON lines with trace ids, uvicorn's included
+    uvicorn.run(create_app(s), host=host or s.server.host, port=port or s.server.port, log_config=None)
 
 
 def _register_domain_commands() -> None:

@@ -6,11 +6,13 @@ thread. The database ping runs in a thread of its own small pool, with a time li
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
+
 import anyio
-from fastapi import FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 
 from freshgate import __version__
-from freshgate.observability import health
+from freshgate.observability import health, tracing
 from freshgate.problems import problem_response
 
 PING_TIMEOUT = 3.0
@@ -27,8 +29,23 @@ async def _ping(request: Request) -> bool:
     return False
 
 
-def include(app: FastAPI) -> None:
-    """Mount the health routes and, when enabled, /metrics."""
+def include(app: FastAPI, settings) -> None:
+    """Mount the health routes and /metrics; with tracing on, HTTP and SQL spans."""
+    configured_here = settings.tracing.enabled and tracing.provider() is None
+    if configured_here:
+        tracing.configure(settings)
+    tracing.instrument_app(app)
+
+    @asynccontextmanager
+    async def lifespan(_app):
+        tracing.instrument_engine(app.state.runtime.engine)
+        try:
+            yield
+        finally:
+            if configured_here:
+                tracing.shutdown()
+
+    app.include_router(APIRouter(lifespan=lifespan))
 
     @app.get("/livez", tags=["health"])
     async def livez():

@@ -82,7 +82,9 @@ def instrument_engine(engine: Any) -> None:
     from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
     from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 
-    SQLAlchemyInstrumentor().instrument(engine=engine, tracer_provider=provider(), enable_commenter=False)
+    # skip_dep_check: the instrumentation pins sqlalchemy < 2.1 but its event hooks work on 2.1 (tested).
+    SQLAlchemyInstrumentor().instrument(engine=engine, tracer_provider=provider(), enable_commenter=False,
+                                        skip_dep_check=True)
     if not HTTPXClientInstrumentor().is_instrumented_by_opentelemetry:
         HTTPXClientInstrumentor().instrument(tracer_provider=provider())
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 
 import typer
 from rich.table import Table
@@ -55,11 +54,14 @@ def jobs_run(name: str = typer.Argument(..., help="Job id, e.g. sweep or remote_
 
 def worker():
     """Run the scheduled jobs without the HTTP server (blocks until Ctrl-C / SIGTERM)."""
-    from freshgate.cli_common import runtime
+    from freshgate.cli_common import runtime, settings
+    from freshgate.observability import logs, tracing
     from freshgate.scheduler.runner import run_worker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings())
+    tracing.configure(settings())  # httpx and SQL spans of the jobs when tracing is on
     with runtime() as rt:
+        tracing.instrument_engine(rt.engine)
         run_worker(rt)
 
 
