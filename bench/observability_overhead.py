@@ -13,6 +13,7 @@ Rounds rotate the order. Table + bench/results/observability_overhead.json.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -34,6 +35,7 @@ from freshgate.embeddings.embedder import SentenceTransformerEmbedder  # noqa: E
 from freshgate.observability import tracing  # noqa: E402
 
 CONFIGS = ("base", "metrics", "tracing")
+logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
 
 
 def block(client: TestClient, n: int, offset: int) -> list[float]:
