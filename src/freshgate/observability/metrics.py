@@ -30,8 +30,9 @@ _BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 
 @lru_cache(maxsize=1)
 def instruments() -> dict[str, Any]:
     """The process's metric objects, made on first use (registered in the default registry)."""
-    from prometheus_client import Counter, Histogram
+    from prometheus_client import Counter, Histogram, disable_created_metrics
 
+    disable_created_metrics()  # no *_created series: Prometheus does not need them
     return {
         "lookups": Counter("freshgate_lookups", "Lookups answered, by decision and by the SOP lane that applied.",
                            ["decision", "lane"]),
