@@ -31,16 +31,23 @@ COPY README.md ./
 COPY src ./src
 RUN /opt/build/bin/pip wheel --no-cache-dir --no-deps -w /wheelhouse . && cp /runtime-requirements.txt /wheelhouse/
 
-FROM wheels AS export
+FROM ${BASE_IMAGE} AS export
+# Needs only python, torch and the embeddings package (not the whole source): source edits keep this cached.
 # TORCH_INDEX_URL: where pip finds the CPU build of torch; empty = only docker/wheels/ (offline machines).
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 ARG TORCH_SPEC=torch==2.13.0
+COPY docker/ca/ /usr/local/share/ca-certificates/
+RUN apt-get update && apt-get install -y --no-install-recommends python3 python3-venv ca-certificates \
+ && rm -rf /var/lib/apt/lists/* && update-ca-certificates && python3 -m venv /opt/export
 COPY docker/wheels/ /local-wheels/
-# One step (each layer of a torch-sized tree is expensive to copy): torch, the project, the export.
-RUN /opt/build/bin/pip install --no-cache-dir --find-links /local-wheels \
-        ${TORCH_INDEX_URL:+--extra-index-url "$TORCH_INDEX_URL"} "$TORCH_SPEC" \
- && /opt/build/bin/pip install --no-cache-dir --find-links /wheelhouse /wheelhouse/freshgate-*.whl \
- && HF_HUB_OFFLINE=1 /opt/build/bin/python -c "from freshgate.embeddings.embedder import SentenceTransformerEmbedder as E; \
+COPY pyproject.toml docker/export_requirements.py /export/
+RUN cd /export && /opt/export/bin/python export_requirements.py > export-requirements.txt \
+ && PIP_CERT=/etc/ssl/certs/ca-certificates.crt /opt/export/bin/pip install --no-cache-dir --find-links /local-wheels \
+        ${TORCH_INDEX_URL:+--extra-index-url "$TORCH_INDEX_URL"} "$TORCH_SPEC" -r export-requirements.txt
+COPY src/freshgate/__init__.py /export/freshgate/__init__.py
+COPY src/freshgate/embeddings /export/freshgate/embeddings
+RUN cd /export && HF_HUB_OFFLINE=1 PYTHONPATH=/export /opt/export/bin/python -c "\
+from freshgate.embeddings.embedder import SentenceTransformerEmbedder as E; \
 e = E(backend='onnx', cache_dir='/opt/onnx'); e.load(); assert e.backend == 'onnx', e.backend" && ls -l /opt/onnx
 
 FROM ${BASE_IMAGE} AS runtime
