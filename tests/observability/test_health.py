@@ -114,3 +114,24 @@ def test_readyz_reports_an_unreachable_database(building, tmp_path):
         assert r.status_code == 503
         assert "database unreachable" in r.json()["reasons"]
         assert http.get("/livez").status_code == 200
+
+
+class Lagging:
+    """A part that is not caught up yet (what a change feed reports through `readiness()`)."""
+
+    behind = "12 changes behind"
+
+    def readiness(self):
+        return self.behind
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_readyz_waits_for_every_part_that_reports_readiness(runtime, client, database_url):
+    runtime.extras["lookup"].use_embedder(HashingEmbedder())
+    runtime.extras["lookup"].warm_up()
+    assert client.get("/readyz").status_code == 200
+    part = runtime.extras["feed"] = Lagging()
+    r = client.get("/readyz")
+    assert r.status_code == 503 and r.json()["reasons"] == ["feed: 12 changes behind"]
+    part.behind = None
+    assert client.get("/readyz").status_code == 200
