@@ -42,7 +42,7 @@ def settings():
 @contextmanager
 def runtime(*, wire: bool = True) -> Iterator[Any]:
     """A runtime for one command (wire=False: registry only, for commands that change nothing)."""
-    from freshgate.app import build_runtime
+    from freshgate.runtime import build_runtime
 
     rt = build_runtime(settings(), wire=wire)
     try:

@@ -6,6 +6,8 @@ from typing import Any
 
 from freshgate import db
 
+FEED_MAX_LAG_SECONDS = 10.0  # a replica further behind the change feed than this is not ready
+
 
 def lookup_reasons(rt: Any) -> list[str]:
     """Why this process's lookup cannot answer yet ([] when model and index are ready)."""
@@ -28,11 +30,29 @@ def not_ready_reasons(rt: Any, *, database_ok: bool) -> list[str]:
     """
     reasons = [] if database_ok else ["database unreachable"]
     reasons += lookup_reasons(rt)
+    reasons += feed_reasons(rt)
     for name, part in rt.extras.items():
         check = getattr(part, "readiness", None)
         if callable(check) and (why := check()):
             reasons.append(f"{name}: {why}")
     return reasons
+
+
+def feed_reasons(rt: Any) -> list[str]:
+    """Why this process's index is not caught up with the change feed ([] when it is, or no feed runs)."""
+    feed = rt.extras.get("feed")
+    if feed is None or not callable(getattr(feed, "health", None)):
+        return []
+    h = feed.health()
+    if not h.get("following"):
+        return ["change feed not followed"]
+    lag = h.get("lag_seconds") or 0.0
+    if lag > FEED_MAX_LAG_SECONDS:
+        return [f"change feed {lag:.0f} s behind ({h.get('lag_changes')} changes)"]
+    age, interval = h.get("last_poll_age"), h.get("poll_interval") or 0.5
+    if age is not None and age > max(30.0, 20 * interval):
+        return [f"change feed not polled for {age:.0f} s ({h.get('last_error') or 'no error recorded'})"]
+    return []
 
 
 def ping(rt: Any) -> bool:

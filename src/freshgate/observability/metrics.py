@@ -108,7 +108,15 @@ class RegistryCollector:
             r = GaugeMetricFamily("freshgate_index_ready", "1 when this process's lookup index is ready.")
             r.add_metric([], 1.0 if engine.index_status() == "ready" else 0.0)
             out.append(r)
-        for name, part in self.rt.extras.items():  # e.g. a change feed's lag, once it exists
+        feed = self.rt.extras.get("feed")
+        if feed is not None and callable(getattr(feed, "health", None)):
+            h = feed.health()
+            for key, help_ in (("lag_seconds", "Age of the oldest change this process has not applied yet."),
+                               ("lag_changes", "Committed changes this process's index has not applied yet.")):
+                g = GaugeMetricFamily(f"freshgate_feed_{key}", help_)
+                g.add_metric([], float(h.get(key) or 0))
+                out.append(g)
+        for name, part in self.rt.extras.items():
             fn = getattr(part, "metric_families", None)
             if callable(fn):
                 out.extend(fn())

@@ -58,11 +58,17 @@ def worker():
     from freshgate.observability import logs, tracing
     from freshgate.scheduler.runner import run_worker
 
+    from freshgate.lookup.wiring import follow
+
     logs.configure(settings())
     tracing.configure(settings())  # httpx and SQL spans of the jobs when tracing is on
     with runtime() as rt:
         tracing.instrument_engine(rt.engine)
-        run_worker(rt)
+        stop_following = follow(rt)  # the worker's index (conflict scans) follows other processes' changes
+        try:
+            run_worker(rt)
+        finally:
+            stop_following()
 
 
 def register(app: typer.Typer) -> None:
