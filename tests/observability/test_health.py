@@ -135,3 +135,28 @@ def test_readyz_waits_for_every_part_that_reports_readiness(runtime, client, dat
     assert r.status_code == 503 and r.json()["reasons"] == ["feed: 12 changes behind"]
     part.behind = None
     assert client.get("/readyz").status_code == 200
+
+
+class FeedBehind:
+    """What the change-feed follower's health() says when this replica lags."""
+
+    def __init__(self, lag_seconds: float, following: bool = True) -> None:
+        self.h = {"following": following, "lag_seconds": lag_seconds, "lag_changes": 7, "poll_interval": 0.5,
+                  "last_poll_age": 0.2, "last_error": None}
+
+    def health(self):
+        return self.h
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_readyz_needs_the_index_caught_up_with_the_change_feed(runtime, client, database_url):
+    runtime.extras["lookup"].use_embedder(HashingEmbedder())
+    runtime.extras["lookup"].warm_up()
+    runtime.extras["feed"] = FeedBehind(0.4)
+    assert client.get("/readyz").status_code == 200
+    runtime.extras["feed"] = FeedBehind(30.0)
+    r = client.get("/readyz")
+    assert r.status_code == 503 and r.json()["reasons"] == ["change feed 30 s behind (7 changes)"]
+    assert "freshgate_feed_lag_changes 7.0" in client.get("/metrics").text
+    runtime.extras["feed"] = FeedBehind(0.0, following=False)
+    assert client.get("/readyz").json()["reasons"] == ["change feed not followed"]
