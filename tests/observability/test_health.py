@@ -34,6 +34,7 @@ def building(tmp_path, kb):
     """A runtime on a SQLite file with the examples synced, whose warm-up blocks until `gate` is set."""
     settings = make_settings(f"sqlite:///{tmp_path / 'fg.db'}")
     settings.lookup.warm_up = True
+    settings.auth.mode = "off"  # health is public; the lookups here test threads, not credentials
     settings.lookup.relevance_threshold = 0.2
     settings.conflicts.scan_on_start = False
     rt = build_runtime(settings)

@@ -22,6 +22,7 @@ def spans(runtime):
     exporter = InMemorySpanExporter()
     runtime.settings.tracing.enabled = True
     runtime.settings.tracing.exporter = "none"
+    runtime.settings.auth.mode = "off"  # these clients carry no key; auth is tested in tests/auth
     tracing.configure(runtime.settings, processors=[SimpleSpanProcessor(exporter)])
     yield exporter
     tracing.shutdown()
