@@ -129,14 +129,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
 
     include_console(app)  # console pages, /static, offline /docs and /redoc, HTML error pages for browsers
 
-    @app.get("/healthz", tags=["health"], responses={503: PROBLEM_RESPONSES[503]})
-    def healthz(request: Request):
-        """Liveness and readiness: database reachability (and model/index once loaded)."""
-        ok = db.ping(request.app.state.engine)
-        body = {"status": "ok" if ok else "degraded", "database": "ok" if ok else "unreachable",
-                "version": __version__}
-        body.update({k: v.health() for k, v in request.app.state.runtime.extras.items() if hasattr(v, "health")})
-        return body if ok else problem_response(503, "unhealthy", "database unreachable", headers={"Retry-After": "5"},
-                                                database="unreachable")
+    from freshgate.observability.api import include as include_health
+
+    include_health(app, settings)  # /livez /readyz /healthz /metrics, tracing
 
     return app

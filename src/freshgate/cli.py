@@ -4,74 +4,28 @@ from __future__ import annotations
 
 import json
 import sys
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from freshgate import db
-from freshgate.runtime import Runtime, build_runtime, run_sync
-from freshgate.config import Settings
-from freshgate.errors import FreshgateError
-from freshgate.registry import queries
-from freshgate.registry.service import RegistryService
+from freshgate.cli_common import (  # noqa: F401 - re-exported for older imports
+    STATE_STYLE, console, err, fail, registry, runtime, set_database_url, settings, styled as _styled,
+)
 
 app = typer.Typer(help="Freshgate: knowledge-freshness and SOP registry.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
 owners_app = typer.Typer(help="List and manage owners.", no_args_is_help=False, invoke_without_command=True)
 app.add_typer(owners_app, name="owners")
-console = Console()
-err = Console(stderr=True)
-STATE_STYLE = {"fresh": "green", "due": "yellow", "stale": "red", "expired": "bold red", "changed": "magenta",
-               "unreachable": "red", "orphaned": "bold red", "retired": "dim", "suspect": "yellow"}
-_state: dict = {}
 
 
 @app.callback()
 def _root(database_url: Optional[str] = typer.Option(None, "--database-url", envvar="FRESHGATE_DATABASE_URL",
                                                      help="SQLAlchemy URL (default: ./freshgate.db).")):
     """Freshgate: knowledge-freshness and SOP registry."""
-    _state["settings"] = Settings(**({"database_url": database_url} if database_url else {}))
-
-
-def settings() -> Settings:
-    """Settings of this invocation."""
-    return _state.get("settings") or Settings()
-
-
-@contextmanager
-def runtime() -> Iterator[Runtime]:
-    """A runtime for one command."""
-    rt = build_runtime(settings())
-    try:
-        yield rt
-    finally:
-        rt.close()
-
-
-@contextmanager
-def registry() -> Iterator[RegistryService]:
-    """A registry service in a committed-on-success session; our errors become one line + exit 1."""
-    try:
-        with runtime() as rt, db.session_scope(rt.engine) as session:
-            yield RegistryService(session, rt.registry_ctx)
-    except FreshgateError as exc:
-        fail(exc.detail)
-
-
-def fail(message: str, code: int = 1) -> None:
-    """Print one line to stderr and exit non-zero."""
-    err.print(f"[red]error:[/red] {message}", highlight=False)
-    raise typer.Exit(code)
-
-
-def _styled(state: str) -> str:
-    return f"[{STATE_STYLE.get(state, 'white')}]{state}[/]"
+    set_database_url(database_url)
 
 
 @app.command()
@@ -84,6 +38,10 @@ def sync(dirs: list[Path] = typer.Argument(None, help="Directories of Markdown f
          write_back: bool = typer.Option(False, "--write-back", help="Rewrite the front matter of files whose "
                                          "fields the registry kept, so the files say what the registry says.")):
     """Register Markdown sources and SOP cards; unchanged files are skipped, bad files reported."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from freshgate.runtime import run_sync
+
     dirs = dirs or [p for p in (Path("sources"), Path("sop_cards")) if p.exists()]
     if not dirs:
         fail("nothing to sync: give directories or run where sources/ and sop_cards/ are")
@@ -129,7 +87,9 @@ def list_cmd(kind: Optional[str] = typer.Option(None, help="source or sop"),
              owner: Optional[str] = None, tag: Optional[str] = None,
              as_json: bool = typer.Option(False, "--json", help="Print JSON.")):
     """List documents with their freshness state."""
-    with registry() as svc:
+    from freshgate.registry import queries
+
+    with registry(read_only=True) as svc:
         rows = queries.list_documents(svc, kind=kind, state=state, owner=owner, tag=tag)
     if as_json:
         console.print_json(json.dumps([r.model_dump(mode="json") for r in rows]))
@@ -147,7 +107,9 @@ def list_cmd(kind: Optional[str] = typer.Option(None, help="source or sop"),
 @app.command()
 def show(doc_id: str, as_json: bool = typer.Option(False, "--json", help="Print JSON.")):
     """Show one document: state, reasons, owner, versions, dependencies."""
-    with registry() as svc:
+    from freshgate.registry import queries
+
+    with registry(read_only=True) as svc:
         d = queries.document_detail(svc, doc_id)
     if as_json:
         console.print_json(d.model_dump_json())
@@ -214,7 +176,9 @@ def owners(ctx: typer.Context):
     """List owners, their contact and how many documents they own."""
     if ctx.invoked_subcommand:
         return
-    with registry() as svc:
+    from freshgate.registry import queries
+
+    with registry(read_only=True) as svc:
         rows = queries.list_documents(svc)
         owners_ = svc.owners()
     table = Table()
@@ -248,7 +212,9 @@ def owner_activate(owner_id: str, actor: str = typer.Option(..., "--as")):
 @app.command()
 def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")):
     """Counts of documents per freshness state."""
-    with registry() as svc:
+    from freshgate.registry import queries
+
+    with registry(read_only=True) as svc:
         counts = queries.state_counts(svc)
     if as_json:
         console.print_json(json.dumps(counts))
@@ -272,7 +238,10 @@ def serve(host: Optional[str] = None, port: Optional[int] = None,
     s = settings()
     if sync_dir:
         s.server.sync_dirs = [str(p) for p in sync_dir]
-    uvicorn.run(create_app(s), host=host or s.server.host, port=port or s.server.port, log_level="info")
+    from freshgate.observability import logs
+
+    logs.configure(s)  # text or JSON lines with trace ids, uvicorn's included
+    uvicorn.run(create_app(s), host=host or s.server.host, port=port or s.server.port, log_config=None)
 
 
 def _register_domain_commands() -> None:
@@ -301,6 +270,10 @@ def main() -> None:
     """Console entry point."""
     try:
         app()
-    except FreshgateError as exc:
+    except Exception as exc:
+        from freshgate.errors import FreshgateError
+
+        if not isinstance(exc, FreshgateError):
+            raise
         err.print(f"[red]error:[/red] {exc.detail}", highlight=False)
         sys.exit(1)

@@ -73,7 +73,10 @@ class LookupSettings(BaseModel):
     unanswered_similarity: float = Field(
         0.75, description="Cosine similarity at which two unanswered questions count as the same topic."
     )
-    ready_timeout: float = Field(20.0, description="Seconds a lookup waits for the model and index to become ready.")
+    ready_timeout: float = Field(
+        0.0, description="Seconds a lookup waits for a warm-up in progress; 0 = answer at once with stop_and_ask / "
+        "freshness_unknown and Retry-After (a waiting lookup would hold a worker thread)."
+    )
     warm_up: bool = Field(True, description="Load the model and build the index when the server starts.")
     batch_queries: bool = Field(
         True, description="Embed queries that arrive while another query is being embedded together, as one batch "
@@ -177,6 +180,39 @@ class NotifySettings(BaseModel):
     max_items: int = Field(25, description="Items listed per message; the rest are summarised as a count.")
 
 
+class MetricsSettings(BaseModel):
+    """Prometheus metrics at /metrics."""
+
+    enabled: bool = Field(True, description="Count lookups and serve /metrics.")
+    public_scrape: bool = Field(False, description="Let an unauthenticated scraper read /metrics (else operators only).")
+    refresh_seconds: float = Field(
+        30.0, description="Registry-wide figures (documents by state, conflicts, review queue) are recomputed at most "
+        "this often per process."
+    )
+
+
+class TracingSettings(BaseModel):
+    """OpenTelemetry traces (off by default)."""
+
+    enabled: bool = Field(False, description="Record traces: HTTP, SQL, httpx and one guardrail span per lookup.")
+    exporter: Literal["otlp", "console", "none"] = Field(
+        "otlp", description="otlp = OTLP/HTTP to `endpoint`; console = JSON spans on stderr; none = in process only."
+    )
+    endpoint: str | None = Field(
+        None, description="OTLP/HTTP traces endpoint, e.g. http://collector:4318/v1/traces (default: the "
+        "OTEL_EXPORTER_OTLP_* variables, else localhost:4318)."
+    )
+    service_name: str = Field("freshgate", description="`service.name` resource attribute.")
+    sample_ratio: float = Field(1.0, description="Fraction of traces recorded (parent-based).")
+
+
+class LoggingSettings(BaseModel):
+    """Log output."""
+
+    format: Literal["text", "json"] = Field("text", description="json = one JSON object per line (with trace ids).")
+    level: str = Field("INFO", description="Root log level.")
+
+
 class FeedSettings(BaseModel):
     """The change feed: how every process follows committed changes (issue 10)."""
 
@@ -253,6 +289,9 @@ class Settings(BaseSettings):
     notify: NotifySettings = Field(default_factory=NotifySettings, description="Notifications.")
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings, description="Scheduled jobs.")
     remote: RemoteSettings = Field(default_factory=RemoteSettings, description="Remote source fetching.")
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings, description="Prometheus metrics.")
+    tracing: TracingSettings = Field(default_factory=TracingSettings, description="OpenTelemetry traces.")
+    logging: LoggingSettings = Field(default_factory=LoggingSettings, description="Log output.")
     feed: FeedSettings = Field(default_factory=FeedSettings, description="Change feed.")
     actions: ActionSettings = Field(default_factory=ActionSettings, description="Action checks.")
     auth: AuthSettings = Field(default_factory=AuthSettings, description="Credentials, roles and request limits.")

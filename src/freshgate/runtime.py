@@ -40,15 +40,16 @@ class Runtime:
         self.engine.dispose()
 
 
-def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
-    """Make the engine, bring the schema up to date and wire the services together."""
+def build_runtime(settings: Settings, *, migrate: bool = True, wire: bool = True) -> Runtime:
+    """Make the engine, bring the schema up to date and wire the services together (wire=False: registry only)."""
     engine = db.make_engine(settings.database_url)
     if migrate:
         db.migrate(engine)
     rules = RulesConfig(settings.freshness.warning_window_days, settings.freshness.unreachable_after,
                         settings.freshness.owner_contact_required)
     rt = Runtime(settings=settings, engine=engine, registry_ctx=RegistryContext(rules=rules))
-    _wire_domains(rt)
+    if wire:
+        _wire_domains(rt)
     return rt
 
 

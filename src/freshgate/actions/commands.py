@@ -16,7 +16,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from freshgate import db
 from freshgate.actions.decide import EXIT_CODES
 
 console = Console()
@@ -27,7 +26,7 @@ _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
 
 def _runtime():
-    from freshgate.cli import runtime
+    from freshgate.cli_common import runtime
 
     return runtime()
 
@@ -108,6 +107,7 @@ def tools(tool: Optional[str] = typer.Option(None, "--tool", help="Only the rule
           uncovered: bool = typer.Option(False, "--uncovered", help="List the tools agents tried that no card governs."),
           as_json: bool = typer.Option(False, "--json", help="Print JSON.")):
     """The permission table: every tool rule with lane, conditions, governing card and its state, owner, rollback, log."""
+    from freshgate import db
     from freshgate.actions.api import service_for
     from freshgate.actions.schemas import UncoveredOut
 

@@ -19,7 +19,7 @@ err = Console(stderr=True)
 
 def _scope():
     from freshgate import db
-    from freshgate.cli import settings
+    from freshgate.cli_common import settings
 
     engine = db.make_engine(settings().database_url)
     db.migrate(engine)

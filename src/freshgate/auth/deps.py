@@ -154,6 +154,8 @@ class AuthMiddleware:
             return await self._call(scope, receive, send)  # the router answers 404 / 405
         key_method = "*" if route.methods is None else ("GET" if scope["method"] == "HEAD" else scope["method"])
         perm = policy.permission(key_method, route.path)
+        if perm == "metrics" and _public_scrape(scope):
+            perm = policy.PUBLIC  # metrics.public_scrape: an unauthenticated scraper may read /metrics
         try:
             principal = await self._principal(request)
         except _BadCredential as exc:
@@ -354,3 +356,9 @@ def guard(principal: Principal, owner_id: str | None, what: str) -> None:
     if not principal.can_act_on(owner_id):
         raise Forbidden(f"{principal.name} ({principal.role}) may not act on {what}, owned by {owner_id or 'nobody'}; "
                         "only its owner, a member of its team or an operator may")
+
+
+def _public_scrape(scope) -> bool:
+    """True when the settings let an unauthenticated scraper read /metrics (metrics.public_scrape)."""
+    settings = getattr(getattr(scope.get("app"), "state", None), "settings", None)
+    return bool(getattr(getattr(settings, "metrics", None), "public_scrape", False))

@@ -18,7 +18,7 @@ conflicts_app = typer.Typer(help="Review conflicts between documents: list, show
 def _service() -> Iterator:
     """The conflict service in a committed-on-success session; our errors become one line + exit 1."""
     from freshgate import db
-    from freshgate.cli import fail, runtime
+    from freshgate.cli_common import fail, runtime
     from freshgate.errors import FreshgateError
 
     try:
@@ -34,7 +34,7 @@ def list_cmd(status: Optional[str] = typer.Option(None, help="open | confirmed |
              owner: Optional[str] = typer.Option(None, help="The owner of either side."),
              as_json: bool = typer.Option(False, "--json", help="Print JSON.")):
     """List conflicts, newest first."""
-    from freshgate.cli import console
+    from freshgate.cli_common import console
 
     with _service() as svc:
         rows = svc.describe(svc.list(status=status, document=document, owner=owner))
@@ -53,7 +53,7 @@ def list_cmd(status: Optional[str] = typer.Option(None, help="open | confirmed |
 @conflicts_app.command()
 def show(conflict_id: int, as_json: bool = typer.Option(False, "--json", help="Print JSON.")):
     """Show one conflict: both passages, evidence, verdict."""
-    from freshgate.cli import console
+    from freshgate.cli_common import console
 
     with _service() as svc:
         d = svc.describe([svc.get(conflict_id)])[0]
@@ -79,7 +79,7 @@ def show(conflict_id: int, as_json: bool = typer.Option(False, "--json", help="P
 def confirm(conflict_id: int, actor: str = typer.Option(..., "--as", help="Who confirms."),
             reason: str = typer.Option("", help="Why (optional).")):
     """Confirm a conflict is real."""
-    from freshgate.cli import console
+    from freshgate.cli_common import console
 
     with _service() as svc:
         c = svc.confirm(conflict_id, actor=actor, reason=reason)
@@ -90,7 +90,7 @@ def confirm(conflict_id: int, actor: str = typer.Option(..., "--as", help="Who c
 def dismiss(conflict_id: int, actor: str = typer.Option(..., "--as", help="Who dismisses."),
             reason: str = typer.Option(..., help="Why it is not a real conflict.")):
     """Dismiss a false conflict; the same two texts are not reported again."""
-    from freshgate.cli import console
+    from freshgate.cli_common import console
 
     with _service() as svc:
         c = svc.dismiss(conflict_id, actor=actor, reason=reason)
@@ -100,7 +100,7 @@ def dismiss(conflict_id: int, actor: str = typer.Option(..., "--as", help="Who d
 @conflicts_app.command()
 def scan(as_json: bool = typer.Option(False, "--json", help="Print JSON.")):
     """Full scan now: embed what is missing, build the index, judge every section's nearest neighbours."""
-    from freshgate.cli import console, runtime
+    from freshgate.cli_common import console, runtime
 
     with runtime() as rt:
         out = rt.extras["conflicts"].scan()
@@ -113,9 +113,11 @@ def scan(as_json: bool = typer.Option(False, "--json", help="Print JSON.")):
 
 
 def eval_conflicts(file: Path = typer.Argument(..., exists=True, dir_okay=False, help="Labelled pairs (JSONL)."),
-                   out: Optional[Path] = typer.Option(None, "--out", help="Also write the result as JSON here.")):
+                   out: Optional[Path] = typer.Option(
+                       None, "--out", help="Write the result as JSON here (default: a new file under "
+                       "$XDG_STATE_HOME/freshgate/eval/, outside the repository).")):
     """Evaluate the configured conflict judge on a labelled pairs file: precision, recall, F1."""
-    from freshgate.cli import console, settings
+    from freshgate.cli_common import console, default_output, err, settings
     from freshgate.conflicts.evaluate import evaluate_pairs, render_pairs_table
     from freshgate.conflicts.judge import make_judge
     from freshgate.lookup.engine import default_embedder
@@ -124,8 +126,9 @@ def eval_conflicts(file: Path = typer.Argument(..., exists=True, dir_okay=False,
     embedder = default_embedder(s)
     result = evaluate_pairs(file, make_judge(s, embedder), embedder)
     console.print(render_pairs_table(result), markup=False, highlight=False)
-    if out:
-        out.write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
+    out = out or default_output("conflicts")
+    out.write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
+    err.print(f"wrote {out}", highlight=False, soft_wrap=True)
 
 
 def _eval_app(app: typer.Typer) -> typer.Typer:

@@ -10,7 +10,7 @@ err = Console(stderr=True)
 
 def reembed(yes: bool = typer.Option(False, "--yes", help="Do it (drops every stored vector first).")):
     """Drop the stored vectors and embed every section with the configured model (after changing model_path)."""
-    from freshgate.cli import runtime
+    from freshgate.cli_common import runtime
     from freshgate.embeddings.embedder import EmbedderUnavailable
     from freshgate.embeddings.fingerprint import forget_vectors
 

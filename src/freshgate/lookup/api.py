@@ -69,6 +69,8 @@ def lookup(body: LookupIn, svc: Svc, response: Response):
     """Before answering or acting: proceed, caution or stop_and_ask, with reasons, citations and whom to ask."""
     out = lookup_and_commit(svc, body)
     response.headers["Server-Timing"] = ", ".join(f"{k};dur={v:.2f}" for k, v in svc.timings.items())
+    if svc.not_ready:
+        response.headers["Retry-After"] = "5"  # the model or index is warming up: ask again shortly
     return out
 
 

@@ -11,22 +11,13 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from freshgate import db
+from freshgate.cli_common import console, default_output, err, progress, runtime
 from freshgate.lookup.decide import exit_code
 
-console = Console()
-err = Console(stderr=True)
 eval_app = typer.Typer(help="Evaluate Freshgate on labelled task files.", no_args_is_help=True)
 STYLE = {"proceed": "bold green", "caution": "bold yellow", "stop_and_ask": "bold red"}
-
-
-def _runtime():
-    from freshgate.cli import runtime
-
-    return runtime()
 
 
 def check(question: str = typer.Argument(..., help="The question or intended action."),
@@ -44,7 +35,7 @@ def check(question: str = typer.Argument(..., help="The question or intended act
         err.print("[red]error:[/red] --risk must be low|high and --kind source|sop", highlight=False)
         raise typer.Exit(3)
     scope = ScopeIn(ids=doc or [], tags=tag or [], kinds=[kind] if kind else []) if (doc or tag or kind) else None
-    with _runtime() as rt:
+    with runtime() as rt:
         with err.status("loading the model and index…"):
             rt.extras["lookup"].warm_up()
         from sqlmodel import Session
@@ -82,7 +73,7 @@ def mcp():
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)  # stdout carries the protocol
     from freshgate.lookup.wiring import follow
 
-    with _runtime() as rt:
+    with runtime() as rt:
         rt.extras["lookup"].warm_up()
         stop_following = follow(rt)  # changes committed by other processes reach this index
         try:
@@ -93,9 +84,10 @@ def mcp():
 
 def unanswered(limit: int = typer.Option(50, help="Topics at most.")):
     """Questions nothing registered could answer, most asked first."""
+    from freshgate import db
     from freshgate.lookup.receipts import unanswered as topics
 
-    with _runtime() as rt, db.session_scope(rt.engine) as session:
+    with runtime() as rt, db.session_scope(rt.engine) as session:
         rows = topics(session, limit)
     t = Table()
     for col in ("count", "question", "last asked"):
@@ -107,21 +99,20 @@ def unanswered(limit: int = typer.Option(50, help="Topics at most.")):
 
 @eval_app.command("decisions")
 def eval_decisions(file: Path = typer.Argument(..., exists=True, help="JSONL: question, documents, expected."),
-                   out: Optional[Path] = typer.Option(None, "--out", help="Write the report as JSON here."),
-                   limit: Optional[int] = typer.Option(None, help="Only the first N tasks.")):
+                   out: Optional[Path] = typer.Option(
+                       None, "--out", help="Write the report as JSON here (default: a new file under "
+                       "$XDG_STATE_HOME/freshgate/eval/, outside the repository)."),
+                   limit: Optional[int] = typer.Option(None, help="Only the first N tasks."),
+                   every: int = typer.Option(10, help="Without a terminal: one progress line every N tasks.")):
     """Run each task in a fresh registry and compare the decision with `expected` (caution counts as proceed)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    from freshgate.cli import settings
+    from freshgate.cli_common import settings
     from freshgate.lookup.engine import default_embedder
     from freshgate.lookup.evaluate import LABELS, run
 
     s = settings()
     embedder = default_embedder(s)
-    with Progress(TextColumn("tasks"), BarColumn(), MofNCompleteColumn(), console=err, transient=True) as bar:
-        task = bar.add_task("eval", total=None)
-        report = run(file, embedder, s, progress=lambda n, total: bar.update(task, completed=n, total=total),
-                     limit=limit)
+    with progress("tasks", every) as tick:
+        report = run(file, embedder, s, progress=tick, limit=limit)
     summary = report.summary()
     t = Table(title=f"{file.name}: expected (rows) x predicted (columns)")
     t.add_column("expected")
@@ -133,8 +124,9 @@ def eval_decisions(file: Path = typer.Argument(..., exists=True, help="JSONL: qu
     console.print(f"tasks {summary['tasks']}  accuracy {summary['accuracy']:.3f}  stop_and_ask precision "
                   f"{summary['stop_precision']:.3f}  recall {summary['stop_recall']:.3f}")
     console.print(f"raw decisions {summary['raw_decisions']}  reasons {summary['reason_codes']}")
-    if out:
-        out.write_text(json.dumps({"summary": summary, "rows": report.rows}, indent=2), "utf-8")
+    out = out or default_output("decisions")
+    out.write_text(json.dumps({"summary": summary, "rows": report.rows}, indent=2), "utf-8")
+    err.print(f"wrote {out}", highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

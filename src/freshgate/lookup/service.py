@@ -29,6 +29,7 @@ from freshgate.lookup.ask import suggest
 from freshgate.lookup.decide import Evidence, decide
 from freshgate.lookup.engine import LookupEngine, NotReady
 from freshgate.lookup.schemas import AskOut, CitationOut, LookupIn, LookupOut, ReasonOut
+from freshgate.observability import metrics, tracing
 from freshgate.registry.models import Document, Section
 from freshgate.registry.service import RegistryService
 
@@ -58,31 +59,48 @@ class LookupService:
         self.clock = clock or registry.ctx.clock
         self.settings = engine.settings.lookup
         self.timings: dict[str, float] = {}  # phase -> ms of the last lookup (Server-Timing header)
+        self.not_ready: str | None = None  # why the last lookup could not use the model or index (Retry-After)
         self.principal: str | None = None  # who asks (auth principal id), recorded on receipts
 
     # ---- the lookup ------------------------------------------------------------
     def lookup(self, req: LookupIn) -> LookupOut:
         """Decide proceed / caution / stop_and_ask for a question; records a receipt (flushes)."""
-        now = self.clock()
         top_k = req.top_k or self.settings.top_k
+        t = time.perf_counter()
+        with tracing.guardrail(req.risk, top_k) as span:
+            out, decision, evidence, conflicts = self._lookup(req, top_k)
+            tracing.record_decision(span, decision, out.citations, conflicts, out.receipt_id, self.not_ready)
+        if self.engine.settings.metrics.enabled:
+            metrics.record_lookup(decision, evidence, out.citations, self.timings, time.perf_counter() - t,
+                                  out.receipt_id is not None)
+        return out
+
+    def _lookup(self, req: LookupIn, top_k: int):
+        now = self.clock()
         scope = Scope.of(req.scope.ids, req.scope.tags, req.scope.kinds) if req.scope else None
         vector, hits, unknown = None, [], None
         t0 = time.perf_counter()
-        try:
-            vector = self.engine.embed_query(req.query)
-            t1 = time.perf_counter()
-            hits = self.engine.search(vector, max(4 * top_k, 20), scope)
-            self.timings.update(embed=1e3 * (t1 - t0), search=1e3 * (time.perf_counter() - t1))
-        except NotReady as exc:
-            unknown = str(exc)
+        with tracing.stage("retrieval", **{"gen_ai.operation.name": "retrieval", "gen_ai.request.top_k": top_k,
+                                           "gen_ai.data_source.id": "freshgate-registry"}):
+            try:
+                self.engine.wait_ready()  # never waits for a warm-up in progress unless lookup.ready_timeout > 0
+                t0 = time.perf_counter()
+                vector = self.engine.embed_query(req.query)
+                t1 = time.perf_counter()
+                hits = self.engine.search(vector, max(4 * top_k, 20), scope)
+                self.timings.update(embed=1e3 * (t1 - t0), search=1e3 * (time.perf_counter() - t1))
+            except NotReady as exc:
+                unknown = self.not_ready = str(exc)
         t2 = time.perf_counter()
-        try:
-            citations, evidence, conflicts = ([], [], []) if unknown else self._gather(req, vector, hits, top_k)
-        except SQLAlchemyError as exc:
-            log.error("lookup could not read the registry: %s", exc)
-            self.session.rollback()
-            return self._answer(req, decide([], req.risk, unknown="the database is unavailable"), [], [], None, now)
-        decision = decide(evidence, req.risk, unknown=unknown)
+        with tracing.stage("decision"):
+            try:
+                citations, evidence, conflicts = ([], [], []) if unknown else self._gather(req, vector, hits, top_k)
+            except SQLAlchemyError as exc:
+                log.error("lookup could not read the registry: %s", exc)
+                self.session.rollback()
+                decision = decide([], req.risk, unknown="the database is unavailable")
+                return self._answer(req, decision, [], [], None, now), decision, [], []
+            decision = decide(evidence, req.risk, unknown=unknown)
         t3 = time.perf_counter()
         self.timings["decide"] = 1e3 * (t3 - t2)
         receipt_id = None
@@ -102,7 +120,7 @@ class LookupService:
             decision = decide(evidence, req.risk, unknown="the database is unavailable (no receipt recorded)")
             receipt_id = None
         self.timings["receipt"] = 1e3 * (time.perf_counter() - t3)
-        return self._answer(req, decision, citations, conflicts, receipt_id, now)
+        return self._answer(req, decision, citations, conflicts, receipt_id, now), decision, evidence, conflicts
 
     def _answer(self, req, decision, citations, conflicts, receipt_id, now) -> LookupOut:
         return LookupOut(

@@ -14,7 +14,7 @@ notify_app = typer.Typer(help="Owner and operator notifications (webhook, e-mail
 @notify_app.command("run")
 def notify_run():
     """Send what is pending now: retries of failed deliveries and one message per owner for new state changes."""
-    from freshgate.cli import console, runtime
+    from freshgate.cli_common import console, runtime
     from freshgate.notify.jobs import notify_changes
 
     with runtime() as rt:
@@ -24,7 +24,7 @@ def notify_run():
 @notify_app.command("digest")
 def notify_digest():
     """Send this week's review digests to owners and the full list to operators (at most once per week)."""
-    from freshgate.cli import console, runtime
+    from freshgate.cli_common import console, runtime
     from freshgate.reports.jobs import weekly_review
 
     with runtime() as rt:
@@ -37,7 +37,7 @@ def notify_deliveries(status: str = typer.Option(None, help="sending | sent | fa
     """Recorded deliveries: what was sent to whom, when, and what failed."""
     from sqlmodel import Session
 
-    from freshgate.cli import console, runtime
+    from freshgate.cli_common import console, runtime
     from freshgate.notify.jobs import service
 
     with runtime() as rt, Session(rt.engine) as session:

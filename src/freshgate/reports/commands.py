@@ -7,8 +7,6 @@ from typing import Optional
 
 import typer
 
-from freshgate.reports.render import FORMATS
-
 
 def review_cmd(fmt: str = typer.Option("table", "--format", "-f", help="table | md | csv | json | html"),
                out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write to this file instead of stdout."),
@@ -17,9 +15,9 @@ def review_cmd(fmt: str = typer.Option("table", "--format", "-f", help="table | 
     """The review list: everything that needs a human, riskiest first, grouped by owner."""
     from sqlmodel import Session
 
-    from freshgate.cli import fail, runtime
+    from freshgate.cli_common import fail, runtime
     from freshgate.errors import FreshgateError
-    from freshgate.reports.render import render
+    from freshgate.reports.render import FORMATS, render
     from freshgate.reports.service import review
 
     if fmt not in FORMATS:

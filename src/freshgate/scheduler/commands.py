@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 
 import typer
 from rich.table import Table
@@ -20,7 +19,7 @@ def _fmt(dt) -> str:
 @jobs_app.command("list")
 def jobs_list(as_json: bool = typer.Option(False, "--json", help="Print JSON.")):
     """List jobs: id, trigger, enabled, last run and next run."""
-    from freshgate.cli import console, runtime
+    from freshgate.cli_common import console, runtime
     from freshgate.scheduler.runner import list_jobs
 
     with runtime() as rt:
@@ -40,7 +39,7 @@ def jobs_list(as_json: bool = typer.Option(False, "--json", help="Print JSON."))
 @jobs_app.command("run")
 def jobs_run(name: str = typer.Argument(..., help="Job id, e.g. sweep or remote_refresh.")):
     """Run one job now and print its summary (exit 1 if it failed)."""
-    from freshgate.cli import console, fail, runtime
+    from freshgate.cli_common import console, fail, runtime
     from freshgate.scheduler.runner import run_job_now
 
     try:
@@ -55,13 +54,16 @@ def jobs_run(name: str = typer.Argument(..., help="Job id, e.g. sweep or remote_
 
 def worker():
     """Run the scheduled jobs without the HTTP server (blocks until Ctrl-C / SIGTERM)."""
-    from freshgate.cli import runtime
+    from freshgate.cli_common import runtime, settings
+    from freshgate.observability import logs, tracing
     from freshgate.scheduler.runner import run_worker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from freshgate.lookup.wiring import follow
 
+    logs.configure(settings())
+    tracing.configure(settings())  # httpx and SQL spans of the jobs when tracing is on
     with runtime() as rt:
+        tracing.instrument_engine(rt.engine)
         stop_following = follow(rt)  # the worker's index (conflict scans) follows other processes' changes
         try:
             run_worker(rt)

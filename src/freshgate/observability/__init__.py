@@ -1,0 +1,1 @@
+"""Seeing inside a running Freshgate: health, Prometheus metrics, OpenTelemetry traces, logs."""
