@@ -27,10 +27,8 @@ from freshgate.lookup.eval_retrieval import rank_of
 from freshgate.lookup.lexical import LexicalIndex
 from freshgate.markdown.sections import context_texts
 
-PATH = Path(sys.argv[1] if len(sys.argv) > 1 else "/work/shared/eval/retrieval-dev.jsonl")
-LIMIT = int(sys.argv[2]) if len(sys.argv) > 2 else None
 K1, B = float(os.environ.get("K1", 1.5)), float(os.environ.get("B", 0.75))
-CACHE = Path("/tmp/freshgate-tune-embeddings.npz")
+CACHE = Path(os.environ.get("FRESHGATE_TUNE_CACHE", "/tmp/freshgate-tune-embeddings.npz"))
 
 
 def embed_all(texts: list[str]) -> dict[str, np.ndarray]:
@@ -49,7 +47,9 @@ def embed_all(texts: list[str]) -> dict[str, np.ndarray]:
 
 
 def main() -> None:
-    recs = [json.loads(x) for x in PATH.read_text().splitlines() if x.strip()][:LIMIT]
+    path = Path(sys.argv[1] if len(sys.argv) > 1 else "/work/shared/eval/retrieval-dev.jsonl")
+    limit = int(sys.argv[2]) if len(sys.argv) > 2 else None
+    recs = [json.loads(x) for x in path.read_text().splitlines() if x.strip()][:limit]
     prepared = []
     for rec in recs:
         docs = []

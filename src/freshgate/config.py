@@ -76,7 +76,7 @@ class LookupSettings(BaseModel):
         "hybrid", description="How sections are ranked: hybrid (vectors + BM25 + identifiers) | vector | bm25."
     )
     lexical_weight: float = Field(
-        0.3, description="Hybrid score = cosine + lexical_weight x normalised BM25 + identifier_weight x share of the "
+        0.5, description="Hybrid score = cosine + lexical_weight x normalised BM25 + identifier_weight x share of the "
         "question's identifiers in the section (calibrated: docs/calibration.md)."
     )
     identifier_weight: float = Field(0.1, description="Boost for sections containing the question's identifiers "

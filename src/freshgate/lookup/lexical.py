@@ -77,9 +77,15 @@ def identifiers(text: str, *, acronyms: bool = False) -> set[str]:
     return out
 
 
+HEADING_WEIGHT = 2  # a word of the heading path counts as this many occurrences (BM25F-style field weight)
+
+
 def terms(text: str) -> list[str]:
-    """Every term indexed for a text: its words plus `=`-prefixed identifiers (with acronyms)."""
-    return words(text) + ["=" + t for t in sorted(identifiers(text, acronyms=True))]
+    """Every term indexed for a context text (heading path on the first line, then the body): its words,
+    the path's words `HEADING_WEIGHT` times, plus `=`-prefixed identifiers (with acronyms)."""
+    path, _, body = text.partition("\n")
+    return (words(path) * HEADING_WEIGHT + words(body)
+            + ["=" + t for t in sorted(identifiers(text, acronyms=True))])
 
 
 def query_terms(query: str) -> tuple[list[str], list[str]]:
