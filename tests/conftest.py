@@ -80,6 +80,11 @@ def make_settings(database_url: str, **overrides) -> Settings:
     s = Settings(database_url=database_url, **overrides)
     s.server.scheduler = False
     s.lookup.warm_up = False  # the model loads on the first lookup, not at every app start
+    # Fixtures name owners without contacts ("owner: dana"); tests/feed/test_unknown_owner.py checks the rule.
+    if not database_url.startswith("sqlite"):
+        s.feed.snapshot_dir = ""  # no index snapshots per PostgreSQL test schema in ~/.cache
+    if "freshness" not in overrides:
+        s.freshness.owner_contact_required = False
     return s
 
 

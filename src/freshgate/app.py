@@ -1,16 +1,13 @@
-"""Assembly: the runtime (engine, services, listeners) and the FastAPI application."""
+"""The FastAPI application around a runtime (`freshgate.runtime`)."""
 
 from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -18,48 +15,9 @@ from freshgate import __version__, db
 from freshgate.config import Settings
 from freshgate.errors import FreshgateError
 from freshgate.problems import from_exception, problem_response
-from freshgate.registry.service import RegistryContext
-from freshgate.registry.sync import SyncReport, sync
-from freshgate.registry.views import RulesConfig
+from freshgate.runtime import Runtime, build_runtime, run_sync  # noqa: F401 - re-exported for callers of freshgate.app
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Runtime:
-    """Everything one process shares: settings, engine, service context, optional parts."""
-
-    settings: Settings
-    engine: Engine
-    registry_ctx: RegistryContext
-    extras: dict[str, Any] = field(default_factory=dict)
-    on_close: list[Callable[[], None]] = field(default_factory=list)
-
-    def close(self) -> None:
-        """Release what the runtime holds."""
-        for fn in reversed(self.on_close):
-            fn()
-        self.engine.dispose()
-
-
-def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
-    """Make the engine, bring the schema up to date and wire the services together."""
-    engine = db.make_engine(settings.database_url)
-    if migrate:
-        db.migrate(engine)
-    rules = RulesConfig(settings.freshness.warning_window_days, settings.freshness.unreachable_after)
-    rt = Runtime(settings=settings, engine=engine, registry_ctx=RegistryContext(rules=rules))
-    _wire_domains(rt)
-    return rt
-
-
-def _wire_domains(rt: Runtime) -> None:
-    """Attach each domain's parts to the runtime (extras, registry listeners)."""
-    from freshgate.conflicts.wiring import wire as wire_conflicts
-    from freshgate.lookup.wiring import wire as wire_lookup
-
-    wire_lookup(rt)  # first: conflicts use the lookup's embedder and index
-    wire_conflicts(rt)
 
 
 def _include_domain_routers(app: FastAPI) -> None:
@@ -75,14 +33,6 @@ def _include_domain_routers(app: FastAPI) -> None:
     include_conflicts(app)
     app.include_router(reports_router)
     app.include_router(web_router)
-
-
-def run_sync(rt: Runtime, dirs: list[Path], *, actor: str = "sync", progress=None) -> SyncReport:
-    """Sync directories into the registry and commit."""
-    from freshgate.registry.service import RegistryService
-
-    with db.session_scope(rt.engine) as session:
-        return sync(RegistryService(session, rt.registry_ctx), dirs, actor=actor, progress=progress)
 
 
 def _install_error_handlers(app: FastAPI) -> None:

@@ -14,6 +14,10 @@ class FreshnessSettings(BaseModel):
 
     warning_window_days: int = Field(14, description="An item is `due` this many days before its next review.")
     unreachable_after: int = Field(3, description="Consecutive failed remote fetches before a source is `unreachable`.")
+    owner_contact_required: bool = Field(
+        True, description="An owner no owners file declares and without a contact is unknown: its documents are "
+        "`orphaned` (reason owner_unknown) until an owner with a contact exists."
+    )
 
 
 class EmbeddingSettings(BaseModel):
@@ -34,6 +38,10 @@ class EmbeddingSettings(BaseModel):
         "~/.cache/freshgate. Unwritable: the graph is kept in memory and exported again at the next start."
     )
     threads: int = Field(0, description="Threads per encode (ONNX intra-op / torch); 0 = the CPUs this process may use.")
+    kind: Literal["model", "hashing"] = Field(
+        "model", description="model = the sentence embedding model; hashing = a deterministic bag-of-words embedder "
+        "without a model (tests and demos only: it matches words, not meaning)."
+    )
 
 
 class LookupSettings(BaseModel):
@@ -82,6 +90,10 @@ class LookupSettings(BaseModel):
     identifier_weight: float = Field(0.1, description="Boost for sections containing the question's identifiers "
                                      "(\"UK\", \"GDPR\", \"Sev-1\", amounts).")
     fusion_candidates: int = Field(50, description="Candidates taken from each ranking before they are fused.")
+    operators_contact: str | None = Field(
+        None, description="Whom a lookup's `ask` names when the document's owner is deactivated or has no contact "
+        "(default: notify.operator_emails)."
+    )
 
 
 class ConflictSettings(BaseModel):
@@ -175,6 +187,19 @@ class NotifySettings(BaseModel):
     max_items: int = Field(25, description="Items listed per message; the rest are summarised as a count.")
 
 
+class FeedSettings(BaseModel):
+    """The change feed: how every process follows committed changes (issue 10)."""
+
+    poll_interval: float = Field(0.5, description="Seconds between polls of the change log (PostgreSQL also wakes "
+                                 "on LISTEN/NOTIFY).")
+    listen: bool = Field(True, description="On PostgreSQL, wake up on NOTIFY as well as by polling.")
+    enabled: bool = Field(True, description="Follow the change feed in serving processes (server, worker, MCP).")
+    snapshot_dir: str | None = Field(
+        None, description="Where the index snapshot is kept; default: `.freshgate-index/` next to a SQLite file, "
+        "else ~/.cache/freshgate/index. Empty string: no snapshot."
+    )
+
+
 class Settings(BaseSettings):
     """All of Freshgate's configuration."""
 
@@ -192,3 +217,4 @@ class Settings(BaseSettings):
     notify: NotifySettings = Field(default_factory=NotifySettings, description="Notifications.")
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings, description="Scheduled jobs.")
     remote: RemoteSettings = Field(default_factory=RemoteSettings, description="Remote source fetching.")
+    feed: FeedSettings = Field(default_factory=FeedSettings, description="Change feed.")

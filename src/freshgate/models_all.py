@@ -7,3 +7,4 @@ from freshgate.lookup import models as _lookup  # noqa: F401
 from freshgate.conflicts import models as _conflicts  # noqa: F401
 from freshgate.notify import models as _notify  # noqa: F401
 from freshgate.lookup import reliance as _reliance  # noqa: F401
+from freshgate.feed import models as _feed  # noqa: F401

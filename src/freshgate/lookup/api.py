@@ -97,8 +97,14 @@ def include(app: FastAPI) -> None:
         engine = rt.extras.get("lookup")
         if engine is not None and rt.settings.lookup.warm_up:
             engine.start_warm_up()
-        async with mcp_server.session_manager.run():
-            yield
+        from freshgate.lookup.wiring import follow
+
+        stop_following = follow(rt)  # every committed change, from any process, reaches this index
+        try:
+            async with mcp_server.session_manager.run():
+                yield
+        finally:
+            stop_following()
 
     lookup_router = APIRouter(lifespan=lifespan)
     lookup_router.include_router(router)

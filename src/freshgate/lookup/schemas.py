@@ -59,6 +59,7 @@ class AskOut(BaseModel):
     owner: str | None = None
     contact: str | None = None
     question: str | None = None
+    note: str | None = Field(None, description="Why the question goes to the operators instead of the document's owner.")
 
 
 class LookupOut(BaseModel):

@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any, Callable
 
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from freshgate.embeddings.index import Scope
 from freshgate.errors import NotFound
@@ -113,8 +113,21 @@ class LookupService:
             citations=citations, conflicts=conflicts,
             ask=self._ask(req.query, decision, citations), receipt_id=receipt_id, evaluated_at=now)
 
+    def _current(self, hits) -> dict[int, Section]:
+        """The hits' sections as the database has them now, in one query; a hit whose section is gone
+        (or whose id now names another section) is left out, so no lookup cites a removed section,
+        even while this process's index lags behind another process's commit."""
+        ids = list({h.section_id for h in hits})
+        if not ids:
+            return {}
+        rows = self.session.exec(select(Section).where(Section.id.in_(ids))).all()
+        want = {h.section_id: (h.document_id, h.anchor) for h in hits}
+        return {s.id: s for s in rows if want.get(s.id) == (s.document_id, s.anchor)}
+
     def _gather(self, req: LookupIn, vector, hits, top_k: int):
-        above = [h for h in hits if h.score >= self.settings.relevance_threshold]
+        hits = [h for h in hits if h.score >= self.settings.relevance_threshold]
+        current = self._current(hits)
+        above = [h for h in hits if h.section_id in current]
         relevant = above
         if relevant:
             floor = relevant[0].score - self.settings.relevance_margin
@@ -140,6 +153,8 @@ class LookupService:
                 # One relevance rule: the successor is cited only when its own best section passes
                 # the threshold for this question (re-scored, not inherited from the retired page).
                 _, sh = self.engine.retrieve(req.query, 1, Scope.of(ids=[succ.id]), vector=vector)
+                current.update(self._current(sh))
+                sh = [h for h in sh if h.section_id in current]
                 if not sh or sh[0].score < self.settings.relevance_threshold:
                     score = f"{sh[0].score:.3f}" if sh else "nothing"
                     notes.append(DecisionReason(
@@ -170,7 +185,7 @@ class LookupService:
         for doc, hit, substituted_for in chosen:
             lane_applies = doc.kind == "sop" and hit.score >= max(best_sop - self.settings.lane_margin, lane_floor)
             fr = fresh[doc.id]
-            sec = self.session.get(Section, hit.section_id)
+            sec = current.get(hit.section_id)
             detail = fr.reasons[0].message if fr.reasons else ""
             citations.append(CitationOut(
                 document_id=doc.id, title=doc.title, kind=doc.kind, version=sec.version if sec else doc.version,
@@ -254,13 +269,30 @@ class LookupService:
         by_id = {c.document_id: c for c in citations}
         target = next((by_id[r.item] for r in decision.reasons if r.item in by_id), None)
         target = target or (citations[0] if citations else None)
-        owner_id, contact = (target.owner if target else None), None
+        owner_id, contact, note = (target.owner if target else None), None, None
         if owner_id:
             try:
-                contact = self.registry.owner(owner_id).contact or None
-            except (NotFound, SQLAlchemyError):
-                contact = None
-        return AskOut(owner=owner_id, contact=contact, question=suggest(query, decision, target))
+                owner = self.registry.owner(owner_id)
+                contact = owner.contact or None
+                if not owner.active:
+                    note = f"the owner {owner_id} is deactivated"
+                elif not contact:
+                    note = f"the owner {owner_id} is unknown (no contact)"
+            except NotFound:
+                note = f"the owner {owner_id} is not registered"
+            except SQLAlchemyError:
+                note = "the owner could not be looked up"
+        question = suggest(query, decision, target)
+        if note is not None:
+            # Never point an agent at someone who cannot answer: the operators can.
+            owner_id, contact = "operators", self.operators_contact()
+            note += "; ask the operators instead"
+        return AskOut(owner=owner_id, contact=contact, question=question, note=note)
+
+    def operators_contact(self) -> str | None:
+        """The operators' contact: `lookup.operators_contact`, else the operators' e-mail addresses."""
+        s = self.engine.settings
+        return s.lookup.operators_contact or (", ".join(s.notify.operator_emails) or None)
 
     # ---- reads ------------------------------------------------------------------
     def receipts_for(self, document_id: str, limit: int = 100):

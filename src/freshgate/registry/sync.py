@@ -18,6 +18,7 @@ from sqlmodel import select
 
 from freshgate.errors import FreshgateError
 from freshgate.markdown.parse import DEFAULT_MAX_BYTES, ParsedDocument, ParseError, parse_bytes
+from freshgate.registry import merge
 from freshgate.registry.models import Document
 from freshgate.registry.service import RegistryService
 
@@ -34,6 +35,8 @@ class SyncReport:
     unchanged: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     missing: list[tuple[str, str]] = field(default_factory=list)  # (id, path) registered but gone from disk
+    fields: list = field(default_factory=list)  # merge.FieldNote: where file and registry disagree (three-way rule)
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # (owner or path, message)
 
     def as_dict(self) -> dict:
         """JSON-able summary."""
@@ -41,6 +44,8 @@ class SyncReport:
             "added": self.added, "updated": self.updated, "unchanged": len(self.unchanged),
             "failed": [{"path": p, "reason": r} for p, r in self.failed],
             "missing": [{"id": i, "path": p} for i, p in self.missing],
+            "fields": [n.as_dict() for n in self.fields],
+            "warnings": [{"item": i, "message": m} for i, m in self.warnings],
         }
 
 
@@ -124,7 +129,23 @@ def sync(svc: RegistryService, dirs: list[Path], *, actor: str = "sync",
         if p and p.startswith(roots) and not Path(p).exists():
             report.missing.append((doc.id, p))
     session.flush()
+    _warn_unknown_owners(session, report, list(run.claimed))
     return report
+
+
+def _warn_unknown_owners(session, report: SyncReport, doc_ids: list[str]) -> None:
+    """One warning per owner named by synced files that no owners file declares and that has no contact."""
+    from freshgate.registry.models import Owner
+
+    counts: dict[str, int] = {}
+    for start in range(0, len(doc_ids), 500):
+        q = (select(Document.owner_id).join(Owner, Owner.id == Document.owner_id)
+             .where(Document.id.in_(doc_ids[start:start + 500]), Owner.contact == ""))
+        for owner_id in session.exec(q):
+            counts[owner_id] = counts.get(owner_id, 0) + 1
+    for owner_id, n in sorted(counts.items()):
+        report.warnings.append((owner_id, f"owner {owner_id!r} is not declared in an owners file and has no contact: "
+                                          f"its {n} document(s) count as orphaned (owner_unknown) until it has one"))
 
 
 def _idle_workers() -> int:
@@ -211,6 +232,8 @@ class _Run:
             if what == "unchanged":
                 self.report.unchanged.append(key)
                 self.claimed[value] = key
+                self.report.fields.extend(merge.unchanged_file_notes(self.svc.session, self.by_path[key], key,
+                                                                     self.actor))
                 continue
             if what == "failed":
                 self.failed.append((key, value))
@@ -268,8 +291,15 @@ class _Run:
         self.report.added.extend(key for _p, key in batch)
 
     def _one(self, p: ParsedDocument, key: str) -> None:
-        with self.svc.session.begin_nested():
-            outcome, _doc = self.svc.register(p, actor=self.actor, path=key, file_hash=p.file_hash)
+        mark = len(self.svc.field_notes)
+        try:
+            with self.svc.session.begin_nested():
+                outcome, _doc = self.svc.register(p, actor=self.actor, path=key, file_hash=p.file_hash)
+        except BaseException:
+            del self.svc.field_notes[mark:]  # rolled back: nothing to report
+            raise
+        self.report.fields.extend(self.svc.field_notes[mark:])
+        del self.svc.field_notes[mark:]
         self.claimed[p.meta.id] = key
         getattr(self.report, outcome).append(key)
 

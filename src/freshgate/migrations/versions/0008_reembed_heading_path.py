@@ -4,14 +4,14 @@ Stored embeddings were made from "title + section text". Clearing them makes the
 (index build) embed every section again from its heading path and body, so old and new vectors
 are never mixed in one index. No schema change.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-30
 """
 from alembic import op
 
-revision = '0007'
-down_revision = '0006'
+revision = '0008'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
