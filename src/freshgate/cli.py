@@ -277,6 +277,7 @@ def serve(host: Optional[str] = None, port: Optional[int] = None,
 
 def _register_domain_commands() -> None:
     """Each domain adds its commands (the order is the order of `freshgate --help`)."""
+    from freshgate.actions.commands import register as actions_commands
     from freshgate.conflicts.commands import register as conflicts_commands
     from freshgate.lookup.commands import register as lookup_commands
     from freshgate.notify.commands import register as notify_commands
@@ -288,6 +289,9 @@ def _register_domain_commands() -> None:
     notify_commands(app)
     scheduler_commands(app)
     conflicts_commands(app)
+    actions_commands(app)
+    __import__("freshgate.auth.commands", fromlist=["register"]).register(app)  # keys create|list|revoke
+    __import__("freshgate.embeddings.commands", fromlist=["register"]).register(app)  # reembed
 
 
 _register_domain_commands()

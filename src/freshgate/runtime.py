@@ -54,11 +54,13 @@ def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
 
 def _wire_domains(rt: Runtime) -> None:
     """Attach each domain's parts to the runtime (extras, registry listeners)."""
+    from freshgate.actions.wiring import wire as wire_actions
     from freshgate.conflicts.wiring import wire as wire_conflicts
     from freshgate.lookup.wiring import wire as wire_lookup
 
     wire_lookup(rt)  # first: conflicts use the lookup's embedder and index
     wire_conflicts(rt)
+    wire_actions(rt)
 
 
 def run_sync(rt: Runtime, dirs: list[Path], *, actor: str = "sync", progress=None, check: bool = False,
@@ -78,4 +80,9 @@ def run_sync(rt: Runtime, dirs: list[Path], *, actor: str = "sync", progress=Non
             finally:
                 session.rollback()
     with db.session_scope(rt.engine) as session:
-        return sync(RegistryService(session, rt.registry_ctx), dirs, actor=actor, progress=progress, **options)
+        report = sync(RegistryService(session, rt.registry_ctx), dirs, actor=actor, progress=progress, **options)
+    actions = rt.extras.get("actions")
+    if actions is not None and (report.added or report.updated):
+        # tool rules of different cards that can govern the same call in different lanes
+        report.warnings.extend(("tool rules", m) for m in actions.overlap_warnings())
+    return report

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.conftest import temp_key_file
 from tests.lookup.live import free_port
 
 
@@ -19,7 +20,8 @@ def env_for(database_url: str, **extra: str) -> dict[str, str]:
     """Environment of a child process: the test database, the hashing embedder, no scheduler, fast feed."""
     return {**os.environ, "FRESHGATE_DATABASE_URL": database_url, "FRESHGATE_EMBEDDING__KIND": "hashing",
             "FRESHGATE_SERVER__SCHEDULER": "false", "FRESHGATE_CONFLICTS__SCAN_ON_START": "false",
-            "FRESHGATE_LOOKUP__RELEVANCE_THRESHOLD": "0.2", "FRESHGATE_FEED__POLL_INTERVAL": "0.2", **extra}
+            "FRESHGATE_LOOKUP__RELEVANCE_THRESHOLD": "0.2", "FRESHGATE_FEED__POLL_INTERVAL": "0.2",
+            "FRESHGATE_AUTH__KEY_FILE": temp_key_file(), **extra}  # a first-start key never lands in the work tree
 
 
 def start_serve(database_url: str, log: Path, **extra: str) -> tuple[subprocess.Popen, str]:
@@ -77,3 +79,10 @@ def cli(database_url: str, *args: str, cwd: Path | None = None, **extra: str) ->
     """Run one `freshgate` command to completion."""
     return subprocess.run([sys.executable, "-m", "freshgate", *args], env=env_for(database_url, **extra),
                           capture_output=True, text=True, timeout=300, cwd=cwd)
+
+
+def operator_key(database_url: str) -> dict[str, str]:
+    """Headers of an operator key made with the real `freshgate keys create` (the API needs a credential)."""
+    r = cli(database_url, "keys", "create", "--role", "operator", "--label", "feed-test")
+    assert r.returncode == 0, r.stdout + r.stderr
+    return {"Authorization": f"Bearer {r.stdout.strip().splitlines()[-1]}"}

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.conftest import write_doc
-from tests.feed.procs import cli, servers
+from tests.feed.procs import cli, operator_key, servers
 
 FRONT = "id: {id}\ntitle: {title}\nowner: dana\nreview_every: 90d\nlast_verified: -5d\nverified_by: dana{extra}"
 DEADLINE = 20.0  # a timeout for a broken feed, not a performance bar (bench/propagation_lag.py measures)
@@ -23,8 +23,11 @@ def doc(root: Path, doc_id: str, sections: dict[str, str], extra: str = "") -> N
     write_doc(root, f"{doc_id}.md", FRONT.format(id=doc_id, title=doc_id.title(), extra=extra), body)
 
 
+KEY: dict[str, str] = {}  # the operator key's header of the running test (the API needs a credential)
+
+
 def lookup(base: str, query: str) -> dict:
-    r = httpx.post(base + "/v1/lookup", json={"query": query}, timeout=30)
+    r = httpx.post(base + "/v1/lookup", json={"query": query}, headers=KEY, timeout=30)
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -60,6 +63,8 @@ def test_serve_follows_syncs_of_another_process(sqlite_url, tmp_path):
     root = tmp_path / "kb" / "sources"
     doc(root, "harbour", {"Mooring": "mooring bollard hawser tides", "Kraken": "kraken ritual obsolete chant"})
     sync(sqlite_url, root)
+    KEY.clear()
+    KEY.update(operator_key(sqlite_url))
     with servers(sqlite_url, tmp_path) as (base,):
         assert "harbour#kraken" in cites(lookup(base, "kraken ritual chant"))
         # Add a document in another process.
@@ -93,17 +98,20 @@ def test_two_replicas_and_the_cli_agree_on_postgres(pg_database, database_url, t
     doc(root, "harbour", {"Mooring": "mooring bollard hawser tides", "Kraken": "kraken ritual obsolete chant"})
     doc(root, "zoo", {"Quokka": "quokka zebra enclosure feeding"})
     sync(database_url, root)
+    headers = operator_key(database_url)
+    KEY.clear()
+    KEY.update(headers)
     with servers(database_url, tmp_path, 2) as (a, b):
         # Through replica A: replace harbour's content (the kraken section is deleted) ...
-        r = httpx.put(a + "/v1/documents/harbour/content", timeout=30,
+        r = httpx.put(a + "/v1/documents/harbour/content", timeout=30, headers=headers,
                       json={"content": "# harbour\n\n## Mooring\n\nmooring bollard hawser tides\n\n"
-                                       "## Lighthouse\n\nlighthouse lantern beacon\n", "actor": "dana"})
+                                       "## Lighthouse\n\nlighthouse lantern beacon\n"})
         assert r.status_code == 200, r.text
         gone = lambda ans: "harbour#kraken" in cites(ans)  # noqa: E731
         assert not gone(lookup(b, "kraken ritual chant"))  # B never cites the deleted section
         until(b, "lighthouse lantern beacon", lambda ans: "harbour#lighthouse" in cites(ans), never=gone)
         # ... and retire zoo through A: B sees it retired.
-        r = httpx.post(a + "/v1/documents/zoo/retire", json={"actor": "dana"}, timeout=30)
+        r = httpx.post(a + "/v1/documents/zoo/retire", json={}, headers=headers, timeout=30)
         assert r.status_code == 200, r.text
         until(b, "quokka zebra enclosure", lambda ans: all(c["state"] == "retired" for c in ans["citations"])
               and ans["decision"] != "proceed")

@@ -7,7 +7,7 @@ import pytest
 
 from freshgate.app import build_runtime, create_app, run_sync
 from freshgate.embeddings.embedder import HashingEmbedder
-from tests.conftest import make_settings, write_doc
+from tests.conftest import bearer, make_key, make_settings, write_doc
 
 FRONT = "id: yard\ntitle: Yard\nowner: ghost\nreview_every: 90d\nlast_verified: -5d\nverified_by: ghost"
 
@@ -31,7 +31,7 @@ def runtime(database_url):
 def client(runtime):
     from fastapi.testclient import TestClient
 
-    with TestClient(create_app(runtime=runtime)) as c:
+    with TestClient(create_app(runtime=runtime), headers=bearer(make_key(runtime.engine))) as c:
         yield c
 
 
@@ -61,7 +61,7 @@ def test_unknown_owner_is_orphaned_and_ask_falls_back_to_the_operators(runtime, 
     assert ask(client, "gate forklift yard pallets")["decision"] == "proceed"
 
     # Deactivated: orphaned again, and `ask` goes to the operators, never to the deactivated owner.
-    assert client.post("/v1/owners/ghost/deactivate", json={"actor": "ops"}).status_code == 200
+    assert client.post("/v1/owners/ghost/deactivate", json={}).status_code == 200
     a = ask(client, "gate forklift yard pallets")
     assert a["decision"] == "stop_and_ask" and a["ask"]["owner"] == "operators"
     assert "deactivated" in a["ask"]["note"]

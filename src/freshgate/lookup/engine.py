@@ -146,6 +146,9 @@ class LookupEngine:
                         load()
             except EmbedderUnavailable as exc:
                 log.error("embedding model unavailable: %s", exc)
+            if self._fingerprint_refused():
+                self._ready.set()
+                return
             try:
                 n = self.indexer.build(self.engine)
                 self.index_error = None
@@ -155,6 +158,17 @@ class LookupEngine:
                 log.exception("lookup index build failed")
             finally:
                 self._ready.set()
+
+    def _fingerprint_refused(self) -> bool:
+        """Refuse stored vectors made by another model (fail safe: lookups stop, /healthz says why)."""
+        from freshgate.embeddings.fingerprint import check
+
+        why = check(self.engine, getattr(self.embedder, "fingerprint", None), getattr(self.embedder, "name", ""))
+        if why:
+            self.index_error = why
+            self.indexer.embed = False  # nor store new vectors of this model next to the old ones
+            log.error("%s", why)
+        return why is not None
 
     def start_warm_up(self) -> None:
         """Warm up in a background thread (server start-up)."""

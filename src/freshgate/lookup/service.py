@@ -61,6 +61,7 @@ class LookupService:
         self.clock = clock or registry.ctx.clock
         self.settings = engine.settings.lookup
         self.timings: dict[str, float] = {}  # phase -> ms of the last lookup (Server-Timing header)
+        self.principal: str | None = None  # who asks (auth principal id), recorded on receipts
 
     # ---- the lookup ------------------------------------------------------------
     def lookup(self, req: LookupIn) -> LookupOut:
@@ -97,7 +98,7 @@ class LookupService:
                 reasons=[{"code": r.code, "message": r.message, "item": r.item} for r in decision.reasons],
                 citations=[{"document_id": c.document_id, "version": c.version, "anchor": c.anchor,
                             "state": c.state, "score": round(c.score, 4), "lane": c.lane,
-                            "substituted_for": c.substituted_for} for c in citations])
+                            "substituted_for": c.substituted_for} for c in citations], principal=self.principal)
         except SQLAlchemyError as exc:
             log.error("lookup receipt not recorded: %s", exc)
             self.session.rollback()
@@ -295,10 +296,10 @@ class LookupService:
         return s.lookup.operators_contact or (", ".join(s.notify.operator_emails) or None)
 
     # ---- reads ------------------------------------------------------------------
-    def receipts_for(self, document_id: str, limit: int = 100):
+    def receipts_for(self, document_id: str, limit: int = 100, principal: str | None = None):
         """Receipts that relied on a document (NotFound if the document does not exist)."""
         self.registry.get(document_id)
-        return receipts.receipts_for(self.session, document_id, limit)
+        return receipts.receipts_for(self.session, document_id, limit, principal=principal)
 
     def receipt(self, receipt_id: str):
         """One receipt."""

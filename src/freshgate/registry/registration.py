@@ -30,7 +30,7 @@ def snapshot(doc: Any) -> dict[str, Any]:
         "last_verified": doc.last_verified.isoformat() if doc.last_verified else None,
         "verified_by": doc.verified_by, "expires": doc.expires.isoformat() if doc.expires else None,
         "status": doc.status, "successor": doc.successor, "lane": doc.lane, "version": doc.version,
-        "content_hash": doc.content_hash, "tags": list(doc.tags or []),
+        "content_hash": doc.content_hash, "tags": list(doc.tags or []), "tools": list(doc.tools or []),
     }
 
 

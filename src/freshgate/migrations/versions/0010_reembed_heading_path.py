@@ -4,14 +4,14 @@ Stored embeddings were made from "title + section text". Clearing them makes the
 (index build) embed every section again from its heading path and body, so old and new vectors
 are never mixed in one index. No schema change.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-11-30
 """
 from alembic import op
 
-revision = '0008'
-down_revision = '0007'
+revision = '0010'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
