@@ -83,6 +83,16 @@ class LookupSettings(BaseModel):
         "(a lone query never waits)."
     )
     max_query_batch: int = Field(32, description="At most this many queued queries per batched encode.")
+    retrieval: str = Field(
+        "hybrid", description="How sections are ranked: hybrid (vectors + BM25 + identifiers) | vector | bm25."
+    )
+    lexical_weight: float = Field(
+        0.5, description="Hybrid score = cosine + lexical_weight x normalised BM25 + identifier_weight x share of the "
+        "question's identifiers in the section (calibrated: docs/calibration.md)."
+    )
+    identifier_weight: float = Field(0.1, description="Boost for sections containing the question's identifiers "
+                                     "(\"UK\", \"GDPR\", \"Sev-1\", amounts).")
+    fusion_candidates: int = Field(50, description="Candidates taken from each ranking before they are fused.")
     operators_contact: str | None = Field(
         None, description="Whom a lookup's `ask` names when the document's owner is deactivated or has no contact "
         "(default: notify.operator_emails)."

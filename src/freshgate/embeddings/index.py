@@ -338,6 +338,15 @@ class VectorIndex:
             hits.append(Hit(int(row_section[r]), d.id, anchors[r], float(s)))
         return hits
 
+    def score_sections(self, query: np.ndarray, section_ids: Iterable[int]) -> dict[int, float]:
+        """Exact similarity of given live sections to the query (section id -> score; unknown ids absent)."""
+        q = np.asarray(query, dtype=np.float32).reshape(-1)
+        want = np.fromiter(section_ids, dtype=np.int64)
+        with self._lock:
+            n, vecs, alive, row_section = self._n, self._vecs, self._alive, self._row_section
+        rows = np.flatnonzero(alive[:n] & np.isin(row_section[:n], want)) if len(want) else np.zeros(0, np.int64)
+        return dict(zip(row_section[rows].tolist(), (vecs[rows] @ q).tolist()))
+
     def _ann_filtered(self, q: np.ndarray, k: int, mask: np.ndarray, selected: int):
         fetch = k if selected == len(mask) else max(4 * k, 64)
         while True:

@@ -129,6 +129,42 @@ def eval_decisions(file: Path = typer.Argument(..., exists=True, help="JSONL: qu
     err.print(f"wrote {out}", highlight=False, soft_wrap=True)
 
 
+@eval_app.command("retrieval")
+def eval_retrieval(file: Path = typer.Argument(..., exists=True, help="JSONL: question, documents with sections, relevant."),
+                   out: Optional[Path] = typer.Option(None, "--out", help="Write the report as JSON here."),
+                   method: list[str] = typer.Option(None, "--method", help="bm25 | vector | hybrid (repeatable; "
+                                                    "default all three, measured in one run)."),
+                   limit: Optional[int] = typer.Option(None, help="Only the first N records.")):
+    """Rank each record's sections for its question (fresh registry per record): recall@1/@5 and MRR per method."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from freshgate.cli import settings
+    from freshgate.lookup.engine import default_embedder
+    from freshgate.lookup.eval_retrieval import METHODS, POOLS, run
+
+    methods = tuple(method or METHODS)
+    if set(methods) - set(METHODS):
+        err.print(f"[red]error:[/red] --method must be one of {', '.join(METHODS)}", highlight=False)
+        raise typer.Exit(3)
+    s = settings()
+    with Progress(TextColumn("records"), BarColumn(), MofNCompleteColumn(), console=err, transient=True) as bar:
+        task = bar.add_task("eval", total=None)
+        report = run(file, default_embedder(s), s, methods=methods, limit=limit,
+                     progress=lambda n, total: bar.update(task, completed=n, total=total))
+    summary = report.summary()
+    t = Table(title=f"{file.name}: {summary['questions']} questions")
+    for col in ("method", "pool", "recall@1", "recall@5", "MRR", "ms/question (p50)"):
+        t.add_column(col, justify="left" if col in ("method", "pool") else "right")
+    for m, res in summary["methods"].items():
+        for pool in POOLS:
+            r = res[pool]
+            t.add_row(m, pool, f"{r['recall@1']:.3f}", f"{r['recall@5']:.3f}", f"{r['mrr']:.3f}",
+                      f"{res['ms_per_question']['p50']:.1f}" if pool == "all" else "")
+    console.print(t)
+    if out:
+        out.write_text(json.dumps({"summary": summary, "rows": report.rows}, indent=2), "utf-8")
+
+
 def register(app: typer.Typer) -> None:
     """Add the lookup commands and the `eval` group to the CLI."""
     app.command()(check)

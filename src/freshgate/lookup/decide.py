@@ -19,7 +19,7 @@ fires adds a reason with a stable code; the decision is the most severe reason's
 | due                   | review due within the warning window                        | caution      |
 | sop_suspect           | an SOP whose sources are not fresh or changed after it      | caution      |
 | approval_required     | an SOP in the `approval` lane                               | caution      |
-| superseded            | a retired item was replaced by its successor                | caution      |
+| superseded            | a retired item was replaced by its successor (or its successor does not answer the question: named, not cited) | caution |
 """
 
 from __future__ import annotations
@@ -128,8 +128,10 @@ def reasons_for(e: Evidence, risk: str = "low") -> list[DecisionReason]:
     return out
 
 
-def decide(evidence: Sequence[Evidence], risk: str = "low", *, unknown: str | None = None) -> Decision:
-    """Decide from the cited evidence; no evidence means a coverage gap (`no_source`)."""
+def decide(evidence: Sequence[Evidence], risk: str = "low", *, unknown: str | None = None,
+           notes: Sequence[DecisionReason] = ()) -> Decision:
+    """Decide from the cited evidence (plus `notes`: reasons about what was not cited, e.g. a successor
+    below the relevance threshold); no evidence means a coverage gap (`no_source`)."""
     if risk not in RISKS:
         raise ValueError(f"risk must be one of {RISKS}, not {risk!r}")
     reasons: list[DecisionReason] = []
@@ -139,6 +141,7 @@ def decide(evidence: Sequence[Evidence], risk: str = "low", *, unknown: str | No
         reasons.append(DecisionReason("no_source", "nothing registered is relevant to this question"))
     for e in evidence:
         reasons.extend(reasons_for(e, risk))
+    reasons.extend(notes)
     reasons.sort(key=lambda r: _ORDER.index(r.code))
     decision = max((r.severity for r in reasons), key=_SEVERITY.__getitem__, default=PROCEED)
     return Decision(decision, tuple(reasons))

@@ -1,4 +1,4 @@
-"""The process-wide part of lookup: embedder, vector index, indexer and their readiness.
+"""The process-wide part of lookup: embedder, vector and lexical indexes, indexer and their readiness.
 
 One `LookupEngine` per runtime (`rt.extras["lookup"]`). Nothing is loaded when it is made:
 `warm_up()` (server start, in a thread) or the first lookup loads the model and builds the
@@ -19,6 +19,7 @@ from freshgate.embeddings.batching import QueryBatcher
 from freshgate.embeddings.embedder import Embedder, EmbedderUnavailable, SentenceTransformerEmbedder
 from freshgate.embeddings.index import Hit, Scope, VectorIndex
 from freshgate.lookup.indexing import SectionIndexer
+from freshgate.lookup.lexical import LexicalIndex
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +77,9 @@ class LookupEngine:
         lk = settings.lookup
         self.index = VectorIndex(self.embedder.dim, approximate_above=lk.approximate_above,
                                  backend=lk.ann_backend, ef_search=lk.ef_search)
+        self.lexical = LexicalIndex()
         self.indexer = SectionIndexer(self.embedder, self.index, batch_size=settings.embedding.batch_size,
-                                      embed=settings.embedding.enabled)
+                                      embed=settings.embedding.enabled, lexical=self.lexical)
         self._locate_snapshot()
         self.index_error: str | None = None
         self.batcher = self._batcher()
@@ -111,6 +113,7 @@ class LookupEngine:
         """Readiness for /healthz."""
         ix = self.indexer
         return {"model": self.model_status(), "index": self.index_status(), "sections_indexed": len(self.index),
+                "retrieval": self.settings.lookup.retrieval, "sections_indexed_lexical": len(self.lexical),
                 "index_source": ix.build_source, "index_watermark": ix.watermark,
                 "snapshot": str(ix.snapshot_path) if ix.snapshot_path else None, "snapshot_bytes": ix.snapshot_bytes,
                 "snapshot_refused": ix.snapshot_error,
@@ -200,6 +203,54 @@ class LookupEngine:
         self.wait_ready()
         return self.index.search(vector, k, scope)
 
+    def retrieve(self, query: str, k: int, scope: Scope | None = None, *, method: str | None = None,
+                 vector: np.ndarray | None = None) -> tuple[np.ndarray | None, list[Hit]]:
+        """The query vector (None for bm25) and the `k` best sections in scope by `method`
+        (default `lookup.retrieval`); a hit's score is what the relevance threshold applies to."""
+        lk = self.settings.lookup
+        method = method or lk.retrieval
+        if method != "bm25" and vector is None:
+            vector = self.embed_query(query)
+        self.wait_ready()
+        if method == "vector":
+            return vector, self.index.search(vector, k, scope)
+        if method == "bm25":
+            return vector, [Hit(h.section_id, h.document_id, h.anchor, h.score)
+                            for h in self.lexical.search(query, k, scope)]
+        return vector, self._hybrid(query, vector, k, scope)
+
+    def _hybrid(self, query: str, vector: np.ndarray, k: int, scope: Scope | None) -> list[Hit]:
+        """Cosine + lexical_weight x BM25 (normalised) + identifier_weight x identifier share, over the
+        union of both rankings' top candidates; each candidate's missing signal is computed exactly."""
+        lk = self.settings.lookup
+        n = max(k, lk.fusion_candidates)
+        vhits = self.index.search(vector, n, scope)
+        sec, norm, ids = self.lexical.scores(query, scope)
+        lex: dict[int, tuple[float, float]] = {}
+        if len(sec):
+            fused = lk.lexical_weight * norm + lk.identifier_weight * ids
+            top = np.argpartition(-fused, n - 1)[:n] if len(sec) > n else np.arange(len(sec))
+            vids = np.fromiter((h.section_id for h in vhits), dtype=np.int64)
+            for i in np.concatenate([top, np.flatnonzero(np.isin(sec, vids))]).tolist():
+                lex[int(sec[i])] = (float(norm[i]), float(ids[i]))
+        cos = {h.section_id: h.score for h in vhits}
+        missing = [sid for sid in lex if sid not in cos]
+        cos.update(self.index.score_sections(vector, missing) if missing else {})
+        where = {h.section_id: (h.document_id, h.anchor) for h in vhits}
+        out = []
+        for sid in set(where) | set(lex):
+            if sid not in cos:
+                continue  # not embedded (yet): the vector index does not know it
+            s_lex, s_ids = lex.get(sid, (0.0, 0.0))
+            try:
+                doc_id, anchor = where[sid] if sid in where else self.lexical.locate(sid)
+            except KeyError:
+                continue  # removed since the search started
+            score = cos[sid] + lk.lexical_weight * s_lex + lk.identifier_weight * s_ids
+            out.append(Hit(sid, doc_id, anchor, float(score)))
+        out.sort(key=lambda h: -h.score)
+        return out[:k]
+
     def _batcher(self) -> QueryBatcher | None:
         lk = self.settings.lookup
         return QueryBatcher(self.embedder.encode, lk.max_query_batch) if lk.batch_queries else None
@@ -211,6 +262,7 @@ class LookupEngine:
         lk = self.settings.lookup
         self.index = self.indexer.index = VectorIndex(embedder.dim, approximate_above=lk.approximate_above,
                                                       backend=lk.ann_backend, ef_search=lk.ef_search)
+        self.lexical = self.indexer.lexical = LexicalIndex()
         self._ready.clear()
         self._thread = None
         self.indexer.watermark = None

@@ -20,6 +20,7 @@ from sqlmodel import Session, select
 
 from freshgate.embeddings.embedder import Embedder, EmbedderUnavailable, from_blob, to_blob
 from freshgate.embeddings.index import DocMeta, VectorIndex
+from freshgate.markdown.sections import context_texts
 from freshgate.registry.models import Document, Section
 from freshgate.registry.service import Change
 
@@ -31,8 +32,27 @@ CONTENT_ACTIONS = frozenset({"registered", "content"})
 
 
 def embedding_text(title: str, text: str) -> str:
-    """What is embedded for a section: the document title gives a bare section its context."""
+    """What is embedded for a lone section: the document title gives a bare section its context."""
     return f"{title}\n{text}" if title else text
+
+
+def document_texts(session: Session, doc_ids: Iterable[str] | None = None) -> dict[int, str]:
+    """Section id -> what is embedded and indexed: heading path ("Title › Parent › Heading") and body
+    (of the given documents, or all)."""
+    ids = None if doc_ids is None else list(doc_ids)
+    if ids is not None and not ids:
+        return {}
+    tq, sq = select(Document.id, Document.title), select(Section)
+    if ids is not None:
+        tq, sq = tq.where(Document.id.in_(ids)), sq.where(Section.document_id.in_(ids))
+    titles = dict(session.exec(tq).all())
+    by_doc: dict[str, list[Section]] = {}
+    for s in session.exec(sq).all():
+        by_doc.setdefault(s.document_id, []).append(s)
+    out: dict[int, str] = {}
+    for doc_id, secs in by_doc.items():
+        out.update(zip((s.id for s in secs), context_texts(titles.get(doc_id, ""), secs)))
+    return out
 
 
 def embed_pending(session: Session, embedder: Embedder, doc_ids: Iterable[str] | None = None,
@@ -48,7 +68,8 @@ def embed_pending(session: Session, embedder: Embedder, doc_ids: Iterable[str] |
     rows = list(session.exec(q).all())
     if not rows:
         return 0
-    texts = [embedding_text(title, s.text) for s, title in rows]
+    context = document_texts(session, None if ids is None else {s.document_id for s, _ in rows})
+    texts = [context[s.id] for s, _title in rows]
     unique = list(dict.fromkeys(texts))
     vecs: dict[str, bytes] = {}
     # One encode call over everything: sentence-transformers sorts by length and batches.
@@ -68,9 +89,11 @@ def _meta(doc: Document) -> DocMeta:
 class SectionIndexer:
     """The registry listener that embeds changed sections and feeds the vector index."""
 
-    def __init__(self, embedder: Embedder, index: VectorIndex, *, batch_size: int = 32, embed: bool = True) -> None:
+    def __init__(self, embedder: Embedder, index: VectorIndex, *, batch_size: int = 32, embed: bool = True,
+                 lexical=None) -> None:
         self.embedder = embedder
         self.index = index
+        self.lexical = lexical  # LexicalIndex kept in step with the vector index (None: vectors only)
         self.batch_size = batch_size
         self.embed = embed
         # Inactive until the process serves lookups (server warm-up, first lookup, eval): a CLI
@@ -125,7 +148,8 @@ class SectionIndexer:
             elif changed or not self.index.has_document(doc_id):
                 secs = session.exec(select(Section).where(Section.document_id == doc_id)).all()
                 rows = [(s.id, s.anchor, from_blob(s.embedding)) for s in secs if s.embedding is not None]
-                out.append(("replace", doc_id, _meta(doc), rows))
+                texts = context_texts(doc.title, secs) if self.lexical is not None else []
+                out.append(("replace", doc_id, _meta(doc), rows, [(s.id, s.anchor, t) for s, t in zip(secs, texts)]))
             else:
                 out.append(("meta", doc_id, _meta(doc), None))
         return out
@@ -138,15 +162,19 @@ class SectionIndexer:
         """Apply committed changes to the index: the one path every index update takes (commit hook,
         change feed, build), so another index kept next to the vector index hooks in here."""
         with self._apply_lock:
-            for op, doc_id, meta, rows in batch:
+            for op, doc_id, meta, rows, *lex in batch:
                 if self._touched is not None:
                     self._touched.add(doc_id)
-                if op == "remove":
-                    self.index.remove_document(doc_id)
-                elif op == "replace":
-                    self.index.replace_document(meta, rows)
-                else:
-                    self.index.update_meta(doc_id, kind=meta.kind, tags=meta.tags, status=meta.status)
+                targets = [(self.index, rows)]
+                if self.lexical is not None:  # the lexical index follows every update the vector index takes
+                    targets.append((self.lexical, lex[0] if lex else []))
+                for index, items in targets:
+                    if op == "remove":
+                        index.remove_document(doc_id)
+                    elif op == "replace":
+                        index.replace_document(meta, items)
+                    else:
+                        index.update_meta(doc_id, kind=meta.kind, tags=meta.tags, status=meta.status)
 
     # ---- change feed ---------------------------------------------------------------
     def apply_feed(self, engine, changes: list) -> None:
@@ -190,8 +218,28 @@ class SectionIndexer:
             by_doc: dict[str, list] = {}
             for sid, doc_id, anchor, blob in session.exec(q):
                 by_doc.setdefault(doc_id, []).append((sid, anchor, from_blob(blob)))
-        return [("remove", d, None, None) if d not in docs else ("replace", d, _meta(docs[d]), by_doc.get(d, []))
-                for d in doc_ids]
+            lex = self._lexical_rows(session, list(docs)) if self.lexical is not None else {}
+        return [("remove", d, None, None) if d not in docs else
+                ("replace", d, _meta(docs[d]), by_doc.get(d, []), lex.get(d, [])) for d in doc_ids]
+
+    @staticmethod
+    def _lexical_rows(session: Session, doc_ids: list[str] | None) -> dict[str, list]:
+        """Document id -> (section id, anchor, context text) of its sections (of `doc_ids`, or all)."""
+        texts = document_texts(session, doc_ids)
+        q = select(Section.id, Section.document_id, Section.anchor)
+        if doc_ids is not None:
+            q = q.where(Section.document_id.in_(doc_ids))
+        out: dict[str, list] = {}
+        for sid, doc_id, anchor in session.exec(q):
+            out.setdefault(doc_id, []).append((sid, anchor, texts[sid]))
+        return out
+
+    def _build_lexical(self, engine) -> None:
+        """Fill the lexical index from the database (after the vector index came from a snapshot)."""
+        with Session(engine) as session:
+            docs = {d.id: d for d in session.exec(select(Document)).all()}
+            lex = self._lexical_rows(session, None)
+        self.lexical.bulk_replace((_meta(docs[d]), lex.get(d, [])) for d in docs if d not in self._touched)
 
     # ---- start-up ------------------------------------------------------------------
     def build(self, engine) -> int:
@@ -203,6 +251,8 @@ class SectionIndexer:
             self._touched = set()
             try:
                 if self._from_snapshot(engine):
+                    if self.lexical is not None:
+                        self._build_lexical(engine)  # not in the snapshot: rebuilt from the stored texts
                     return len(self.index)
                 with engine.connect() as conn:
                     watermark = feed.latest_id(conn)  # before reading: later changes are replayed from the feed
@@ -213,8 +263,11 @@ class SectionIndexer:
                     by_doc: dict[str, list] = {}
                     for sid, doc_id, anchor, blob in session.exec(q.where(Section.embedding.is_not(None))):
                         by_doc.setdefault(doc_id, []).append((sid, anchor, from_blob(blob)))
-                self.index.bulk_replace((_meta(doc), by_doc.get(doc_id, [])) for doc_id, doc in docs.items()
-                                        if doc_id not in self._touched)
+                    lex_rows = self._lexical_rows(session, None) if self.lexical is not None else {}
+                keep = [doc_id for doc_id in docs if doc_id not in self._touched]
+                self.index.bulk_replace((_meta(docs[d]), by_doc.get(d, [])) for d in keep)
+                if self.lexical is not None:
+                    self.lexical.bulk_replace((_meta(docs[d]), lex_rows.get(d, [])) for d in keep)
                 self.watermark = watermark
                 self.index.ready = True
                 self.build_source = "rebuilt"

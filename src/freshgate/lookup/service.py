@@ -1,10 +1,13 @@
 """The lookup: find relevant sections, follow successors, judge freshness, decide, record a receipt.
 
-Relevance: a section counts when its cosine similarity to the query is at least
-`lookup.relevance_threshold` (calibrated, see docs/calibration.md) and within
-`lookup.relevance_margin` of the best section. One citation per document (its best
-section), at most `top_k`. A retired document is replaced by its (active) successor's best
-section; when that successor is already cited the retired one is simply dropped. An SOP
+Relevance: a section counts when its retrieval score (hybrid: cosine + weighted BM25 +
+identifier share, `LookupEngine.retrieve`) is at least `lookup.relevance_threshold` (calibrated,
+see docs/calibration.md) and within `lookup.relevance_margin` of the best section. One citation
+per document (its best section), at most `top_k`. A retired document is replaced by its
+(active) successor's best section only when that section itself passes the threshold for the
+question; otherwise neither is cited and a `superseded` reason names the successor. When that
+successor is already cited the retired one is simply dropped. The other side of a conflict is
+cited only when it passes the threshold too. An SOP
 card's lane (approval, forbidden) counts only for the best-matching card and near ties
 (`lookup.lane_margin`): a question that merely mentions refunds does not run every refund SOP.
 
@@ -26,7 +29,7 @@ from freshgate.embeddings.index import Scope
 from freshgate.errors import NotFound
 from freshgate.lookup import receipts
 from freshgate.lookup.ask import suggest
-from freshgate.lookup.decide import Evidence, decide
+from freshgate.lookup.decide import DecisionReason, Evidence, decide
 from freshgate.lookup.engine import LookupEngine, NotReady
 from freshgate.lookup.schemas import AskOut, CitationOut, LookupIn, LookupOut, ReasonOut
 from freshgate.observability import metrics, tracing
@@ -87,20 +90,22 @@ class LookupService:
                 t0 = time.perf_counter()
                 vector = self.engine.embed_query(req.query)
                 t1 = time.perf_counter()
-                hits = self.engine.search(vector, max(4 * top_k, 20), scope)
+                _, hits = self.engine.retrieve(req.query, max(4 * top_k, 20), scope, vector=vector)
                 self.timings.update(embed=1e3 * (t1 - t0), search=1e3 * (time.perf_counter() - t1))
             except NotReady as exc:
                 unknown = self.not_ready = str(exc)
         t2 = time.perf_counter()
+        notes: list = []
         with tracing.stage("decision"):
             try:
-                citations, evidence, conflicts = ([], [], []) if unknown else self._gather(req, vector, hits, top_k)
+                citations, evidence, conflicts, notes = (([], [], [], []) if unknown
+                                                         else self._gather(req, vector, hits, top_k))
             except SQLAlchemyError as exc:
                 log.error("lookup could not read the registry: %s", exc)
                 self.session.rollback()
                 decision = decide([], req.risk, unknown="the database is unavailable")
                 return self._answer(req, decision, [], [], None, now), decision, [], []
-            decision = decide(evidence, req.risk, unknown=unknown)
+            decision = decide(evidence, req.risk, unknown=unknown, notes=notes)
         t3 = time.perf_counter()
         self.timings["decide"] = 1e3 * (t3 - t2)
         receipt_id = None
@@ -117,7 +122,7 @@ class LookupService:
         except SQLAlchemyError as exc:
             log.error("lookup receipt not recorded: %s", exc)
             self.session.rollback()
-            decision = decide(evidence, req.risk, unknown="the database is unavailable (no receipt recorded)")
+            decision = decide(evidence, req.risk, unknown="the database is unavailable (no receipt recorded)", notes=notes)
             receipt_id = None
         self.timings["receipt"] = 1e3 * (time.perf_counter() - t3)
         return self._answer(req, decision, citations, conflicts, receipt_id, now), decision, evidence, conflicts
@@ -152,6 +157,7 @@ class LookupService:
         for h in relevant:
             best.setdefault(h.document_id, h)
         chosen: list[tuple[Document, Any, str | None]] = []  # (document, hit, substituted_for)
+        notes: list[DecisionReason] = []  # successors that do not answer the question: named, not cited
         cited_ids: set[str] = set()
         top_docs = list(best)[:top_k]
         for doc_id in top_docs:
@@ -165,11 +171,20 @@ class LookupService:
             if succ is not None:
                 if succ.id in top_docs or succ.id in cited_ids:
                     continue  # its successor is cited on its own merit
-                sh = self.engine.index.search(vector, 1, Scope.of(ids=[succ.id]))
+                # One relevance rule: the successor is cited only when its own best section passes
+                # the threshold for this question (re-scored, not inherited from the retired page).
+                _, sh = self.engine.retrieve(req.query, 1, Scope.of(ids=[succ.id]), vector=vector)
                 current.update(self._current(sh))
                 sh = [h for h in sh if h.section_id in current]
-                if sh:
-                    doc, hit, substituted_for = succ, sh[0], doc_id
+                if not sh or sh[0].score < self.settings.relevance_threshold:
+                    score = f"{sh[0].score:.3f}" if sh else "nothing"
+                    notes.append(DecisionReason(
+                        "superseded", f"{doc.title or doc_id} ({doc_id}) is retired; its successor "
+                        f"{succ.title or succ.id} ({succ.id}) does not answer this question (best section scores "
+                        f"{score}, below the relevance threshold {self.settings.relevance_threshold}), so neither "
+                        "is cited", succ.id))
+                    continue
+                doc, hit, substituted_for = succ, sh[0], doc_id
             if doc.id in cited_ids:
                 continue
             cited_ids.add(doc.id)
@@ -177,7 +192,7 @@ class LookupService:
         conflicts = self._relevant_conflicts(chosen, cited_ids, above)
         fresh = self.registry.freshness([d for d, _, _ in chosen]) if chosen else {}
         per_doc: dict[str, int] = {}
-        notes: dict[str, list[str]] = {}
+        successor_notes, notes = notes, {}
         for c in conflicts:
             for doc_id in {c.get("a_document"), c.get("b_document"), c.get("document_id")} - {None}:
                 per_doc[doc_id] = per_doc.get(doc_id, 0) + 1
@@ -203,7 +218,7 @@ class LookupService:
                                      lane=doc.lane if lane_applies else None, detail=detail, substituted_for=substituted_for,
                                      open_conflicts=per_doc.get(doc.id, 0),
                                      conflict_notes=tuple(notes.get(doc.id, ()))))
-        return citations, evidence, conflicts
+        return citations, evidence, conflicts, successor_notes
 
     def _relevant_conflicts(self, chosen: list, cited_ids: set[str], above: list) -> list[dict[str, Any]]:
         """Open conflicts touching a cited section, or between two sections relevant to the question.

@@ -6,6 +6,7 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Sequence
 
 from markdown_it import MarkdownIt
 
@@ -71,4 +72,45 @@ def split_sections(body: str, doc_id: str) -> list[Section]:
         # A heading with no body of its own (e.g. an H1 title right above an H2) still
         # yields a section holding just the heading, so every anchor cited resolves.
         add(heading, level, start, end)
+    return out
+
+
+PATH_SEPARATOR = " › "
+
+
+def heading_paths(title: str, heads: Sequence[tuple[int, str]]) -> list[str]:
+    """Per section `(level, heading)` in document order, its path: "Title › Parent heading › Heading"."""
+    stack: list[tuple[int, str]] = []
+    out: list[str] = []
+    for level, heading in heads:
+        if level > 0 and heading:
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            stack.append((level, heading))
+        names: list[str] = []
+        for name in [title] + [h for _, h in stack if level > 0 and heading]:
+            name = " ".join(name.split())
+            if name and (not names or names[-1].casefold() != name.casefold()):
+                names.append(name)
+        out.append(PATH_SEPARATOR.join(names))
+    return out
+
+
+def body_of(text: str) -> str:
+    """A section's text without its own heading line."""
+    lines = text.strip().splitlines()
+    if lines and lines[0].lstrip().startswith("#"):
+        lines = lines[1:]
+    return "\n".join(lines).strip()
+
+
+def context_texts(title: str, sections: Sequence) -> list[str]:
+    """What is embedded and indexed per section (objects with level, heading, position, text):
+    the heading path, then the body ("Shipping policy › Standard shipping delivery times\\n5–8 days…")."""
+    ordered = sorted(range(len(sections)), key=lambda i: sections[i].position)
+    paths = heading_paths(title, [(sections[i].level, sections[i].heading) for i in ordered])
+    out = [""] * len(sections)
+    for i, path in zip(ordered, paths):
+        body = body_of(sections[i].text)
+        out[i] = f"{path}\n{body}" if body else path
     return out

@@ -1,0 +1,78 @@
+"""The in-memory BM25 index: terms, identifiers, scopes, incremental updates and compaction."""
+
+from __future__ import annotations
+
+from freshgate.embeddings.index import DocMeta, Scope
+from freshgate.lookup.lexical import LexicalIndex, identifiers, query_terms, words
+from freshgate.markdown.sections import context_texts, heading_paths, split_sections
+
+
+def idx(**docs) -> LexicalIndex:
+    ix = LexicalIndex()
+    sid = 0
+    for doc_id, texts in docs.items():
+        rows = []
+        for i, t in enumerate(texts):
+            sid += 1
+            rows.append((sid, f"s{i}", t))
+        ix.replace_document(DocMeta(doc_id.replace("_", "-")), rows)
+    return ix
+
+
+def test_words_are_stemmed_and_stop_words_dropped():
+    assert words("How long do UK orders take to arrive?") == ["long", "uk", "order", "take", "arriv"]
+
+
+def test_identifiers_cover_codes_amounts_capitals_and_acronyms():
+    assert identifiers("Page on a Sev-1 within 5 minutes; refunds over €5,000 need GDPR review") >= {
+        "sev1", "5", "5000", "gdpr"}
+    assert "uk" in identifiers("5–8 business days to the United Kingdom", acronyms=True)
+    assert "gdpr" in identifiers("the General Data Protection Regulation applies", acronyms=True)
+    assert "uk" not in identifiers("5–8 business days to the United Kingdom")  # questions: no acronyms made up
+    assert query_terms("What is a Sev-1?")[1] == ["=sev1"]
+
+
+def test_bm25_ranks_the_section_with_the_rare_term_first():
+    ix = idx(a=["refunds take five days", "refunds are paid to the card"], b=["chargebacks and refunds"])
+    hits = ix.search("chargeback refunds", 3)
+    assert hits[0].document_id == "b" and 0 < hits[-1].score < hits[0].score < 1
+
+
+def test_an_acronym_in_the_question_finds_the_spelled_out_name():
+    ix = idx(shipping=["Orders leave the warehouse before 14:00.",
+                       "Standard shipping takes 5-8 business days to the United Kingdom."])
+    hits = ix.search("how long do UK orders take?", 2)
+    assert hits[0].anchor == "s1" and hits[0].ids == 1.0
+    assert [h.ids for h in hits if h.anchor == "s0"] == [0.0]
+
+
+def test_scope_replace_remove_and_meta_follow_the_document():
+    ix = idx(a=["alpha policy text"], b=["alpha procedure text"])
+    assert {h.document_id for h in ix.search("alpha", 5, Scope.of(ids=["b"]))} == {"b"}
+    ix.replace_document(DocMeta("a"), [(10, "new", "beta only now")])
+    assert [h.document_id for h in ix.search("alpha", 5)] == ["b"]
+    assert [(h.document_id, h.anchor) for h in ix.search("beta", 5)] == [("a", "new")]
+    ix.update_meta("b", status="retired")
+    assert ix.search("alpha", 5, Scope(exclude_retired=True)) == []
+    ix.remove_document("b")
+    assert ix.search("alpha", 5) == [] and len(ix) == 1
+
+
+def test_compaction_keeps_every_live_section_findable():
+    ix = LexicalIndex()
+    for round_ in range(6):  # each round replaces 400 documents: dead rows pass half, rows are compacted
+        ix.bulk_replace((DocMeta(f"d{i}"), [(round_ * 1000 + i, "s", f"word{i} round{round_} common")])
+                        for i in range(400))
+    assert len(ix) == 400
+    hits = ix.search("word7 round5", 3)
+    assert hits[0].document_id == "d7" and hits[0].section_id == 5007
+    assert ix.search("round0", 5) == []
+
+
+def test_heading_paths_follow_the_outline_and_drop_a_repeated_title():
+    assert heading_paths("Shipping policy", [(0, ""), (1, "Shipping policy"), (2, "Delivery times"),
+                                             (3, "Standard"), (2, "Costs")]) == [
+        "Shipping policy", "Shipping policy", "Shipping policy › Delivery times",
+        "Shipping policy › Delivery times › Standard", "Shipping policy › Costs"]
+    secs = split_sections("# Shipping policy\n\nIntro.\n\n## Delivery times\n\n### Standard\n\n5-8 days.\n", "d")
+    assert context_texts("Shipping policy", secs)[-1] == "Shipping policy › Delivery times › Standard\n5-8 days."
