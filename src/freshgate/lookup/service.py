@@ -108,7 +108,7 @@ class LookupService:
             decision=decision.decision,
             reasons=[ReasonOut(code=r.code, message=r.message, item=r.item) for r in decision.reasons],
             citations=citations, conflicts=conflicts,
-            ask=self._ask(req.query, decision, citations), receipt_id=receipt_id, evaluated_at=now)
+            ask=self._ask(req.query, decision, citations, conflicts), receipt_id=receipt_id, evaluated_at=now)
 
     def _gather(self, req: LookupIn, vector, hits, top_k: int):
         above = [h for h in hits if h.score >= self.settings.relevance_threshold]
@@ -237,17 +237,23 @@ class LookupService:
             log.exception("conflict hook failed; answering without conflicts")
             return []
 
-    def _ask(self, query: str, decision, citations: list[CitationOut]) -> AskOut:
+    def _ask(self, query: str, decision, citations: list[CitationOut], conflicts=()) -> AskOut:
         by_id = {c.document_id: c for c in citations}
         target = next((by_id[r.item] for r in decision.reasons if r.item in by_id), None)
         target = target or (citations[0] if citations else None)
+        newer = None
+        if decision.reasons and decision.reasons[0].code == "conflict":
+            # A dated disagreement: the older side's owner is the one to update it.
+            dated = next((c for c in conflicts if c.get("older_document") in by_id), None)
+            if dated:
+                target, newer = by_id[dated["older_document"]], dated[dated["newer"]]["cite"]
         owner_id, contact = (target.owner if target else None), None
         if owner_id:
             try:
                 contact = self.registry.owner(owner_id).contact or None
             except (NotFound, SQLAlchemyError):
                 contact = None
-        return AskOut(owner=owner_id, contact=contact, question=suggest(query, decision, target))
+        return AskOut(owner=owner_id, contact=contact, question=suggest(query, decision, target, newer))
 
     # ---- reads ------------------------------------------------------------------
     def receipts_for(self, document_id: str, limit: int = 100):
