@@ -152,7 +152,7 @@ class LearnedJudge:
         if self._statements is None:
             from freshgate.conflicts.statement_judge import StatementJudge
 
-            self._statements = StatementJudge(threshold=self.statement_threshold)
+            self._statements = StatementJudge(self.embedder, threshold=self.statement_threshold)
         return self._statements
 
     @property

@@ -25,26 +25,36 @@ SELF_ALIGN = 0.6
 
 
 class StatementModel:
-    """Standardise, then logistic regression (numpy only)."""
+    """Statement features plus a few principal directions of the embedding interaction [a*b, |a-b|],
+    standardised, then logistic regression (numpy only)."""
 
     def __init__(self, data: dict) -> None:
         if data["features"] != st.FEATURES:
             raise ValueError("statement model was trained on other features; run freshgate.conflicts.train_statements")
         self.mean, self.scale = np.array(data["mean"]), np.array(data["scale"])
+        self.pca_mean, self.pca = np.array(data["pca_mean"]), np.array(data["pca"])
         (w, b), = data["layers"]
         self.coef, self.bias = np.array(w)[:, 0], float(b[0])
         self.threshold = float(data.get("threshold", 0.5))
+        self.bare_threshold = float(data.get("bare_threshold", 1.0))
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
+    def inputs(self, X: np.ndarray, ea: np.ndarray, eb: np.ndarray) -> np.ndarray:
+        """The model's input rows: statement features and the embedding projection."""
+        ea, eb = np.atleast_2d(ea).astype(np.float64), np.atleast_2d(eb).astype(np.float64)
+        E = np.hstack([ea * eb, np.abs(ea - eb)]) - self.pca_mean
+        return np.hstack([np.atleast_2d(X), E @ self.pca.T])
+
+    def predict(self, X: np.ndarray, ea: np.ndarray, eb: np.ndarray) -> np.ndarray:
         """P(conflict) per row."""
-        z = ((np.atleast_2d(X) - self.mean) / self.scale) @ self.coef + self.bias
+        z = ((self.inputs(X, ea, eb) - self.mean) / self.scale) @ self.coef + self.bias
         return 1.0 / (1.0 + np.exp(-z))
 
 
 class StatementJudge:
     """Aligned-sentence findings plus the learned score."""
 
-    def __init__(self, threshold: float | None = None, model_path: str | Path | None = None) -> None:
+    def __init__(self, embedder=None, threshold: float | None = None, model_path: str | Path | None = None) -> None:
+        self.embedder = embedder
         self.model_path = Path(model_path) if model_path else MODEL_FILE
         self._threshold = threshold
 
@@ -58,45 +68,54 @@ class StatementJudge:
         """Operating point: the setting if given, else the one shipped with the weights."""
         return self._threshold if self._threshold is not None else self.model.threshold
 
-    def judge_many(self, pairs, emb_a: np.ndarray, emb_b: np.ndarray) -> list:
-        """One verdict per (a, b) passage pair; embeddings give the cosine feature."""
-        from freshgate.conflicts.judge import Verdict
+    def scores(self, pairs: list[tuple[str, str]], emb_a: np.ndarray, emb_b: np.ndarray) -> np.ndarray:
+        """The learned score of each (a, b) text pair."""
+        ea, eb = np.asarray(emb_a, dtype=np.float64), np.asarray(emb_b, dtype=np.float64)
+        cos = np.einsum("ij,ij->i", ea, eb)
+        X = np.stack([st.statement_features(a, b, float(cos[k])) for k, (a, b) in enumerate(pairs)])
+        return self.model.predict(X, ea, eb)
 
+    def judge_many(self, pairs, emb_a: np.ndarray, emb_b: np.ndarray) -> list:
+        """One verdict per (a, b) passage pair."""
         if not pairs:
             return []
-        cos = np.einsum("ij,ij->i", np.asarray(emb_a, dtype=np.float64), np.asarray(emb_b, dtype=np.float64))
-        X = np.stack([st.statement_features(a.text, b.text, float(cos[k])) for k, (a, b) in enumerate(pairs)])
-        scores = self.model.predict(X)
-        out = []
-        for k, (a, b) in enumerate(pairs):
-            s = float(scores[k])
-            found = [f for f in st.findings(a.text, b.text, MIN_ALIGN)] if s >= self.threshold else []
-            out.append(self._verdict(s, found, "learned"))
-        return out
+        scores = self.scores([(a.text, b.text) for a, b in pairs], emb_a, emb_b)
+        return [self._verdict(float(s), a.text, b.text, "learned") for (a, b), s in zip(pairs, scores)]
 
     def judge_self(self, text: str, name: str = "learned"):
         """A passage against itself: two of its sentences that say opposite things."""
         from freshgate.conflicts.judge import Verdict
 
-        best = None
-        for f in st.self_findings(text, SELF_ALIGN):
-            s = float(self.model.predict(st.statement_features(f.a, f.b, _cos_proxy(f.a, f.b)))[0])
-            if best is None or s > best[0]:
-                best = (s, f)
-        if best is None:
+        found = st.self_findings(text, SELF_ALIGN)
+        if not found or self.embedder is None:
             return Verdict(False, 0.0, [], name, "identical text, no sentence contradicts another", raw=0.0)
-        v = self._verdict(best[0], [best[1]] if best[0] >= self.threshold else [], name)
+        sents = list(dict.fromkeys([f.a for f in found] + [f.b for f in found]))
+        emb = dict(zip(sents, np.asarray(self.embedder.encode(sents), dtype=np.float64)))
+        scores = self.scores([(f.a, f.b) for f in found], np.stack([emb[f.a] for f in found]),
+                             np.stack([emb[f.b] for f in found]))
+        k = int(np.argmax(scores))
+        v = self._verdict(float(scores[k]), found[k].a, found[k].b, name, found=[found[k]])
         if v.conflict:
             v.explanation = f"contradicts itself: {v.explanation}"
         return v
 
-    def _verdict(self, s: float, found: list, name: str):
+    def _verdict(self, s: float, a: str, b: str, name: str, found: list | None = None):
         from freshgate.conflicts.judge import Evidence, Verdict
 
-        if not found:
-            return Verdict(False, min(s, 0.49), [], name, "no aligned statements say opposite things", raw=s)
-        ev = [_evidence(f) for f in _rank(found)[:2]]
-        return Verdict(True, s, ev, name, "; ".join(st.describe(f) for f in _rank(found)[:2]), raw=s)
+        if s >= self.threshold:
+            found = st.findings(a, b, MIN_ALIGN) if found is None else found
+            if found:
+                ev = [_evidence(f) for f in _rank(found)[:2]]
+                return Verdict(True, s, ev, name, "; ".join(st.describe(f) for f in _rank(found)[:2]), raw=s)
+        if s >= self.model.bare_threshold:
+            # No single flipped word or value, but the score is high and two sentences line up: show them.
+            pairs = st.aligned_pairs(a, b, MIN_ALIGN)
+            if pairs:
+                x, y, _ = pairs[0]
+                subject = " ".join(sorted(x.content & y.content))[:80]
+                return Verdict(True, s, [Evidence(subject, x.text, y.text, "statement")], name,
+                               f"opposite statements: \u201c{st._short(x.text)}\u201d vs \u201c{st._short(y.text)}\u201d", raw=s)
+        return Verdict(False, min(s, 0.49), [], name, "no aligned statements say opposite things", raw=s)
 
 
 def _rank(found: list) -> list:

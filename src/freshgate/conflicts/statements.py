@@ -232,13 +232,15 @@ def self_findings(text: str, min_align: float = 0.6) -> list[Finding]:
 
 
 KINDS = ("negation", "antonym", "number", "date", "condition", "quantifier", "modality")
-FEATURES = ["best_align", "mean_align", "n_aligned", "cover_b_by_a", "cover_a_by_b", "b_new_words", "len_ratio",
-            "log_len_a", "log_len_b", "neg_diff_any", "cos",
+FEATURES = ["best_align", "mean_align", "n_aligned", "cover_short", "cover_long", "short_new_words", "len_ratio",
+            "log_len_short", "log_len_long", "neg_diff_any", "short_adds_negation", "cos",
             *[f"{k}_align" for k in KINDS], *[f"{k}_any" for k in KINDS]]
 
 
 def statement_features(a: str, b: str, cos: float) -> np.ndarray:
     """Feature vector (order: FEATURES) of a passage pair for the learned scorer."""
+    if len(b) > len(a):
+        a, b = b, a  # order-independent: a is the longer passage, b the shorter
     sa, sb = statements(a), statements(b)
     ca = frozenset().union(*(s.content for s in sa)) if sa else frozenset()
     cb = frozenset().union(*(s.content for s in sb)) if sb else frozenset()
@@ -254,7 +256,7 @@ def statement_features(a: str, b: str, cos: float) -> np.ndarray:
         max(aligns, default=0.0), float(np.mean(aligns)) if aligns else 0.0, np.log1p(len(pairs)),
         len(ca & cb) / max(1, len(cb)), len(ca & cb) / max(1, len(ca)), np.log1p(len(cb - ca)),
         min(len(a), len(b)) / max(1, len(a), len(b)), np.log1p(len(a)) / 5, np.log1p(len(b)) / 5,
-        float((neg_a % 2) != (neg_b % 2)), cos,
+        float((neg_a % 2) != (neg_b % 2)), float(any(y.negations > x.negations for x, y, _ in pairs[:1])), cos,
         *[by_kind[k] for k in KINDS], *[float(by_kind[k] > 0) for k in KINDS],
     ], dtype=np.float64)
 

@@ -22,7 +22,7 @@ from freshgate.conflicts.lexicon import antonyms, lemma
 from freshgate.conflicts.statements import FEATURES, statement_features
 
 MODEL_FILE = Path(__file__).with_name("statement_model.json")
-DEFAULT_TRAIN = Path(__file__).resolve().parents[3].parent / "shared" / "train" / "pairs-nli-train.jsonl"
+DEFAULT_TRAIN = Path("../shared/train/pairs-nli-train.jsonl")  # relative to the checkout, as the eval files are
 AUX = re.compile(r"\b(is|are|was|were|can|will|must|should|may|has|have|had|does|do|did|could|would)\b")
 SWAP_Q = {"all": "no", "always": "never", "every": "no", "never": "always", "many": "few", "few": "many",
           "most": "few", "some": "no"}
@@ -94,10 +94,9 @@ def synthetic(sentences: list[str], seed: int = 7) -> list[tuple[str, str, int]]
     out = []
     for i, s in enumerate(sentences):
         makers = [lambda s: _negate(s), lambda s: _antonym(s, rng), lambda s: _number(s, rng), _condition, _quantifier]
-        for make in makers:
-            t = make(s)
-            if t and t != s:
-                out.append((s, t, 1))
+        made = [t for t in (make(s) for make in makers) if t and t != s]
+        for t in rng.sample(made, min(2, len(made))):
+            out.append((s, t, 1))
         h = _harmless(s, rng)
         if h and h != s:
             out.append((s, h, 0))
@@ -131,29 +130,54 @@ def fit(X: np.ndarray, y: np.ndarray, w: np.ndarray, l2: float = 1e-2, steps: in
     return mean, scale, coef, bias
 
 
-def main(train_path: str | Path = DEFAULT_TRAIN, embedder=None) -> dict:
+def pca(E: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and the top-k principal directions of the rows of E."""
+    mean = E.mean(0)
+    _, _, vt = np.linalg.svd(E - mean, full_matrices=False)
+    return mean, vt[:k]
+
+
+def embed_texts(embedder, texts: list[str]) -> dict[str, np.ndarray]:
+    """Each distinct text embedded once."""
+    uniq = list(dict.fromkeys(texts))
+    return dict(zip(uniq, np.asarray(embedder.encode(uniq), dtype=np.float64)))
+
+
+def main(train_path: str | Path = DEFAULT_TRAIN, embedder=None, synthetic_weight: float = 0.5, components: int = 8,
+         threshold: float = 0.5, bare_threshold: float = 1.0, cache: dict | None = None,
+         max_premises: int = 1000) -> dict:
     """Build the training set, fit, and write `statement_model.json`."""
     t0 = time.perf_counter()
     root = Path(__file__).resolve().parents[3]
     recs = [json.loads(line) for line in open(train_path, encoding="utf-8") if line.strip()]
     premises = list(dict.fromkeys(r["a"]["text"] for r in recs))
     pairs = [(r["a"]["text"], r["b"]["text"], int(r["label"] == "conflict"), 1.0) for r in recs]
-    syn = synthetic(example_sentences(root) + premises)
-    pairs += [(a, b, y, 0.5) for a, b, y in syn]
+    syn = synthetic(example_sentences(root) + premises[:max_premises]) if synthetic_weight > 0 else []
+    pairs += [(a, b, y, synthetic_weight) for a, b, y in syn]
     if embedder is None:
         from freshgate.config import Settings
         from freshgate.lookup.engine import default_embedder
 
         embedder = default_embedder(Settings())
-    ea = np.asarray(embedder.encode([p[0] for p in pairs]), dtype=np.float64)
-    eb = np.asarray(embedder.encode([p[1] for p in pairs]), dtype=np.float64)
+    emb = cache if cache is not None else {}
+    missing = [t for p in pairs for t in p[:2] if t not in emb]
+    if missing:
+        emb.update(embed_texts(embedder, missing))
+    t_embed = time.perf_counter() - t0
+    ea = np.stack([emb[p[0]] for p in pairs])
+    eb = np.stack([emb[p[1]] for p in pairs])
     X = np.stack([statement_features(a, b, float(ea[i] @ eb[i])) for i, (a, b, _, _) in enumerate(pairs)])
+    pmean, comps = pca(np.hstack([ea * eb, np.abs(ea - eb)]), components)
+    Xf = np.hstack([X, (np.hstack([ea * eb, np.abs(ea - eb)]) - pmean) @ comps.T])
     y = np.array([p[2] for p in pairs], dtype=np.float64)
     w = np.array([p[3] for p in pairs])
-    mean, scale, coef, bias = fit(X, y, w)
-    data = {"features": FEATURES, "mean": mean.tolist(), "scale": scale.tolist(),
-            "layers": [[coef.reshape(-1, 1).tolist(), [bias]]], "threshold": 0.5,
-            "meta": {"train_pairs": len(recs), "synthetic_pairs": len(syn), "seconds": round(time.perf_counter() - t0, 1),
+    mean, scale, coef, bias = fit(Xf, y, w)
+    data = {"features": FEATURES, "mean": mean.tolist(), "scale": scale.tolist(), "pca_mean": pmean.tolist(),
+            "pca": comps.tolist(), "layers": [[coef.reshape(-1, 1).tolist(), [bias]]], "threshold": threshold,
+            "bare_threshold": bare_threshold,
+            "meta": {"train_pairs": len(recs), "synthetic_pairs": len(syn), "synthetic_weight": synthetic_weight,
+                     "components": components, "embed_seconds": round(t_embed, 1),
+                     "seconds": round(time.perf_counter() - t0, 1),
                      "source": "pairs-nli-train.jsonl + synthetic perturbations (negation, antonym, number, "
                                "condition, quantifier; harmless edits as negatives)"}}
     MODEL_FILE.write_text(json.dumps(data))
