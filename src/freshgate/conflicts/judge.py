@@ -228,6 +228,8 @@ class LearnedJudge:
         st = self.statements.judge_many([pairs[i] for i in todo], ea, eb)
         for k, i in enumerate(todo):
             v, w = out[i], st[k]
+            if w is None:
+                continue  # not plain statements: the claims and near-copy verdict stands
             if w.conflict and not v.conflict:
                 out[i] = Verdict(True, w.score, w.evidence, self.name, w.explanation, raw=max(v.raw or 0.0, w.raw or 0.0))
             else:

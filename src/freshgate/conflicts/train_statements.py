@@ -143,7 +143,7 @@ def embed_texts(embedder, texts: list[str]) -> dict[str, np.ndarray]:
     return dict(zip(uniq, np.asarray(embedder.encode(uniq), dtype=np.float64)))
 
 
-def main(train_path: str | Path = DEFAULT_TRAIN, embedder=None, synthetic_weight: float = 0.5, components: int = 8,
+def main(train_path: str | Path = DEFAULT_TRAIN, embedder=None, synthetic_weight: float = 0.1, components: int = 8,
          threshold: float = 0.5, bare_threshold: float = 1.0, cache: dict | None = None,
          max_premises: int = 1000) -> dict:
     """Build the training set, fit, and write `statement_model.json`."""
@@ -184,5 +184,17 @@ def main(train_path: str | Path = DEFAULT_TRAIN, embedder=None, synthetic_weight
     return data["meta"]
 
 
+def set_operating_point(threshold: float, bare_threshold: float, path: Path = MODEL_FILE) -> None:
+    """Write the operating point chosen on the dev files into the shipped weights."""
+    data = json.loads(path.read_text())
+    data["threshold"], data["bare_threshold"] = threshold, bare_threshold
+    path.write_text(json.dumps(data))
+
+
 if __name__ == "__main__":
-    print(main(*sys.argv[1:2]))
+    # python -m freshgate.conflicts.train_statements [TRAIN_JSONL]
+    # python -m freshgate.conflicts.train_statements --operating-point 0.55 0.6
+    if sys.argv[1:2] == ["--operating-point"]:
+        set_operating_point(float(sys.argv[2]), float(sys.argv[3]))
+    else:
+        print(main(*sys.argv[1:2], synthetic_weight=0.1))
