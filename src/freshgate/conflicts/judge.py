@@ -194,6 +194,7 @@ class LearnedJudge:
         ea, eb = _embed(self.embedder, sub, None if emb_a is None else np.asarray(emb_a)[todo],
                         None if emb_b is None else np.asarray(emb_b)[todo])
         evidence = [claim_evidence(a, b) for a, b in sub]
+        by_claims: set[int] = set()
         feats = np.stack([pair_features(a.text, b.text, ea[k], eb[k], len(evidence[k])) for k, (a, b) in enumerate(sub)])
         scores = model.predict(feats)
         for k, i in enumerate(todo):
@@ -203,6 +204,7 @@ class LearnedJudge:
             if ev and headed:
                 # Same heading topic and a differing value about the same subject: the policy case.
                 s = max(s, 0.9)
+                by_claims.add(i)
             elif f[NAMES.index("seq_ratio")] < NEAR_COPY:
                 # Without aligned values, only a rewrite of the same text (a swapped name, number or
                 # negation) is evidence enough; two different texts that merely differ are not.
@@ -224,17 +226,24 @@ class LearnedJudge:
                 continue
             text = explain(ev) if ev else "no disagreement found"
             out[i] = Verdict(hit, s, ev if hit else [], self.name, text, raw=float(scores[k]))
-        # Plain statements: two passages that are not near-copies can still say opposite things.
+        # Plain statements (up to two a side) are the statement judge's to decide: the near-copy
+        # model's word swaps there ("has vs boasts", "To vs Let's") are rewording, not disagreement.
+        # Aligned claims under matching headings and replaced numbers still stand.
         st = self.statements.judge_many([pairs[i] for i in todo], ea, eb)
         for k, i in enumerate(todo):
             v, w = out[i], st[k]
             if w is None:
                 continue  # not plain statements: the claims and near-copy verdict stands
-            if w.conflict and not v.conflict:
-                out[i] = Verdict(True, w.score, w.evidence, self.name, w.explanation, raw=max(v.raw or 0.0, w.raw or 0.0))
-            else:
+            if i in by_claims or (v.conflict and _numbers_only(v.evidence)):
                 v.raw = max(v.raw if v.raw is not None else v.score, w.raw or 0.0)
+            else:
+                out[i] = Verdict(w.conflict, w.score, w.evidence, self.name, w.explanation, raw=w.raw)
         return out
+
+
+def _numbers_only(evidence: Sequence[Evidence]) -> bool:
+    """Whether every piece of evidence replaces a number with another ("5.0 % vs 4.6 %")."""
+    return bool(evidence) and all(any(ch.isdigit() for ch in e.a) and any(ch.isdigit() for ch in e.b) for e in evidence)
 
 
 def _replaced_numbers(a: str, b: str) -> list[Evidence]:
