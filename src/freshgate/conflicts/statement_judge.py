@@ -128,7 +128,7 @@ class StatementJudge:
                 return Verdict(True, s, ev, name, "; ".join(st.describe(f) for f in _rank(found)[:2]), raw=s)
         if s >= self.model.bare_threshold:
             # No single flipped word or value, but the score is high and two sentences line up: show them.
-            pairs = st.aligned_pairs(a, b, BARE_ALIGN)
+            pairs = [p for p in st.aligned_pairs(a, b, BARE_ALIGN) if not st.values_apart(p[0], p[1])]
             if pairs:
                 x, y, _ = pairs[0]
                 subject = " ".join(sorted(x.content & y.content))[:80]

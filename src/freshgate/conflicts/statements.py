@@ -138,7 +138,9 @@ def _value_flips(x: Statement, y: Statement) -> list[tuple[str, str, str]]:
     """Values of one kind and unit that differ between aligned sentences, or that bind the other way."""
     out = []
     for ca in x.values:
-        peers = [cb for cb in y.values if cl.family(cb) == cl.family(ca)]
+        # Same kind and unit, and the claims' own subject test: "Agents may grant up to 15%" and "Team
+        # leads may grant up to 25%", "the Pro plan" and "the Business plan" are about different things.
+        peers = [cb for cb in y.values if cl.family(cb) == cl.family(ca) and cl.same_subject(ca, cb)]
         if not peers or any(_compatible(ca, cb) and not _opposite_bounds(ca, cb) for cb in peers):
             continue
         if any(_opposite_bounds(ca, cb) for cb in peers):
@@ -190,6 +192,14 @@ def compare(x: Statement, y: Statement) -> list[Finding]:
         out.append(Finding("modality", x.text, y.text, f"{'/'.join(sorted(x.modals))} vs {'/'.join(sorted(y.modals))}",
                            subject, al))
     return out
+
+
+def values_apart(x: Statement, y: Statement) -> bool:
+    """Both sentences state values of one kind, none of them about the same subject: different things
+    ("Meals are reimbursed up to €40 per day" / "Hotels are reimbursed up to €150 per night")."""
+    fams = {cl.family(c) for c in x.values} & {cl.family(c) for c in y.values}
+    return bool(fams) and not any(cl.family(a) == cl.family(b) and cl.same_subject(a, b)
+                                  for a in x.values for b in y.values)
 
 
 def aligned_pairs(a: str, b: str, min_align: float = 0.5, limit: int = 3) -> list[tuple[Statement, Statement, float]]:
