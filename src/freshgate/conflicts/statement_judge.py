@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 MODEL_FILE = Path(__file__).with_name("statement_model.json")
 # A finding counts only between sentences that share most of their content words.
 MIN_ALIGN = 0.5
-SELF_ALIGN = 0.6
+SELF_ALIGN = 0.75  # Jaccard overlap of two sentences of one passage (statements.self_findings)
 # Without a flipped word or value, the score alone decides (at its own, stricter operating point);
 # the evidence is then the two best-aligned sentences, which need share only a fifth of their words.
 BARE_ALIGN = 0.2

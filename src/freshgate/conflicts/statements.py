@@ -230,13 +230,19 @@ def findings(a: str, b: str, min_align: float = 0.5) -> list[Finding]:
     return out
 
 
-def self_findings(text: str, min_align: float = 0.6) -> list[Finding]:
-    """Flips between two sentences of one passage about the same thing: the passage contradicts itself."""
+def self_findings(text: str, min_overlap: float = 0.75) -> list[Finding]:
+    """Flips between two near-identical sentences of one passage: the passage contradicts itself.
+
+    Near-identical (content lemmas' Jaccard overlap ≥ `min_overlap`, at least 3 shared): a rule and
+    its exception inside one section ("up to 40% ... above 40% needs the Head of Sales", "within
+    business hours ... outside business hours") share far fewer words and are not contradictions.
+    """
     sts = statements(text)
     out = []
     for i, x in enumerate(sts):
         for y in sts[i + 1:]:
-            if len(x.content & y.content) >= 3 and alignment(x, y) >= min_align:
+            shared = x.content & y.content
+            if len(shared) >= 3 and len(shared) / len(x.content | y.content) >= min_overlap:
                 out += compare(x, y)
     return out
 
