@@ -75,12 +75,59 @@ def _drop_schema(base: str, schema: str) -> None:
         conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
+_KEY_DIR: list[Path] = []
+
+
+def temp_key_file() -> str:
+    """A key file path outside the repository (the first-start key must never land in the work tree)."""
+    if not _KEY_DIR:
+        import tempfile
+
+        _KEY_DIR.append(Path(tempfile.mkdtemp(prefix="freshgate-test-keys-")))
+    return str(_KEY_DIR[0] / f"key-{uuid.uuid4().hex[:8]}")
+
+
 def make_settings(database_url: str, **overrides) -> Settings:
     """Settings for tests: the given database, no scheduler, no model unless asked."""
     s = Settings(database_url=database_url, **overrides)
     s.server.scheduler = False
     s.lookup.warm_up = False  # the model loads on the first lookup, not at every app start
+    # Fixtures name owners without contacts ("owner: dana"); tests/feed/test_unknown_owner.py checks the rule.
+    if not database_url.startswith("sqlite"):
+        s.feed.snapshot_dir = ""  # no index snapshots per PostgreSQL test schema in ~/.cache
+    if "freshness" not in overrides:
+        s.freshness.owner_contact_required = False
+    if "auth" not in overrides:
+        s.auth.key_file = temp_key_file()
+        s.auth.allowed_hosts = ["testserver"]  # TestClient's Host header
     return s
+
+
+def make_key(engine, role: str = "operator", owner: str | None = None, label: str | None = None) -> str:
+    """A raw API key of a role, created directly in the database (the owner must exist for owner keys)."""
+    from sqlmodel import Session
+
+    from freshgate.auth.service import KeyService
+
+    with Session(engine) as session:
+        _, raw = KeyService(session).create(label or f"test {role} {owner or ''}".strip(), role, owner)
+        session.commit()
+    return raw
+
+
+def bearer(raw: str) -> dict[str, str]:
+    """The Authorization header of a key."""
+    return {"Authorization": f"Bearer {raw}"}
+
+
+def ensure_owner(engine, owner_id: str) -> None:
+    """Create an owner if missing (owner keys act for an existing owner)."""
+    from freshgate.registry.service import RegistryService
+
+    from freshgate import db
+
+    with db.session_scope(engine) as session:
+        RegistryService(session).ensure_owner(owner_id, owner_id, f"{owner_id}@example.com", actor="test")
 
 
 @pytest.fixture
@@ -98,10 +145,43 @@ def runtime(settings) -> Runtime:
 
 
 @pytest.fixture
-def client(runtime) -> TestClient:
-    """An API client on the test runtime."""
-    with TestClient(create_app(runtime=runtime)) as c:
+def operator_key(runtime) -> str:
+    """A raw operator key on the test database."""
+    return make_key(runtime.engine, "operator", label="test operator")
+
+
+@pytest.fixture
+def client(runtime, operator_key) -> TestClient:
+    """An API client on the test runtime, authenticated as an operator (the app's lifespan runs here)."""
+    with TestClient(create_app(runtime=runtime), headers=bearer(operator_key)) as c:
         yield c
+
+
+@pytest.fixture
+def client_as(client, runtime):
+    """`client_as(role, owner=None)`: a client of the same running app with a new key of that role
+    (role None = no credential). Owner keys need an existing owner (created if missing)."""
+
+    def make(role: str | None, owner: str | None = None) -> TestClient:
+        if role is None:
+            return TestClient(client.app)
+        if owner:
+            ensure_owner(runtime.engine, owner)
+        return TestClient(client.app, headers=bearer(make_key(runtime.engine, role, owner)))
+
+    return make
+
+
+@pytest.fixture
+def agent_client(client_as) -> TestClient:
+    """A client with an agent key."""
+    return client_as("agent")
+
+
+@pytest.fixture
+def anon_client(client_as) -> TestClient:
+    """A client without any credential."""
+    return client_as(None)
 
 
 @pytest.fixture

@@ -1,88 +1,59 @@
-"""Assembly: the runtime (engine, services, listeners) and the FastAPI application."""
+"""The FastAPI application around a runtime (`freshgate.runtime`)."""
 
 from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from freshgate import __version__, db
 from freshgate.config import Settings
+from freshgate.deps import BadHeader
 from freshgate.errors import FreshgateError
-from freshgate.problems import from_exception, problem_response
-from freshgate.registry.service import RegistryContext
-from freshgate.registry.sync import SyncReport, sync
-from freshgate.registry.views import RulesConfig
+from freshgate.auth.setup import document_security, install as install_auth
+from freshgate.problems import PROBLEM_RESPONSES, from_exception, problem_media_types, problem_response
+from freshgate.runtime import Runtime, build_runtime, run_sync  # noqa: F401 - re-exported for callers of freshgate.app
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class Runtime:
-    """Everything one process shares: settings, engine, service context, optional parts."""
-
-    settings: Settings
-    engine: Engine
-    registry_ctx: RegistryContext
-    extras: dict[str, Any] = field(default_factory=dict)
-    on_close: list[Callable[[], None]] = field(default_factory=list)
-
-    def close(self) -> None:
-        """Release what the runtime holds."""
-        for fn in reversed(self.on_close):
-            fn()
-        self.engine.dispose()
-
-
-def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
-    """Make the engine, bring the schema up to date and wire the services together."""
-    engine = db.make_engine(settings.database_url)
-    if migrate:
-        db.migrate(engine)
-    rules = RulesConfig(settings.freshness.warning_window_days, settings.freshness.unreachable_after)
-    rt = Runtime(settings=settings, engine=engine, registry_ctx=RegistryContext(rules=rules))
-    _wire_domains(rt)
-    return rt
-
-
-def _wire_domains(rt: Runtime) -> None:
-    """Attach each domain's parts to the runtime (extras, registry listeners)."""
-    from freshgate.conflicts.wiring import wire as wire_conflicts
-    from freshgate.lookup.wiring import wire as wire_lookup
-
-    wire_lookup(rt)  # first: conflicts use the lookup's embedder and index
-    wire_conflicts(rt)
-
-
 def _include_domain_routers(app: FastAPI) -> None:
     """Mount each domain's router."""
+    from freshgate.actions.api import router as actions_router
     from freshgate.conflicts.api import include as include_conflicts
     from freshgate.lookup.api import include as include_lookup
+    from freshgate.mcp.server import include as include_mcp
     from freshgate.registry.api import router as registry_router
     from freshgate.reports.api import router as reports_router
     from freshgate.web.views import router as web_router
 
     app.include_router(registry_router)
     include_lookup(app)
+    include_mcp(app)
     include_conflicts(app)
     app.include_router(reports_router)
+    app.include_router(actions_router)
     app.include_router(web_router)
 
 
-def run_sync(rt: Runtime, dirs: list[Path], *, actor: str = "sync", progress=None) -> SyncReport:
-    """Sync directories into the registry and commit."""
-    from freshgate.registry.service import RegistryService
+def _field(loc) -> str:
+    """`body.scope.ids` -> `scope.ids`; `query.status` -> `status`."""
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
+        parts = parts[1:]
+    return ".".join(parts) or "body"
 
-    with db.session_scope(rt.engine) as session:
-        return sync(RegistryService(session, rt.registry_ctx), dirs, actor=actor, progress=progress)
+
+def _message(e: dict) -> str:
+    """The validation message, naming an unknown field and capped in length."""
+    if e.get("type") == "extra_forbidden":
+        return f"unknown field {str(e['loc'][-1])[:100]!r}"
+    return str(e["msg"])[:500]
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -90,15 +61,20 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _ours(request: Request, exc: FreshgateError):
         return from_exception(exc, instance=request.url.path)
 
+    @app.exception_handler(BadHeader)
+    async def _bad_header(request: Request, exc: BadHeader):
+        return problem_response(400, "bad_header", str(exc), instance=request.url.path)
+
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
-        errs = [{"field": ".".join(str(p) for p in e["loc"] if p != "body"), "message": e["msg"]} for e in exc.errors()]
+        errs = [{"field": _field(e["loc"]), "message": _message(e)} for e in exc.errors()]
         return problem_response(422, "invalid", "the request is not valid; see errors", title="Invalid input",
                                 errors_=errs, instance=request.url.path)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed",
+                413: "body_too_large"}.get(exc.status_code, "http_error")
         return problem_response(exc.status_code, code, str(exc.detail), instance=request.url.path,
                                 headers=getattr(exc, "headers", None))
 
@@ -132,6 +108,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                      len(report.updated), len(report.unchanged), len(report.failed))
             for path, reason in report.failed:
                 log.warning("sync skipped %s: %s", path, reason)
+            for item, message in report.warnings:
+                log.warning("sync: %s: %s", item, message)
         from freshgate.scheduler.runner import start_for_app
 
         stop_scheduler = start_for_app(rt)
@@ -146,8 +124,11 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                   description="Knowledge-freshness and SOP registry: proceed, caution or stop and ask.")
     _install_error_handlers(app)
     _include_domain_routers(app)
+    install_auth(app, settings)  # policy table enforced on every route, key routes, first-start key
+    base_openapi = app.openapi
+    app.openapi = lambda: document_security(problem_media_types(base_openapi()))  # problem+json errors, keys
 
-    @app.get("/healthz", tags=["health"])
+    @app.get("/healthz", tags=["health"], responses={503: PROBLEM_RESPONSES[503]})
     def healthz(request: Request):
         """Liveness and readiness: database reachability (and model/index once loaded)."""
         ok = db.ping(request.app.state.engine)

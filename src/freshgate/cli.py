@@ -10,11 +10,12 @@ from typing import Iterator, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from freshgate import db
-from freshgate.app import Runtime, build_runtime, run_sync
+from freshgate.runtime import Runtime, build_runtime, run_sync
 from freshgate.config import Settings
 from freshgate.errors import FreshgateError
 from freshgate.registry import queries
@@ -77,7 +78,11 @@ def _styled(state: str) -> str:
 def sync(dirs: list[Path] = typer.Argument(None, help="Directories of Markdown files (default: sources sop_cards)."),
          actor: str = typer.Option("sync", help="Recorded as the actor in the audit log."),
          embed: bool = typer.Option(True, "--embed/--no-embed",
-                                    help="Embed new sections and check them for conflicts (loads the model).")):
+                                    help="Embed new sections and check them for conflicts (loads the model)."),
+         check: bool = typer.Option(False, "--check", help="Print what a sync would do, including where files and "
+                                    "the registry disagree, and write nothing."),
+         write_back: bool = typer.Option(False, "--write-back", help="Rewrite the front matter of files whose "
+                                         "fields the registry kept, so the files say what the registry says.")):
     """Register Markdown sources and SOP cards; unchanged files are skipped, bad files reported."""
     dirs = dirs or [p for p in (Path("sources"), Path("sop_cards")) if p.exists()]
     if not dirs:
@@ -86,10 +91,11 @@ def sync(dirs: list[Path] = typer.Argument(None, help="Directories of Markdown f
                                    transient=True) as bar:
         task = bar.add_task("sync", total=None)
         lookup = rt.extras.get("lookup")
-        if embed and lookup is not None:
+        if embed and lookup is not None and not check:
             # Same path as the server: embeddings are stored at commit, the conflict check follows.
             lookup.warm_up()
-        report = run_sync(rt, dirs, actor=actor, progress=lambda n, total: bar.update(task, completed=n, total=total))
+        report = run_sync(rt, dirs, actor=actor, check=check,
+                          progress=lambda n, total: bar.update(task, completed=n, total=total))
     table = Table(title="sync")
     for col in ("added", "updated", "unchanged", "failed", "missing on disk"):
         table.add_column(col, justify="right")
@@ -101,6 +107,18 @@ def sync(dirs: list[Path] = typer.Argument(None, help="Directories of Markdown f
     for doc_id, path in report.missing:
         err.print(f"[yellow]missing[/yellow] {doc_id}: {path} no longer exists (still registered; retire it to remove)",
                   highlight=False, soft_wrap=True)
+    for owner_id, message in report.warnings:
+        err.print(f"[yellow]warning[/yellow] {escape(message)}", highlight=False, soft_wrap=True)
+    for note in report.fields:
+        console.print(("[yellow]kept[/yellow] " if note.outcome == "kept" else "[magenta]file wins[/magenta] ")
+                      + escape(note.line()), highlight=False, soft_wrap=True)
+    if check:
+        console.print("check only: nothing was written", highlight=False)
+    elif write_back:
+        from freshgate.registry.writeback import write_back as rewrite_files
+
+        for path in rewrite_files(report.fields):
+            console.print(f"wrote back {path}", highlight=False, soft_wrap=True)
     if report.failed:
         raise typer.Exit(2)
 
@@ -259,6 +277,7 @@ def serve(host: Optional[str] = None, port: Optional[int] = None,
 
 def _register_domain_commands() -> None:
     """Each domain adds its commands (the order is the order of `freshgate --help`)."""
+    from freshgate.actions.commands import register as actions_commands
     from freshgate.conflicts.commands import register as conflicts_commands
     from freshgate.lookup.commands import register as lookup_commands
     from freshgate.notify.commands import register as notify_commands
@@ -270,6 +289,9 @@ def _register_domain_commands() -> None:
     notify_commands(app)
     scheduler_commands(app)
     conflicts_commands(app)
+    actions_commands(app)
+    __import__("freshgate.auth.commands", fromlist=["register"]).register(app)  # keys create|list|revoke
+    __import__("freshgate.embeddings.commands", fromlist=["register"]).register(app)  # reembed
 
 
 _register_domain_commands()

@@ -14,6 +14,10 @@ class FreshnessSettings(BaseModel):
 
     warning_window_days: int = Field(14, description="An item is `due` this many days before its next review.")
     unreachable_after: int = Field(3, description="Consecutive failed remote fetches before a source is `unreachable`.")
+    owner_contact_required: bool = Field(
+        True, description="An owner no owners file declares and without a contact is unknown: its documents are "
+        "`orphaned` (reason owner_unknown) until an owner with a contact exists."
+    )
 
 
 class EmbeddingSettings(BaseModel):
@@ -34,6 +38,10 @@ class EmbeddingSettings(BaseModel):
         "~/.cache/freshgate. Unwritable: the graph is kept in memory and exported again at the next start."
     )
     threads: int = Field(0, description="Threads per encode (ONNX intra-op / torch); 0 = the CPUs this process may use.")
+    kind: Literal["model", "hashing"] = Field(
+        "model", description="model = the sentence embedding model; hashing = a deterministic bag-of-words embedder "
+        "without a model (tests and demos only: it matches words, not meaning)."
+    )
 
 
 class LookupSettings(BaseModel):
@@ -72,6 +80,10 @@ class LookupSettings(BaseModel):
         "(a lone query never waits)."
     )
     max_query_batch: int = Field(32, description="At most this many queued queries per batched encode.")
+    operators_contact: str | None = Field(
+        None, description="Whom a lookup's `ask` names when the document's owner is deactivated or has no contact "
+        "(default: notify.operator_emails)."
+    )
 
 
 class ConflictSettings(BaseModel):
@@ -165,6 +177,65 @@ class NotifySettings(BaseModel):
     max_items: int = Field(25, description="Items listed per message; the rest are summarised as a count.")
 
 
+class FeedSettings(BaseModel):
+    """The change feed: how every process follows committed changes (issue 10)."""
+
+    poll_interval: float = Field(0.5, description="Seconds between polls of the change log (PostgreSQL also wakes "
+                                 "on LISTEN/NOTIFY).")
+    listen: bool = Field(True, description="On PostgreSQL, wake up on NOTIFY as well as by polling.")
+    enabled: bool = Field(True, description="Follow the change feed in serving processes (server, worker, MCP).")
+    snapshot_dir: str | None = Field(
+        None, description="Where the index snapshot is kept; default: `.freshgate-index/` next to a SQLite file, "
+        "else ~/.cache/freshgate/index. Empty string: no snapshot."
+    )
+class ActionSettings(BaseModel):
+    """The action check (SOP cards as a tool permission table)."""
+
+    default_risk: Literal["low", "high"] = Field(
+        "high", description="Risk of an action check that names none: high stops on a stale card or source."
+    )
+    unknown_read_only: Literal["stop_and_ask", "caution"] = Field(
+        "stop_and_ask", description="Decision for a tool no card governs whose name marks it read-only (see read_only_verbs)."
+    )
+    read_only_verbs: list[str] = Field(
+        default_factory=lambda: ["get", "list", "search", "find", "lookup", "read", "view", "show", "describe",
+                                 "fetch", "query", "count"],
+        description="A tool is read-only by name when the last segment after '.' is one of these, alone or "
+        "followed by '_' (orders.get, crm.search_contacts).")
+    redact_keys: list[str] = Field(
+        default_factory=lambda: ["password", "secret", "token", "api_key", "apikey", "authorization", "card_number",
+                                 "cvc", "iban", "email", "phone", "ssn"],
+        description="Parameter names (case-insensitive, any depth) whose values receipts store as [redacted]; a key "
+        "is redacted when its name contains one of these.")
+
+
+class AuthSettings(BaseModel):
+    """Who may call the HTTP API (see README: keys, roles, single sign-on)."""
+
+    mode: Literal["keys", "off"] = Field(
+        "keys", description="keys: every route needs a credential of the right role; off: no checks (local "
+        "experiments only, refused on a non-loopback bind, logged loudly).")
+    trusted_proxies: list[str] = Field(
+        default_factory=list, description="Addresses (CIDR) of a single sign-on proxy (oauth2-proxy, Authentik) "
+        "whose user/groups headers are believed; the headers are ignored from any other address.")
+    user_header: str = Field("X-Forwarded-User", description="Header naming the signed-in user (trusted proxies only).")
+    groups_header: str = Field("X-Forwarded-Groups", description="Comma-separated groups of that user; "
+                               "a group named in operator_groups makes an operator, any other names teams it acts for.")
+    operator_groups: list[str] = Field(default_factory=lambda: ["freshgate-operators"],
+                                       description="Proxy groups whose members are operators.")
+    allowed_hosts: list[str] = Field(
+        default_factory=list, description="Host header values accepted besides the loopback names (localhost, "
+        "127.0.0.1, ::1) and the bind address; '*' accepts any (not recommended: DNS rebinding).")
+    max_body_bytes: int = Field(2_000_000, description="Largest request body; bigger ones get 413 before being read.")
+    operators_contact: str = Field("", description="Who to ask for a key; named in 401/403 answers.")
+    key_file: str = Field(
+        default_factory=lambda: str(Path.cwd() / ".freshgate-key"),
+        description="Where the first-start operator key is written (mode 0600); the CLI and Python client read it.")
+    session_secret: str | None = Field(None, description="Key signing console session cookies; default: random per "
+                                       "process (sessions end at restart).")
+    local_principal: str = Field("local", description="Name `freshgate mcp` (stdio) acts as; role agent.")
+
+
 class Settings(BaseSettings):
     """All of Freshgate's configuration."""
 
@@ -182,3 +253,6 @@ class Settings(BaseSettings):
     notify: NotifySettings = Field(default_factory=NotifySettings, description="Notifications.")
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings, description="Scheduled jobs.")
     remote: RemoteSettings = Field(default_factory=RemoteSettings, description="Remote source fetching.")
+    feed: FeedSettings = Field(default_factory=FeedSettings, description="Change feed.")
+    actions: ActionSettings = Field(default_factory=ActionSettings, description="Action checks.")
+    auth: AuthSettings = Field(default_factory=AuthSettings, description="Credentials, roles and request limits.")

@@ -45,8 +45,21 @@ def migrate(engine: Engine) -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
+        lock_for_migration(conn)  # N replicas starting at once: one migrates, the others wait and find head
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+
+
+MIGRATION_LOCK = 7_310_541_601  # pg advisory lock key of schema migrations (any constant, same in every process)
+
+
+def lock_for_migration(conn) -> None:
+    """Hold a database-wide lock until this transaction ends: PostgreSQL's advisory lock, SQLite's write lock."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
+    elif conn.dialect.name == "sqlite":
+        # pysqlite opens no transaction for DDL; take the write lock now (waits up to busy_timeout).
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 @contextmanager

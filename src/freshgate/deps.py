@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from fastapi import Request
@@ -21,17 +22,48 @@ def registry(request: Request, session: Session) -> RegistryService:
     return RegistryService(session, request.app.state.registry_ctx)
 
 
-def parse_if_match(value: str | None) -> int | None:
-    """`If-Match: "7"` (or W/"7", or 7) -> 7; None when absent or `*`."""
-    if value is None or value.strip() == "*":
-        return None
-    v = value.strip().removeprefix("W/").strip('"')
-    try:
-        return int(v)
-    except ValueError:
-        from freshgate.errors import Invalid
+_ETAG = re.compile(r'\s*(W/)?"([\x21\x23-\x7e]*)"\s*')
 
-        raise Invalid(f"If-Match {value!r} is not a revision this API issued") from None
+
+def parse_if_match(value: str | None) -> list[str] | None:
+    """RFC 9110 If-Match: None when absent, ["*"] for `*`, else the strong entity tags listed.
+
+    Weak tags (W/"7") are kept as never-matching entries (If-Match compares strongly); a value
+    that is not `*` or a comma-separated list of quoted tags is 400.
+    """
+    if value is None:
+        return None
+    if value.strip() == "*":
+        return ["*"]
+    tags, rest = [], value
+    while True:
+        m = _ETAG.match(rest)
+        if not m:
+            raise BadHeader(f"If-Match {value[:100]!r} is not `*` or a list of quoted entity tags (RFC 9110)")
+        tags.append(("W/" if m.group(1) else "") + m.group(2))
+        rest = rest[m.end():]
+        if not rest:
+            return tags
+        if not rest.startswith(","):
+            raise BadHeader(f"If-Match {value[:100]!r} is not `*` or a list of quoted entity tags (RFC 9110)")
+        rest = rest[1:]
+
+
+def if_match_revision(value: str | None, current: int) -> int | None:
+    """The revision a write may proceed from: None (no condition) or `current`; 412 when no tag matches."""
+    tags = parse_if_match(value)
+    if tags is None or tags == ["*"]:
+        return None
+    if str(current) in tags:
+        return current
+    from freshgate.errors import PreconditionFailed
+
+    raise PreconditionFailed(f"If-Match {value[:100]!r} does not match the current revision {current}; "
+                             "re-read the document and try again", current_revision=current)
+
+
+class BadHeader(Exception):
+    """A malformed request header (mapped to 400)."""
 
 
 def etag(revision: int) -> str:

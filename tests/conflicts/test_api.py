@@ -27,11 +27,11 @@ def test_show_confirm_dismiss(crt, docs, client):
     c = _one(client)
     got = client.get(f"/v1/conflicts/{c['id']}").json()
     assert got["evidence"] and got["a"]["text"] and got["b"]["owner"] in ("alice", "bob")
-    r = client.post(f"/v1/conflicts/{c['id']}/confirm", json={"actor": "ops"})
-    assert r.status_code == 200 and r.json()["status"] == "confirmed" and r.json()["verdict_by"] == "ops"
-    r = client.post(f"/v1/conflicts/{c['id']}/confirm", json={"actor": "ops"})
+    r = client.post(f"/v1/conflicts/{c['id']}/confirm", json={})
+    assert r.status_code == 200 and r.json()["status"] == "confirmed" and r.json()["verdict_by"] == "test operator"
+    r = client.post(f"/v1/conflicts/{c['id']}/confirm", json={})
     assert r.status_code == 409 and r.json()["code"] == "conflict"
-    r = client.post(f"/v1/conflicts/{c['id']}/dismiss", json={"actor": "ops", "reason": "different plans"})
+    r = client.post(f"/v1/conflicts/{c['id']}/dismiss", json={"reason": "different plans"})
     assert r.status_code == 200 and r.json()["status"] == "dismissed"
     assert client.get("/v1/conflicts", params={"status": "dismissed"}).json()[0]["verdict_reason"] == "different plans"
     audit = client.get("/v1/documents/faq/audit").json()
@@ -43,18 +43,18 @@ def test_problem_json_errors(crt, docs, client):
     r = client.get("/v1/conflicts/999999")
     assert r.status_code == 404 and r.headers["content-type"].startswith("application/problem+json")
     assert r.json()["type"] == "/problems/not_found" and r.json()["status"] == 404
-    r = client.post(f"/v1/conflicts/{c['id']}/dismiss", json={"actor": "ops"})
+    r = client.post(f"/v1/conflicts/{c['id']}/dismiss", json={})
     assert r.status_code == 422 and any(e["field"] == "reason" for e in r.json()["errors"])
     registry_call(crt, lambda s: s.retire("faq", actor="bob"))
     assert client.get(f"/v1/conflicts/{c['id']}").json()["status"] == "resolved"
-    r = client.post(f"/v1/conflicts/{c['id']}/dismiss", json={"actor": "ops", "reason": "too late"})
+    r = client.post(f"/v1/conflicts/{c['id']}/dismiss", json={"reason": "too late"})
     assert r.status_code == 409 and r.headers["content-type"].startswith("application/problem+json")
     assert r.json()["current_status"] == "resolved"
 
 
 def test_api_update_triggers_the_check(crt, docs, client):
     c = _one(client)
-    r = client.put("/v1/documents/faq/content", json={"actor": "bob", "content": "# FAQ\n\n## Refund window for monthly "
+    r = client.put("/v1/documents/faq/content", json={"content": "# FAQ\n\n## Refund window for monthly "
                    "plans\n\nRefunds for monthly plans are available within 30 days of the charge date.\n"})
     assert r.status_code == 200
     assert client.get(f"/v1/conflicts/{c['id']}").json()["status"] == "resolved"

@@ -21,9 +21,9 @@ def test_open_conflict_stops_the_lookup_and_names_both_owners(crt, docs, client)
 
 def test_confirmed_conflict_still_stops_and_dismissed_does_not(crt, docs, client):
     [c] = client.get("/v1/conflicts").json()
-    client.post(f"/v1/conflicts/{c['id']}/confirm", json={"actor": "ops"})
+    client.post(f"/v1/conflicts/{c['id']}/confirm", json={})
     assert _ask(client, "refund window for monthly plans")["decision"] == "stop_and_ask"
-    client.post(f"/v1/conflicts/{c['id']}/dismiss", json={"actor": "ops", "reason": "checked with Billing"})
+    client.post(f"/v1/conflicts/{c['id']}/dismiss", json={"reason": "checked with Billing"})
     a = _ask(client, "refund window for monthly plans")
     assert "conflict" not in [r["code"] for r in a["reasons"]] and a["conflicts"] == []
     assert a["decision"] == "proceed"

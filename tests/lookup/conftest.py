@@ -14,6 +14,7 @@ class MemoEmbedder:
 
     def __init__(self, inner) -> None:
         self.inner, self.dim, self.name = inner, inner.dim, inner.name
+        self.fingerprint = getattr(inner, "fingerprint", None)
         self.memo: dict[str, np.ndarray] = {}
 
     def encode(self, texts):

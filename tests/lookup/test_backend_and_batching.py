@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from freshgate.app import build_runtime, create_app, run_sync
-from tests.conftest import make_settings
+from tests.conftest import bearer, make_key, make_settings
 from tests.lookup.conftest import ask, cited
 
 
@@ -24,7 +24,7 @@ def test_default_settings_embed_with_onnx_runtime_and_find_the_refund_policy(dat
     try:
         rt.extras["lookup"].activate()
         assert run_sync(rt, [kb / "sources", kb / "sop_cards"]).failed == []  # sections embedded by ORT
-        with TestClient(create_app(runtime=rt)) as c:
+        with TestClient(create_app(runtime=rt), headers=bearer(make_key(rt.engine))) as c:
             a = ask(c, "what is our refund window?")
             assert "refund-policy" in cited(a)
             health = c.get("/healthz").json()["lookup"]

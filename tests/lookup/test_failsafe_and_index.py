@@ -4,7 +4,7 @@ from fastapi.testclient import TestClient
 
 from freshgate.app import build_runtime, create_app, run_sync
 from freshgate.db import make_engine
-from tests.conftest import make_settings
+from tests.conftest import bearer, make_key, make_settings
 from tests.lookup.conftest import ask, cited
 
 
@@ -15,7 +15,7 @@ def test_broken_model_path_never_proceeds(database_url, kb):
     try:
         rt.extras["lookup"].activate()
         assert run_sync(rt, [kb / "sources", kb / "sop_cards"]).failed == []  # the registry still works
-        with TestClient(create_app(runtime=rt)) as c:
+        with TestClient(create_app(runtime=rt), headers=bearer(make_key(rt.engine))) as c:
             a = ask(c, "what is our refund window?")
             assert a["decision"] == "stop_and_ask"
             assert a["reasons"][0]["code"] == "freshness_unknown" and "model" in a["reasons"][0]["message"]
@@ -47,7 +47,7 @@ def test_updated_text_is_found_and_old_text_is_not(hashing_kb):
     before = ask(hashing_kb, "vendors and subprocessors", scope=scope)
     assert cited(before) == ["vendor-list"]
     r = hashing_kb.put("/v1/documents/vendor-list/content", json={
-        "actor": "aisha.bello", "verify": True,
+        "verify": True,
         "content": "# Parrots\n\n## Office parrot\n\nThe office parrot is called Captain Sprocket.\n"})
     assert r.status_code == 200
     after = ask(hashing_kb, "what is the office parrot called?")

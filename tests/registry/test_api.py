@@ -73,11 +73,12 @@ def test_detail_fields(api):
     assert api.get("/v1/documents/nope").status_code == 404
 
 
-def test_verify_stamps_and_clears_changed(api, runtime):
-    api.put("/v1/documents/shipping/content", json={"content": "# New\n\nnew text\n", "actor": "lena"})
+def test_verify_stamps_and_clears_changed(api, runtime, client_as):
+    lena = client_as("owner", "lena")
+    lena.put("/v1/documents/shipping/content", json={"content": "# New\n\nnew text\n"})
     assert api.get("/v1/documents/shipping").json()["state"] == "changed"
     runtime.registry_ctx.clock = lambda: NOW + timedelta(hours=1)
-    r = api.post("/v1/documents/shipping/verify", json={"actor": "lena", "note": "checked with carrier"})
+    r = lena.post("/v1/documents/shipping/verify", json={"note": "checked with carrier"})
     d = r.json()
     assert r.status_code == 200 and d["state"] == "fresh"
     assert d["verified_by"] == "lena" and d["last_verified"].startswith(NOW.date().isoformat() + "T13:00")
@@ -87,7 +88,7 @@ def test_verify_stamps_and_clears_changed(api, runtime):
 
 
 def test_update_content_makes_new_version_and_get_version(api):
-    r = api.put("/v1/documents/refunds/content", json={"content": "# Refunds\n\n14 days now.\n", "actor": "dana"})
+    r = api.put("/v1/documents/refunds/content", json={"content": "# Refunds\n\n14 days now.\n"})
     d = r.json()
     assert (d["version"], d["state"]) == (2, "changed")
     assert api.get("/v1/documents/refunds/versions/2").json()["content"] == "# Refunds\n\n14 days now.\n"
@@ -99,13 +100,13 @@ def test_update_content_makes_new_version_and_get_version(api):
 
 
 def test_retire_with_successor_and_unretire(api):
-    r = api.post("/v1/documents/old-refunds/retire", json={"successor": "refunds", "reason": "merged", "actor": "lena"})
+    r = api.post("/v1/documents/old-refunds/retire", json={"successor": "refunds", "reason": "merged"})
     d = r.json()
     assert (d["state"], d["status"], d["successor"]) == ("retired", "retired", "refunds")
     assert d["reasons"][0]["item"] == "refunds"
     assert api.post("/v1/documents/old-refunds/retire", json={}).status_code == 409  # already retired
     assert api.post("/v1/documents/old-refunds/verify", json={}).status_code == 409
-    u = api.post("/v1/documents/old-refunds/unretire", json={"actor": "lena"}).json()
+    u = api.post("/v1/documents/old-refunds/unretire", json={}).json()
     assert (u["status"], u["successor"], u["state"]) == ("active", None, "fresh")
     assert api.post("/v1/documents/old-refunds/unretire", json={}).status_code == 409
     plain = api.post("/v1/documents/pricing/retire", json={}).json()
@@ -136,11 +137,11 @@ def test_successor_cycle_is_refused(api):
 def test_transfer_owners_and_deactivate_makes_orphaned(api):
     assert api.post("/v1/owners", json={"id": "sam", "name": "Sam", "contact": "sam@x.example"}).status_code == 201
     assert {o["id"]: o["active"] for o in api.get("/v1/owners").json()} == {"dana": True, "lena": True, "sam": True}
-    r = api.post("/v1/owners/lena/deactivate", json={"actor": "admin"})
+    r = api.post("/v1/owners/lena/deactivate", json={})
     assert r.json()["active"] is False
     assert api.get("/v1/documents/shipping").json()["state"] == "orphaned"
     assert set(ids(api.get("/v1/documents?state=orphaned"))) == {"old-refunds", "ship-card", "shipping"}
-    t = api.post("/v1/documents/old-refunds/transfer", json={"owner": "sam", "actor": "admin"}).json()
+    t = api.post("/v1/documents/old-refunds/transfer", json={"owner": "sam"}).json()
     assert (t["owner"], t["state"], t["owner_detail"]["contact"]) == ("sam", "fresh", "sam@x.example")
     assert api.post("/v1/documents/refunds/transfer", json={"owner": "lena"}).status_code == 422  # inactive
     assert api.post("/v1/documents/refunds/transfer", json={"owner": "nobody"}).status_code == 404
@@ -149,16 +150,18 @@ def test_transfer_owners_and_deactivate_makes_orphaned(api):
     assert api.get("/v1/owners/nobody").status_code == 404
 
 
-def test_audit_trail_per_document_with_before_and_after(api):
-    api.post("/v1/documents/refunds/verify", json={"actor": "dana"})
-    api.put("/v1/documents/refunds/content", json={"content": "# R\n\nv2\n", "actor": "dana"})
+def test_audit_trail_per_document_with_before_and_after(api, client_as):
+    dana = client_as("owner", "dana")
+    assert dana.post("/v1/documents/refunds/verify", json={}).status_code == 200
+    assert dana.put("/v1/documents/refunds/content", json={"content": "# R\n\nv2\n"}).status_code == 200
     api.post("/v1/owners", json={"id": "sam"})
-    api.post("/v1/documents/refunds/transfer", json={"owner": "sam", "actor": "boss"})
-    api.post("/v1/documents/refunds/retire", json={"actor": "sam", "reason": "obsolete"})
-    api.post("/v1/documents/refunds/unretire", json={"actor": "sam"})
+    assert api.post("/v1/documents/refunds/transfer", json={"owner": "sam", "on_behalf_of": "boss"}).status_code == 200
+    sam = client_as("owner", "sam")
+    assert sam.post("/v1/documents/refunds/retire", json={"reason": "obsolete"}).status_code == 200
+    assert sam.post("/v1/documents/refunds/unretire", json={}).status_code == 200
     events = api.get("/v1/documents/refunds/audit").json()
     assert [e["action"] for e in events] == ["unretire", "retire", "transfer", "update", "verify", "register"]
-    assert [e["actor"] for e in events[:3]] == ["sam", "sam", "boss"]
+    assert [e["actor"] for e in events[:5]] == ["sam", "sam", "boss (by test operator)", "dana", "dana"]
     by = {e["action"]: e for e in events}
     assert (by["transfer"]["before"]["owner"], by["transfer"]["after"]["owner"]) == ("dana", "sam")
     assert (by["update"]["before"]["version"], by["update"]["after"]["version"]) == (1, 2)
@@ -191,8 +194,14 @@ def test_etag_changes_on_every_write_and_stale_if_match_gets_412(api):
         assert refused.json()["current_revision"] == int(seen[-1].strip('"'))
     assert etag_of(api, "refunds") == seen[-1]  # the refused writes changed nothing
     assert len(api.get("/v1/documents/refunds/audit").json()) == 1 + len(writes)
-    assert api.post("/v1/documents/refunds/verify", json={}, headers={"If-Match": f"W/{seen[-1]}"}).status_code == 200
+    # RFC 9110: If-Match compares strongly (a weak tag never matches), accepts `*` and a list; else 400.
+    assert api.post("/v1/documents/refunds/verify", json={}, headers={"If-Match": f"W/{seen[-1]}"}).status_code == 412
     assert api.post("/v1/documents/refunds/verify", json={}, headers={"If-Match": "*"}).status_code == 200
+    now = etag_of(api, "refunds")
+    assert api.post("/v1/documents/refunds/verify", json={}, headers={"If-Match": f'"0", {now}'}).status_code == 200
+    for bad in ("7", '"7', "W/7", '"1" "2"', '"1",,'):
+        r = api.post("/v1/documents/refunds/verify", json={}, headers={"If-Match": bad})
+        assert r.status_code == 400 and r.json()["code"] == "bad_header", bad
 
 
 def test_status_counts_every_state(api):

@@ -12,7 +12,7 @@ from sqlmodel import Session
 from freshgate.app import create_app, run_sync
 from freshgate.errors import PreconditionFailed
 from freshgate.registry.service import RegistryService
-from tests.conftest import NOW, write_doc
+from tests.conftest import NOW, bearer, make_key, write_doc
 
 
 @pytest.fixture
@@ -72,7 +72,8 @@ def test_two_services_race_exactly_one_wins(registered, action):
 def test_two_api_clients_race_on_content(registered):
     """Two HTTP clients hold the same ETag and both PUT: one 200, one 412, the loser's text is nowhere."""
     rt = registered
-    with TestClient(create_app(runtime=rt)) as a, TestClient(create_app(runtime=rt)) as b:
+    ha, hb = bearer(make_key(rt.engine)), bearer(make_key(rt.engine))
+    with TestClient(create_app(runtime=rt), headers=ha) as a, TestClient(create_app(runtime=rt), headers=hb) as b:
         tag = a.get("/v1/documents/policy").headers["etag"]
         assert b.get("/v1/documents/policy").headers["etag"] == tag
         start = threading.Barrier(2, timeout=30)
@@ -80,7 +81,7 @@ def test_two_api_clients_race_on_content(registered):
         def put(client: TestClient, who: str):
             start.wait()
             return client.put("/v1/documents/policy/content", headers={"If-Match": tag},
-                              json={"content": f"# Policy\n\nBy {who}.\n", "actor": who})
+                              json={"content": f"# Policy\n\nBy {who}.\n"})
 
         with ThreadPoolExecutor(2) as pool:
             ra, rb = pool.map(lambda args: put(*args), [(a, "alice"), (b, "bob")])
@@ -96,5 +97,5 @@ def test_two_api_clients_race_on_content(registered):
         assert all(f"By {loser}." not in b.get(f"/v1/documents/policy/versions/{v}").json()["content"] for v in (1, 2))
         # The loser reloads and retries with the new ETag: nothing was lost, it just comes second.
         retry = b.put("/v1/documents/policy/content", headers={"If-Match": won.headers["etag"]},
-                      json={"content": f"# Policy\n\nBy {loser}, on top.\n", "actor": loser})
+                      json={"content": f"# Policy\n\nBy {loser}, on top.\n"})
         assert retry.status_code == 200 and retry.json()["version"] == 3

@@ -15,7 +15,7 @@ def test_dashboard_lists_documents_with_states_and_filters(runtime, client, kb):
 
 def test_document_page_shows_reasons_owner_and_audit(runtime, client, kb):
     run_sync(runtime, [kb / "sources", kb / "sop_cards"])
-    client.post("/v1/documents/warranty-policy/verify", json={"actor": "team-support", "note": "checked"})
+    client.post("/v1/documents/warranty-policy/verify", json={"note": "checked"})
     page = client.get("/documents/warranty-policy").text
     assert "team-support" in page and "verify" in page and "register" in page
     missing = client.get("/documents/no-such-doc")

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
+from freshgate.auth.deps import Caller
+from freshgate.auth.principal import acting_as
 from freshgate.deps import get_session
-from freshgate.errors import Unavailable
+from freshgate.errors import Forbidden, Unavailable
+from freshgate.problems import PROBLEM_RESPONSES, WRITE_RESPONSES
+from freshgate.strict import IntId, StrictIn
 
-router = APIRouter(prefix="/v1/conflicts", tags=["conflicts"])
+router = APIRouter(prefix="/v1/conflicts", tags=["conflicts"], responses=PROBLEM_RESPONSES)
+Status = Literal["open", "confirmed", "dismissed", "resolved"]
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
@@ -31,7 +36,7 @@ class SideOut(BaseModel):
     owner: str | None
     owner_name: str | None
     contact: str | None
-    status: str = Field(description="The document's current status: active | retired | missing.")
+    status: Literal["active", "retired", "missing"] = Field(description="The document's current status.")
     effective: date | None = Field(None, description="Latest of the document's updated / last_verified and the "
                                                      "passage's own 'as of' date.")
 
@@ -49,7 +54,7 @@ class ConflictOut(BaseModel):
     """A conflict between two sections, with evidence and verdict."""
 
     id: int
-    status: str = Field(description="open | confirmed | dismissed | resolved")
+    status: Status
     a: SideOut
     b: SideOut
     a_document: str
@@ -71,18 +76,28 @@ class ConflictOut(BaseModel):
     resolution: str
 
 
-class ConfirmIn(BaseModel):
+class VerdictIn(StrictIn):
+    """A verdict by the authenticated caller (an operator may name whom they act for)."""
+
+    on_behalf_of: str | None = Field(None, min_length=1, max_length=150, description="Operators only.")
+
+
+class ConfirmIn(VerdictIn):
     """Confirm a conflict is real."""
 
-    actor: str = Field(min_length=1, max_length=200, description="Who confirms.")
     reason: str = Field("", max_length=2000)
 
 
-class DismissIn(BaseModel):
+class DismissIn(VerdictIn):
     """Dismiss a false conflict."""
 
-    actor: str = Field(min_length=1, max_length=200, description="Who dismisses.")
     reason: str = Field(min_length=1, max_length=2000, description="Why it is not a real conflict (required).")
+
+
+class ReopenIn(VerdictIn):
+    """Reopen a dismissed conflict."""
+
+    reason: str = Field(min_length=1, max_length=2000, description="Why the dismissal was wrong (required).")
 
 
 def _hub(request: Request):
@@ -93,47 +108,68 @@ def _hub(request: Request):
 
 
 Hub = Annotated[Any, Depends(_hub)]
+W = {**PROBLEM_RESPONSES, **WRITE_RESPONSES}
+
+
+def _may_judge(svc, conflict_id: int, caller) -> None:
+    """Operators, or the owner (or a team member) of either side."""
+    owners = svc.owners_of(svc.get(conflict_id))
+    if not any(caller.can_act_on(o) for o in owners):
+        raise Forbidden(f"{caller.name} ({caller.role}) owns neither side of conflict {conflict_id}; only their "
+                        "owners or an operator may give a verdict")
+
+
+@router.post("/scan", responses=W)
+def scan(hub: Hub) -> dict:
+    """Run a full conflict scan now (builds the index first if needed); returns what it did."""
+    return hub.scan()
 
 
 @router.get("", response_model=list[ConflictOut])
-def list_conflicts(hub: Hub, session: SessionDep, status: str | None = Query(None, description="open | confirmed | dismissed | resolved"),
-                   document: str | None = Query(None, description="A document on either side."),
-                   owner: str | None = Query(None, description="The owner of either side."),
+def list_conflicts(hub: Hub, session: SessionDep, status: Status | None = None,
+                   document: str | None = Query(None, max_length=200, description="A document on either side."),
+                   owner: str | None = Query(None, max_length=200, description="The owner of either side."),
                    limit: int = Query(500, ge=1, le=5000)):
     """Conflicts, newest first; filter by status, document or owner."""
     svc = hub.service(session)
     return svc.describe(svc.list(status=status, document=document, owner=owner, limit=limit))
 
 
-@router.get("/{conflict_id}", response_model=ConflictOut)
-def get_conflict(conflict_id: int, hub: Hub, session: SessionDep):
+@router.get("/{conflict_id:int}", response_model=ConflictOut)
+def get_conflict(conflict_id: IntId, hub: Hub, session: SessionDep):
     """One conflict: both passages as judged, evidence, explanation and verdict."""
     svc = hub.service(session)
     return svc.describe([svc.get(conflict_id)])[0]
 
 
-@router.post("/{conflict_id}/confirm", response_model=ConflictOut)
-def confirm(conflict_id: int, body: ConfirmIn, hub: Hub, session: SessionDep):
+@router.post("/{conflict_id:int}/confirm", response_model=ConflictOut, responses=W)
+def confirm(conflict_id: IntId, body: ConfirmIn, hub: Hub, session: SessionDep, caller: Caller):
     """Confirm the passages really disagree; lookups touching them keep stopping until it is resolved."""
     svc = hub.service(session)
-    c = svc.confirm(conflict_id, actor=body.actor, reason=body.reason)
+    _may_judge(svc, conflict_id, caller)
+    c = svc.confirm(conflict_id, actor=acting_as(caller, body.on_behalf_of), reason=body.reason)
     session.commit()
     return svc.describe([c])[0]
 
 
-@router.post("/{conflict_id}/dismiss", response_model=ConflictOut)
-def dismiss(conflict_id: int, body: DismissIn, hub: Hub, session: SessionDep):
+@router.post("/{conflict_id:int}/dismiss", response_model=ConflictOut, responses=W)
+def dismiss(conflict_id: IntId, body: DismissIn, hub: Hub, session: SessionDep, caller: Caller):
     """Dismiss a false conflict (reason required); the same two texts are not reported again."""
     svc = hub.service(session)
-    c = svc.dismiss(conflict_id, actor=body.actor, reason=body.reason)
+    _may_judge(svc, conflict_id, caller)
+    c = svc.dismiss(conflict_id, actor=acting_as(caller, body.on_behalf_of), reason=body.reason)
     session.commit()
     return svc.describe([c])[0]
 
 
-@router.post("/scan")
-def scan(hub: Hub) -> dict:
-    """Run a full conflict scan now (builds the index first if needed); returns what it did."""
-    return hub.scan()
+@router.post("/{conflict_id:int}/reopen", response_model=ConflictOut, responses=W)
+def reopen(conflict_id: IntId, body: ReopenIn, hub: Hub, session: SessionDep, caller: Caller):
+    """Reopen a dismissed conflict (operators or either side's owner); it stops lookups again."""
+    svc = hub.service(session)
+    _may_judge(svc, conflict_id, caller)
+    c = svc.reopen(conflict_id, actor=acting_as(caller, body.on_behalf_of), reason=body.reason)
+    session.commit()
+    return svc.describe([c])[0]
 
 
 def include(app: FastAPI) -> None:

@@ -193,6 +193,24 @@ class ConflictService:
                            current_status=c.status)
         return self._verdict(c, DISMISSED, actor, reason.strip(), "conflict_dismissed")
 
+    def reopen(self, conflict_id: int, *, actor: str, reason: str) -> ConflictRecord:
+        """Undo a dismissal: the conflict is open again and stops lookups touching it."""
+        if not reason or not reason.strip():
+            raise Invalid("reopening needs a reason", errors=[{"field": "reason", "message": "is required"}])
+        c = self.get(conflict_id)
+        if c.status != DISMISSED:
+            raise Conflict(f"conflict {conflict_id} is {c.status}; only a dismissed conflict can be reopened",
+                           current_status=c.status)
+        return self._verdict(c, OPEN, actor, reason.strip(), "conflict_reopened")
+
+    def owners_of(self, c: ConflictRecord) -> list[str | None]:
+        """The owners of the two documents of a conflict (None for a missing document or no owner)."""
+        out = []
+        for doc_id in (c.doc_a, c.doc_b):
+            doc = self.session.get(Document, doc_id)
+            out.append(doc.owner_id if doc else None)
+        return out
+
     def _verdict(self, c: ConflictRecord, status: str, actor: str, reason: str, action: str) -> ConflictRecord:
         now = self.ctx.registry_ctx.clock()
         before = c.status

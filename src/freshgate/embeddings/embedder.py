@@ -6,6 +6,7 @@ import hashlib
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Protocol, Sequence
 
@@ -19,6 +20,8 @@ DIM = 384
 
 
 _SHARED: dict[tuple[str, str | None], object] = {}
+_FINGERPRINTS: dict[str, str] = {}
+LOAD_BACKOFF = 60.0  # seconds a failed model load is remembered before it is tried again
 _SHARED_LOCK = threading.Lock()
 
 
@@ -71,7 +74,7 @@ class SentenceTransformerEmbedder:
 
     def __init__(self, model_path: str | Path | None = None, *, batch_size: int = 32,
                  expected_sha256: str | None = MINILM_SHA256, backend: str = "torch",
-                 cache_dir: str | Path | None = None, threads: int = 0) -> None:
+                 cache_dir: str | Path | None = None, threads: int = 0, load_backoff: float = LOAD_BACKOFF) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"embedding backend must be one of {BACKENDS}, not {backend!r}")
         self.model_path = Path(model_path) if model_path else None
@@ -86,6 +89,9 @@ class SentenceTransformerEmbedder:
         self._model = None
         self._lock = threading.Lock()
         self.error: str | None = None
+        self.load_backoff = load_backoff
+        self._failed_at: float | None = None
+        self.fingerprint: str | None = None  # sha256 of the weights once loaded (stored with the embeddings)
 
     @property
     def loaded(self) -> bool:
@@ -99,19 +105,36 @@ class SentenceTransformerEmbedder:
         key = (str(self.model_path), self.expected_sha256, self.requested_backend, str(self.cache_dir), self.threads)
         with self._lock:
             if self._model is None:
+                if self._failed_at is not None and time.monotonic() - self._failed_at < self.load_backoff:
+                    wait = self.load_backoff - (time.monotonic() - self._failed_at)
+                    raise EmbedderUnavailable(f"{self.error} (not retried for another {wait:.0f} s)")
                 try:
                     with _SHARED_LOCK:  # one copy of the same weights per process
                         if key not in _SHARED:
                             _SHARED[key] = self._load()
                     self.backend, self._model = _SHARED[key]
-                    self.error = None
+                    self.fingerprint = self._fingerprint()
+                    self.error, self._failed_at = None, None
                 except EmbedderUnavailable as exc:
-                    self.error = str(exc)
+                    self.error, self._failed_at = str(exc), time.monotonic()
                     raise
                 except Exception as exc:  # noqa: BLE001 - any loader failure means "unavailable"
-                    self.error = f"model could not be loaded: {exc}"
+                    self.error, self._failed_at = f"model could not be loaded: {exc}", time.monotonic()
                     raise EmbedderUnavailable(self.error) from exc
         return self._model
+
+    def _fingerprint(self) -> str:
+        """sha256 of the weights file (computed once per path and process)."""
+        path = self.model_path or default_model_path()
+        if self.model_path is None and self.expected_sha256:
+            return self.expected_sha256
+        weights = next((path / n for n in ("model.safetensors", "pytorch_model.bin") if (path / n).is_file()), None)
+        if weights is None:
+            return hashlib.sha256(str(path.resolve()).encode()).hexdigest()
+        key = str(weights.resolve())
+        if key not in _FINGERPRINTS:
+            _FINGERPRINTS[key] = file_sha256(weights)
+        return _FINGERPRINTS[key]
 
     def _load(self) -> tuple[str, object]:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -177,6 +200,7 @@ class HashingEmbedder:
 
     dim = DIM
     name = "hashing-test-embedder"
+    fingerprint = "hashing-test-embedder-v1"
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Each word hashes to a dimension; rows are unit length."""

@@ -253,6 +253,64 @@ class VectorIndex:
         m = self._ann.search(q, k)
         return np.asarray(m.keys, dtype=np.int64), 1.0 - np.asarray(m.distances, dtype=np.float32)
 
+    # ---- persistence (embeddings/snapshot.py) -----------------------------------------
+    def export_state(self) -> dict:
+        """The whole internal state, exactly (rows, dead rows, documents, the HNSW graph), for a snapshot."""
+        with self._lock:
+            n = self._n
+            state = {"vecs": self._vecs[:n].copy(), "alive": self._alive[:n].copy(),
+                     "row_doc": self._row_doc[:n].copy(), "row_section": self._row_section[:n].copy(),
+                     "anchors": list(self._anchors[:n]),
+                     "docs": [None if d is None else {"id": d.id, "kind": d.kind, "tags": sorted(d.tags),
+                                                      "status": d.status, "rows": list(d.rows)}
+                              for d in self._by_ordinal],
+                     "ann": None}
+            if self._ann is not None and self.backend == "hnswlib":
+                import tempfile
+                from pathlib import Path
+
+                with tempfile.TemporaryDirectory() as tmp:
+                    path = str(Path(tmp) / "ann.bin")
+                    self._ann.save_index(path)
+                    state["ann"] = Path(path).read_bytes()
+            return state
+
+    def import_state(self, state: dict) -> None:
+        """Replace everything with an exported state (the HNSW graph is rebuilt if it was not saved)."""
+        with self._lock:
+            n = len(state["alive"])
+            cap = max(1024, n)
+            self._vecs = _grow(np.asarray(state["vecs"], dtype=np.float32).reshape(n, self.dim), cap)
+            self._alive = _grow(np.asarray(state["alive"], dtype=bool), cap)
+            self._row_doc = _grow(np.asarray(state["row_doc"], dtype=np.int32), cap)
+            self._row_section = _grow(np.asarray(state["row_section"], dtype=np.int64), cap)
+            self._anchors = list(state["anchors"])
+            self._n = n
+            self._docs, self._by_ordinal = {}, []
+            for ordinal, d in enumerate(state["docs"]):
+                meta = None if d is None else DocMeta(d["id"], kind=d["kind"], tags=frozenset(d["tags"]),
+                                                      status=d["status"], rows=list(d["rows"]), ordinal=ordinal)
+                self._by_ordinal.append(meta)
+                if meta is not None:
+                    self._docs[meta.id] = meta
+            self._ann = None
+            live = int(self._alive[:n].sum())
+            if state.get("ann") and self.backend == "hnswlib" and live > self.approximate_above:
+                import tempfile
+                from pathlib import Path
+
+                import hnswlib
+
+                with tempfile.TemporaryDirectory() as tmp:
+                    path = Path(tmp) / "ann.bin"
+                    path.write_bytes(state["ann"])
+                    ann = hnswlib.Index(space="ip", dim=self.dim)
+                    ann.load_index(str(path), max_elements=max(2 * live, 1024))
+                ann.set_ef(self.ef_search)
+                self._ann = ann
+            else:
+                self._maybe_rebuild()
+
     # ---- search ----------------------------------------------------------------
     def search(self, query: np.ndarray, k: int = 10, scope: Scope | None = None,
                min_score: float | None = None, exact: bool = False) -> list[Hit]:

@@ -9,7 +9,7 @@ from freshgate import db
 from freshgate.freshness.transitions import sweep_once
 
 if TYPE_CHECKING:
-    from freshgate.app import Runtime
+    from freshgate.runtime import Runtime
 
 
 def sweep(rt: "Runtime", now: datetime) -> dict:

@@ -47,6 +47,7 @@ class Facts:
     expires: date | datetime | None = None
     changed_at: datetime | None = None
     fetch_failures: int = 0
+    owner_known: bool = True  # declared with a contact (an owners file or the front matter)
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,9 @@ def evaluate(
         add(Reason("no_owner", "no owner", "orphaned"))
     elif not facts.owner_active:
         add(Reason("owner_inactive", "the owner is inactive", "orphaned"))
+    elif not facts.owner_known:
+        add(Reason("owner_unknown", "the owner is unknown: no owners file declares it and it has no contact",
+                   "orphaned"))
     if facts.fetch_failures >= unreachable_after:
         add(Reason("unreachable", f"remote source failed the last {facts.fetch_failures} fetches", "unreachable"))
     if due_at is None:

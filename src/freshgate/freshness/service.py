@@ -104,7 +104,10 @@ class _Sweep:
         if self.text:
             self.changed = {k: v.astimezone(_UTC).replace(tzinfo=None) for k, v in self.changed.items()}
         self.source_state: dict[str, str] = {}
-        self.active: dict[str, bool] = dict(session.connection().execute(select(Owner.id, Owner.active)).all())
+        # "Owned" = an active owner someone can be asked (with a contact, unless the rule is off).
+        self.active: dict[str, bool] = {
+            oid: bool(active) and (bool(contact) or not cfg.owner_contact_required)
+            for oid, active, contact in session.connection().execute(select(Owner.id, Owner.active, Owner.contact))}
         self.successors: dict[str, str | None] = {}
 
     def states(self, full: bool = False) -> Iterator[tuple]:

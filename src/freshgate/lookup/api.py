@@ -1,4 +1,4 @@
-"""REST routes of the lookup: POST /v1/lookup, receipts, unanswered topics; MCP at /mcp."""
+"""REST routes of the lookup: POST /v1/lookup, receipts, unanswered topics."""
 
 from __future__ import annotations
 
@@ -7,19 +7,21 @@ import time
 from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
+from freshgate.auth.deps import Caller, current_principal
 from freshgate.deps import get_session
-from freshgate.errors import Unavailable
+from freshgate.errors import NotFound, Unavailable
+from freshgate.problems import PROBLEM_RESPONSES
 from freshgate.lookup.decide import decide
 from freshgate.lookup.schemas import LookupIn, LookupOut, ReasonOut, ReceiptOut, UnansweredOut
 from freshgate.lookup.service import LookupService
 from freshgate.registry.service import RegistryService
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/v1", tags=["lookup"])
+router = APIRouter(prefix="/v1", tags=["lookup"], responses=PROBLEM_RESPONSES)
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
@@ -32,7 +34,15 @@ def service_for(rt, session: Session) -> LookupService:
 
 
 def _svc(request: Request, session: SessionDep) -> LookupService:
-    return service_for(request.app.state.runtime, session)
+    svc = service_for(request.app.state.runtime, session)
+    p = current_principal(request)
+    svc.principal = p.id if p else None
+    return svc
+
+
+def _own(caller) -> str | None:
+    """Receipts an agent or owner may read: its own (operators: everyone's)."""
+    return None if caller.is_operator else caller.id
 
 
 Svc = Annotated[LookupService, Depends(_svc)]
@@ -63,19 +73,40 @@ def lookup(body: LookupIn, svc: Svc, response: Response):
 
 
 @router.get("/receipts", response_model=list[ReceiptOut])
-def list_receipts(svc: Svc, document: str | None = Query(None, description="Only receipts that relied on this document."),
-                  limit: int = Query(100, ge=1, le=1000)):
-    """Decision receipts, newest first; with `document`, those that relied on it (impact of a bad document)."""
+def list_receipts(svc: Svc, caller: Caller, limit: int = Query(100, ge=1, le=1000),
+                  document: str | None = Query(None, max_length=200,
+                                               description="Only receipts that relied on this document.")):
+    """Decision receipts, newest first (an agent sees its own); with `document`, those that relied on it."""
     from freshgate.lookup.receipts import recent_receipts
 
-    rows = svc.receipts_for(document, limit) if document else recent_receipts(svc.session, limit)
-    return [ReceiptOut.model_validate(r, from_attributes=True) for r in rows]
+    mine = _own(caller)
+    rows = (svc.receipts_for(document, limit, principal=mine) if document
+            else recent_receipts(svc.session, limit, principal=mine))
+    out = [ReceiptOut.model_validate(r, from_attributes=True) for r in rows]
+    if document:  # the impact list covers the actions the document governed too
+        out = sorted(out + _action_receipts(svc.session, caller, document, limit), key=lambda r: r.at,
+                     reverse=True)[:limit]
+    return out
+
+
+def _action_receipts(session: Session, caller, document: str, limit: int) -> list[ReceiptOut]:
+    from freshgate.actions.api import receipts_visible
+
+    out = []
+    for a in receipts_visible(session, caller, document=document, limit=limit):
+        out.append(ReceiptOut(id=a.id, at=a.at, query=a.intent or a.tool, risk=a.risk, scope=None, decision=a.decision,
+                              reasons=a.reasons, citations=a.documents, kind="action", principal=a.principal,
+                              action={"tool": a.tool, "parameters": a.parameters, "lane": a.lane, "rules": a.rules}))
+    return out
 
 
 @router.get("/receipts/{receipt_id}", response_model=ReceiptOut)
-def get_receipt(receipt_id: str, svc: Svc):
-    """One decision receipt: query, decision, reasons and the exact versions relied on."""
-    return ReceiptOut.model_validate(svc.receipt(receipt_id), from_attributes=True)
+def get_receipt(receipt_id: Annotated[str, Path(max_length=64)], svc: Svc, caller: Caller):
+    """One decision receipt: query, decision, reasons and the exact versions relied on (agents: their own)."""
+    r = svc.receipt(receipt_id)
+    if _own(caller) not in (None, r.principal):
+        raise NotFound(f"no receipt with id {receipt_id!r}")
+    return ReceiptOut.model_validate(r, from_attributes=True)
 
 
 @router.get("/unanswered", response_model=list[UnansweredOut])
@@ -85,11 +116,7 @@ def list_unanswered(svc: Svc, limit: int = Query(100, ge=1, le=1000)):
 
 
 def include(app: FastAPI) -> None:
-    """Mount the lookup routes and the MCP endpoint; warm the model and index up at start."""
-    from freshgate.mcp.server import build_server, http_app
-
-    mcp_server = build_server(lambda: app.state.runtime)
-    app.router.add_route("/mcp", http_app(mcp_server), include_in_schema=False)
+    """Mount the lookup routes; warm the model and index up at start."""
 
     @asynccontextmanager
     async def lifespan(_app):
@@ -97,8 +124,13 @@ def include(app: FastAPI) -> None:
         engine = rt.extras.get("lookup")
         if engine is not None and rt.settings.lookup.warm_up:
             engine.start_warm_up()
-        async with mcp_server.session_manager.run():
+        from freshgate.lookup.wiring import follow
+
+        stop_following = follow(rt)  # every committed change, from any process, reaches this index
+        try:
             yield
+        finally:
+            stop_following()
 
     lookup_router = APIRouter(lifespan=lifespan)
     lookup_router.include_router(router)

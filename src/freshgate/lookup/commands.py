@@ -80,9 +80,15 @@ def mcp():
     from freshgate.mcp.server import run_stdio
 
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)  # stdout carries the protocol
+    from freshgate.lookup.wiring import follow
+
     with _runtime() as rt:
         rt.extras["lookup"].warm_up()
-        run_stdio(rt)
+        stop_following = follow(rt)  # changes committed by other processes reach this index
+        try:
+            run_stdio(rt)
+        finally:
+            stop_following()
 
 
 def unanswered(limit: int = typer.Option(50, help="Topics at most.")):

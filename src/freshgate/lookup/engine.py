@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,9 +30,34 @@ class NotReady(RuntimeError):
 def default_embedder(settings: Settings) -> Embedder:
     """The configured sentence-transformers embedder on the configured backend (lazy: nothing loads here)."""
     e = settings.embedding
+    if e.kind == "hashing":
+        from freshgate.embeddings.embedder import HashingEmbedder
+
+        return HashingEmbedder()
     return SentenceTransformerEmbedder(e.model_path, batch_size=e.batch_size,
                                        expected_sha256=None if not e.verify_sha256 else _pinned(),
                                        backend=e.backend, cache_dir=e.cache_dir, threads=e.threads)
+
+
+def snapshot_location(settings: Settings, engine, embedder) -> tuple[Path | None, str]:
+    """(snapshot file or None when disabled, fingerprint of the database URL and the embedder)."""
+    import hashlib
+
+    url = engine.url.render_as_string(hide_password=True) if engine is not None else settings.database_url
+    fingerprint = hashlib.sha256(f"{url}|{getattr(embedder, 'name', type(embedder).__name__)}|{embedder.dim}"
+                                 .encode()).hexdigest()
+    where = settings.feed.snapshot_dir
+    if where == "":
+        return None, fingerprint
+    if where is None:
+        db_file = engine.url.database if engine is not None and engine.url.get_backend_name() == "sqlite" else None
+        if db_file and db_file != ":memory:":
+            base = Path(db_file).resolve().parent / ".freshgate-index"
+        else:
+            base = Path.home() / ".cache" / "freshgate" / "index"
+    else:
+        base = Path(where)
+    return base / f"index-{fingerprint[:16]}.fgidx", fingerprint
 
 
 def _pinned() -> str:
@@ -52,11 +78,17 @@ class LookupEngine:
                                  backend=lk.ann_backend, ef_search=lk.ef_search)
         self.indexer = SectionIndexer(self.embedder, self.index, batch_size=settings.embedding.batch_size,
                                       embed=settings.embedding.enabled)
+        self._locate_snapshot()
         self.index_error: str | None = None
         self.batcher = self._batcher()
         self._ready = threading.Event()
         self._warm_lock = threading.Lock()
         self._thread: threading.Thread | None = None
+
+    def _locate_snapshot(self) -> None:
+        """Where this process's index snapshot lives, and what it must match (database and embedder)."""
+        self.indexer.snapshot_path, self.indexer.fingerprint = snapshot_location(self.settings, self.engine,
+                                                                                 self.embedder)
 
     # ---- readiness ---------------------------------------------------------------
     def model_status(self) -> str:
@@ -77,7 +109,11 @@ class LookupEngine:
 
     def health(self) -> dict[str, Any]:
         """Readiness for /healthz."""
+        ix = self.indexer
         return {"model": self.model_status(), "index": self.index_status(), "sections_indexed": len(self.index),
+                "index_source": ix.build_source, "index_watermark": ix.watermark,
+                "snapshot": str(ix.snapshot_path) if ix.snapshot_path else None, "snapshot_bytes": ix.snapshot_bytes,
+                "snapshot_refused": ix.snapshot_error,
                 "approximate": self.index.approximate,
                 "embedding_backend": self.backend(),
                 "batch_queries": self.batcher is not None,
@@ -107,6 +143,9 @@ class LookupEngine:
                         load()
             except EmbedderUnavailable as exc:
                 log.error("embedding model unavailable: %s", exc)
+            if self._fingerprint_refused():
+                self._ready.set()
+                return
             try:
                 n = self.indexer.build(self.engine)
                 self.index_error = None
@@ -116,6 +155,17 @@ class LookupEngine:
                 log.exception("lookup index build failed")
             finally:
                 self._ready.set()
+
+    def _fingerprint_refused(self) -> bool:
+        """Refuse stored vectors made by another model (fail safe: lookups stop, /healthz says why)."""
+        from freshgate.embeddings.fingerprint import check
+
+        why = check(self.engine, getattr(self.embedder, "fingerprint", None), getattr(self.embedder, "name", ""))
+        if why:
+            self.index_error = why
+            self.indexer.embed = False  # nor store new vectors of this model next to the old ones
+            log.error("%s", why)
+        return why is not None
 
     def start_warm_up(self) -> None:
         """Warm up in a background thread (server start-up)."""
@@ -163,3 +213,5 @@ class LookupEngine:
                                                       backend=lk.ann_backend, ef_search=lk.ef_search)
         self._ready.clear()
         self._thread = None
+        self.indexer.watermark = None
+        self._locate_snapshot()

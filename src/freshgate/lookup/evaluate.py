@@ -75,7 +75,7 @@ def _markdown(doc: dict, now: datetime) -> bytes:
 def run(tasks_path: Path, embedder, settings: Settings | None = None,
         progress: Callable[[int, int], None] | None = None, limit: int | None = None) -> EvalReport:
     """Run every task of a JSONL file; returns the report."""
-    from freshgate.app import build_runtime
+    from freshgate.runtime import build_runtime
     from freshgate.lookup.api import service_for
     from freshgate.lookup.schemas import LookupIn
     from freshgate.registry.service import RegistryService

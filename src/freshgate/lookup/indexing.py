@@ -79,6 +79,14 @@ class SectionIndexer:
         self.last_error: str | None = None
         self._build_lock = threading.Lock()
         self._touched: set[str] | None = None  # documents changed while a build runs
+        # Serialises index writes (commit hook, feed, build) so a stale read never lands after a newer one.
+        self._apply_lock = threading.RLock()
+        self.watermark: int | None = None  # id of the newest change-log entry the index reflects
+        self.snapshot_path = None  # pathlib.Path of the index snapshot; None = no snapshot
+        self.fingerprint = ""  # which database and embedder the snapshot belongs to
+        self.snapshot_error: str | None = None
+        self.snapshot_bytes: int | None = None
+        self.build_source: str | None = None  # snapshot | rebuilt
 
     # ---- registry listener ---------------------------------------------------------
     def __call__(self, session: Session, change: Change) -> None:
@@ -124,32 +132,81 @@ class SectionIndexer:
 
     def _after_commit(self, session: Session) -> None:
         for batch in session.info.pop(_APPLY, []):
-            self.apply(batch)
+            self.apply(batch)  # read-your-writes in this process; other processes follow the feed
 
     def apply(self, batch: list[tuple]) -> None:
-        """Apply committed changes to the index."""
-        for op, doc_id, meta, rows in batch:
-            if self._touched is not None:
-                self._touched.add(doc_id)
-            if op == "remove":
-                self.index.remove_document(doc_id)
-            elif op == "replace":
-                self.index.replace_document(meta, rows)
-            else:
-                self.index.update_meta(doc_id, kind=meta.kind, tags=meta.tags, status=meta.status)
+        """Apply committed changes to the index: the one path every index update takes (commit hook,
+        change feed, build), so another index kept next to the vector index hooks in here."""
+        with self._apply_lock:
+            for op, doc_id, meta, rows in batch:
+                if self._touched is not None:
+                    self._touched.add(doc_id)
+                if op == "remove":
+                    self.index.remove_document(doc_id)
+                elif op == "replace":
+                    self.index.replace_document(meta, rows)
+                else:
+                    self.index.update_meta(doc_id, kind=meta.kind, tags=meta.tags, status=meta.status)
+
+    # ---- change feed ---------------------------------------------------------------
+    def apply_feed(self, engine, changes: list) -> None:
+        """Bring the changed documents of feed entries up to date from the database (idempotent)."""
+        if not self.index.ready:
+            return
+        self._refresh(engine, [c.document_id for c in changes if c.document_id])
+
+    def _refresh(self, engine, doc_ids: list[str]) -> None:
+        """Reload these documents from the database into the index."""
+        doc_ids = list(dict.fromkeys(doc_ids))
+        for start in range(0, len(doc_ids), 500):
+            chunk = doc_ids[start:start + 500]
+            if self.embed and self.active:
+                self._embed_missing(engine, chunk)
+            with self._apply_lock:
+                self.apply(self._load(engine, chunk))
+
+    def _embed_missing(self, engine, doc_ids: list[str]) -> None:
+        """Embed sections another process stored without embeddings (e.g. `sync --no-embed`); announce them."""
+        from freshgate.feed import service as feed
+
+        try:
+            with Session(engine, expire_on_commit=False) as session:
+                n = embed_pending(session, self.embedder, doc_ids, self.batch_size)
+                if n:
+                    for doc_id in doc_ids:
+                        feed.record(session, doc_id, "embedded")
+                    session.commit()
+                    log.info("embedded %d section(s) of %d changed document(s)", n, len(doc_ids))
+        except EmbedderUnavailable as exc:
+            self.last_error = str(exc)
+        except Exception as exc:  # noqa: BLE001 - e.g. the sections changed meanwhile: their own change follows
+            log.info("embedding changed sections deferred: %s", exc)
+
+    def _load(self, engine, doc_ids: list[str]) -> list[tuple]:
+        with Session(engine) as session:
+            docs = {d.id: d for d in session.exec(select(Document).where(Document.id.in_(doc_ids))).all()}
+            q = select(Section.id, Section.document_id, Section.anchor, Section.embedding).where(
+                Section.document_id.in_(doc_ids), Section.embedding.is_not(None)).order_by(Section.position)
+            by_doc: dict[str, list] = {}
+            for sid, doc_id, anchor, blob in session.exec(q):
+                by_doc.setdefault(doc_id, []).append((sid, anchor, from_blob(blob)))
+        return [("remove", d, None, None) if d not in docs else ("replace", d, _meta(docs[d]), by_doc.get(d, []))
+                for d in doc_ids]
 
     # ---- start-up ------------------------------------------------------------------
     def build(self, engine) -> int:
-        """Embed what is missing, then load every stored embedding into the index; returns sections."""
+        """Make the index ready: from the snapshot caught up from the feed when a valid one exists,
+        else from every stored embedding (then a snapshot is written); returns sections."""
+        from freshgate.feed import service as feed
+
         with self._build_lock:
             self._touched = set()
             try:
-                if self.embed:
-                    with Session(engine, expire_on_commit=False) as session:
-                        n = embed_pending(session, self.embedder, None, self.batch_size)
-                        session.commit()
-                        if n:
-                            log.info("embedded %d section(s) that had no embedding", n)
+                if self._from_snapshot(engine):
+                    return len(self.index)
+                with engine.connect() as conn:
+                    watermark = feed.latest_id(conn)  # before reading: later changes are replayed from the feed
+                self._embed_all_missing(engine)
                 with Session(engine) as session:
                     docs = {d.id: d for d in session.exec(select(Document)).all()}
                     q = select(Section.id, Section.document_id, Section.anchor, Section.embedding)
@@ -158,8 +215,98 @@ class SectionIndexer:
                         by_doc.setdefault(doc_id, []).append((sid, anchor, from_blob(blob)))
                 self.index.bulk_replace((_meta(doc), by_doc.get(doc_id, [])) for doc_id, doc in docs.items()
                                         if doc_id not in self._touched)
+                self.watermark = watermark
                 self.index.ready = True
-                return len(self.index)
+                self.build_source = "rebuilt"
             finally:
                 self._touched = None
+        self.save_snapshot(engine)
+        return len(self.index)
 
+    def _embed_all_missing(self, engine) -> list[str]:
+        """Embed every section stored without an embedding; announce them on the feed; their documents."""
+        if not self.embed:
+            return []
+        from freshgate.feed import service as feed
+
+        with Session(engine, expire_on_commit=False) as session:
+            ids = list(session.exec(select(Section.document_id).where(Section.embedding.is_(None)).distinct()))
+            if not ids:
+                return []
+            n = embed_pending(session, self.embedder, ids, self.batch_size)
+            for doc_id in ids:
+                feed.record(session, doc_id, "embedded")
+            session.commit()
+        log.info("embedded %d section(s) that had no embedding", n)
+        return ids
+
+    # ---- snapshot --------------------------------------------------------------------
+    def _from_snapshot(self, engine) -> bool:
+        """Load the snapshot and catch up from the feed; False (rebuild) when there is none or it is refused."""
+        if self.snapshot_path is None:
+            return False
+        from freshgate.embeddings import snapshot
+        from freshgate.feed import service as feed
+
+        if not self.snapshot_path.exists():
+            log.info("no index snapshot at %s: building the index", self.snapshot_path)
+            return False
+        try:
+            with engine.connect() as conn:
+                loaded = snapshot.load(self.index, self.snapshot_path, fingerprint=self.fingerprint,
+                                       check=lambda wm, at: _same_history(conn, wm, at))
+        except snapshot.SnapshotInvalid as exc:
+            log.warning("index snapshot %s refused (%s): rebuilding", self.snapshot_path, exc)
+            self.snapshot_error = str(exc)
+            self.index.import_state({"vecs": [], "alive": [], "row_doc": [], "row_section": [], "anchors": [],
+                                     "docs": []})
+            return False
+        self.watermark = loaded.watermark
+        self.index.ready = True  # the feed replay below goes through the ordinary path
+        with engine.connect() as conn:
+            behind = 0
+            while True:
+                changes = feed.changes_since(conn, self.watermark)
+                if not changes:
+                    break
+                self._refresh(engine, [c.document_id for c in changes if c.document_id])
+                self.watermark = changes[-1].id
+                behind += len(changes)
+        missing = self._embed_all_missing(engine)
+        if missing:
+            self._refresh(engine, missing)
+        self.build_source = "snapshot"
+        log.info("index loaded from snapshot %s (%d sections, watermark %d) and caught up %d change(s)",
+                 self.snapshot_path, loaded.sections, loaded.watermark, behind)
+        return True
+
+    def save_snapshot(self, engine) -> int | None:
+        """Write the index and its watermark to the snapshot file (atomic); its size, or None."""
+        if self.snapshot_path is None or not self.index.ready or self.watermark is None:
+            return None
+        from freshgate.embeddings import snapshot
+        from freshgate.feed import service as feed
+
+        try:
+            with self._apply_lock:  # the index and its watermark as one consistent pair
+                wm = self.watermark
+                with engine.connect() as conn:
+                    at = feed.created_at(conn, wm) if wm else None
+                size = snapshot.save(self.index, self.snapshot_path, watermark=wm, fingerprint=self.fingerprint,
+                                     watermark_at=at.isoformat() if at else None)
+            self.snapshot_bytes = size
+            log.info("index snapshot written: %s (%.1f MB, watermark %d)", self.snapshot_path, size / 1e6, wm)
+            return size
+        except Exception as exc:  # noqa: BLE001 - a snapshot only speeds up the next start
+            log.warning("index snapshot not written to %s: %s", self.snapshot_path, exc)
+            return None
+
+
+def _same_history(conn, watermark: int, at: str | None) -> bool:
+    """The snapshot's watermark names the same change in this database (not a recreated one)."""
+    from freshgate.feed import service as feed
+
+    if watermark == 0:
+        return True
+    created = feed.created_at(conn, watermark)
+    return created is not None and at is not None and created.isoformat()[:19] == at[:19]

@@ -23,6 +23,7 @@ class LookupReceipt(SQLModel, table=True):
     reasons: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     # [{document_id, version, anchor, state, score, lane}] exactly as relied on.
     citations: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    principal: Optional[str] = Field(default=None, max_length=200, index=True)  # who asked (auth principal id)
 
 
 class ReceiptDocument(SQLModel, table=True):

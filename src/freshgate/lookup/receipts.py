@@ -22,12 +22,13 @@ def new_receipt_id() -> str:
 
 
 def record_receipt(session: Session, *, receipt_id: str, at: datetime, query: str, risk: str,
-                   scope: dict[str, Any] | None, decision: str, reasons: list[dict], citations: list[dict]) -> str:
+                   scope: dict[str, Any] | None, decision: str, reasons: list[dict], citations: list[dict],
+                   principal: str | None = None) -> str:
     """Store one receipt and its links to the exact document versions cited; flushes nothing else."""
     # Core INSERTs (no ORM unit of work): a receipt costs two statements, not a flush.
     session.execute(insert(LookupReceipt).values(
         id=receipt_id, at=at, query=query, risk=risk, scope=scope, decision=decision, reasons=reasons,
-        citations=citations))
+        citations=citations, principal=principal))
     links = {c["document_id"]: c["version"] for c in citations}
     if links:
         session.execute(insert(ReceiptDocument), [
@@ -36,11 +37,13 @@ def record_receipt(session: Session, *, receipt_id: str, at: datetime, query: st
     return receipt_id
 
 
-def receipts_for(session: Session, document_id: str, limit: int = 100, since: datetime | None = None
-                 ) -> list[LookupReceipt]:
-    """Receipts that relied on a document, newest first."""
+def receipts_for(session: Session, document_id: str, limit: int = 100, since: datetime | None = None,
+                 principal: str | None = None) -> list[LookupReceipt]:
+    """Receipts that relied on a document, newest first (only one principal's when given)."""
     q = (select(LookupReceipt).join(ReceiptDocument, ReceiptDocument.receipt_id == LookupReceipt.id)
          .where(ReceiptDocument.document_id == document_id))
+    if principal is not None:
+        q = q.where(LookupReceipt.principal == principal)
     if since is not None:
         q = q.where(LookupReceipt.at >= since)
     return list(session.exec(q.order_by(LookupReceipt.at.desc(), LookupReceipt.id).limit(limit)).all())
@@ -55,9 +58,12 @@ def reliance(session: Session, since: datetime) -> dict[str, tuple[int, int]]:
     return {d: (int(n), int(s or 0)) for d, n, s in session.exec(q).all()}
 
 
-def recent_receipts(session: Session, limit: int = 100) -> list[LookupReceipt]:
-    """The most recent receipts."""
-    return list(session.exec(select(LookupReceipt).order_by(LookupReceipt.at.desc()).limit(limit)).all())
+def recent_receipts(session: Session, limit: int = 100, principal: str | None = None) -> list[LookupReceipt]:
+    """The most recent receipts (only one principal's when given)."""
+    q = select(LookupReceipt)
+    if principal is not None:
+        q = q.where(LookupReceipt.principal == principal)
+    return list(session.exec(q.order_by(LookupReceipt.at.desc()).limit(limit)).all())
 
 
 def get_receipt(session: Session, receipt_id: str) -> LookupReceipt:

@@ -7,8 +7,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from freshgate.strict import StrictIn
 
-class ScopeIn(BaseModel):
+
+class ScopeIn(StrictIn):
     """Restrict a lookup to some documents (all lists optional; empty = no restriction)."""
 
     ids: list[str] = Field(default_factory=list, max_length=500, description="Only these document ids.")
@@ -16,7 +18,7 @@ class ScopeIn(BaseModel):
     kinds: list[Literal["source", "sop"]] = Field(default_factory=list, description="Only sources or SOP cards.")
 
 
-class LookupIn(BaseModel):
+class LookupIn(StrictIn):
     """A question or intended action to check before answering or acting."""
 
     query: str = Field(min_length=1, max_length=4000, description="The question or intended action, in words.")
@@ -59,6 +61,7 @@ class AskOut(BaseModel):
     owner: str | None = None
     contact: str | None = None
     question: str | None = None
+    note: str | None = Field(None, description="Why the question goes to the operators instead of the document's owner.")
 
 
 class LookupOut(BaseModel):
@@ -74,16 +77,20 @@ class LookupOut(BaseModel):
 
 
 class ReceiptOut(BaseModel):
-    """A stored decision receipt."""
+    """A stored decision receipt (a lookup, or an action check: then `action` holds tool, parameters and rules)."""
 
     id: str
     at: datetime
     query: str
-    risk: str
+    risk: Literal["low", "high"]
     scope: dict[str, Any] | None
-    decision: str
+    # an action check may also answer needs_approval or forbidden (actions/decide.py)
+    decision: Literal["proceed", "caution", "stop_and_ask", "needs_approval", "forbidden"]
     reasons: list[dict[str, Any]]
     citations: list[dict[str, Any]]
+    kind: Literal["lookup", "action"] = "lookup"
+    action: dict[str, Any] | None = None
+    principal: str | None = Field(None, description="Who asked: the principal id (key:<id>, proxy:<user>, local:...).")
 
 
 class UnansweredOut(BaseModel):

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any, Callable
 
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from freshgate.embeddings.index import Scope
 from freshgate.errors import NotFound
@@ -58,6 +58,7 @@ class LookupService:
         self.clock = clock or registry.ctx.clock
         self.settings = engine.settings.lookup
         self.timings: dict[str, float] = {}  # phase -> ms of the last lookup (Server-Timing header)
+        self.principal: str | None = None  # who asks (auth principal id), recorded on receipts
 
     # ---- the lookup ------------------------------------------------------------
     def lookup(self, req: LookupIn) -> LookupOut:
@@ -94,7 +95,7 @@ class LookupService:
                 reasons=[{"code": r.code, "message": r.message, "item": r.item} for r in decision.reasons],
                 citations=[{"document_id": c.document_id, "version": c.version, "anchor": c.anchor,
                             "state": c.state, "score": round(c.score, 4), "lane": c.lane,
-                            "substituted_for": c.substituted_for} for c in citations])
+                            "substituted_for": c.substituted_for} for c in citations], principal=self.principal)
         except SQLAlchemyError as exc:
             log.error("lookup receipt not recorded: %s", exc)
             self.session.rollback()
@@ -110,8 +111,21 @@ class LookupService:
             citations=citations, conflicts=conflicts,
             ask=self._ask(req.query, decision, citations, conflicts), receipt_id=receipt_id, evaluated_at=now)
 
+    def _current(self, hits) -> dict[int, Section]:
+        """The hits' sections as the database has them now, in one query; a hit whose section is gone
+        (or whose id now names another section) is left out, so no lookup cites a removed section,
+        even while this process's index lags behind another process's commit."""
+        ids = list({h.section_id for h in hits})
+        if not ids:
+            return {}
+        rows = self.session.exec(select(Section).where(Section.id.in_(ids))).all()
+        want = {h.section_id: (h.document_id, h.anchor) for h in hits}
+        return {s.id: s for s in rows if want.get(s.id) == (s.document_id, s.anchor)}
+
     def _gather(self, req: LookupIn, vector, hits, top_k: int):
-        above = [h for h in hits if h.score >= self.settings.relevance_threshold]
+        hits = [h for h in hits if h.score >= self.settings.relevance_threshold]
+        current = self._current(hits)
+        above = [h for h in hits if h.section_id in current]
         relevant = above
         if relevant:
             floor = relevant[0].score - self.settings.relevance_margin
@@ -134,6 +148,8 @@ class LookupService:
                 if succ.id in top_docs or succ.id in cited_ids:
                     continue  # its successor is cited on its own merit
                 sh = self.engine.index.search(vector, 1, Scope.of(ids=[succ.id]))
+                current.update(self._current(sh))
+                sh = [h for h in sh if h.section_id in current]
                 if sh:
                     doc, hit, substituted_for = succ, sh[0], doc_id
             if doc.id in cited_ids:
@@ -157,7 +173,7 @@ class LookupService:
         for doc, hit, substituted_for in chosen:
             lane_applies = doc.kind == "sop" and hit.score >= max(best_sop - self.settings.lane_margin, lane_floor)
             fr = fresh[doc.id]
-            sec = self.session.get(Section, hit.section_id)
+            sec = current.get(hit.section_id)
             detail = fr.reasons[0].message if fr.reasons else ""
             citations.append(CitationOut(
                 document_id=doc.id, title=doc.title, kind=doc.kind, version=sec.version if sec else doc.version,
@@ -247,19 +263,36 @@ class LookupService:
             dated = next((c for c in conflicts if c.get("older_document") in by_id), None)
             if dated:
                 target, newer = by_id[dated["older_document"]], dated[dated["newer"]]["cite"]
-        owner_id, contact = (target.owner if target else None), None
+        owner_id, contact, note = (target.owner if target else None), None, None
         if owner_id:
             try:
-                contact = self.registry.owner(owner_id).contact or None
-            except (NotFound, SQLAlchemyError):
-                contact = None
-        return AskOut(owner=owner_id, contact=contact, question=suggest(query, decision, target, newer))
+                owner = self.registry.owner(owner_id)
+                contact = owner.contact or None
+                if not owner.active:
+                    note = f"the owner {owner_id} is deactivated"
+                elif not contact:
+                    note = f"the owner {owner_id} is unknown (no contact)"
+            except NotFound:
+                note = f"the owner {owner_id} is not registered"
+            except SQLAlchemyError:
+                note = "the owner could not be looked up"
+        question = suggest(query, decision, target, newer)
+        if note is not None:
+            # Never point an agent at someone who cannot answer: the operators can.
+            owner_id, contact = "operators", self.operators_contact()
+            note += "; ask the operators instead"
+        return AskOut(owner=owner_id, contact=contact, question=question, note=note)
+
+    def operators_contact(self) -> str | None:
+        """The operators' contact: `lookup.operators_contact`, else the operators' e-mail addresses."""
+        s = self.engine.settings
+        return s.lookup.operators_contact or (", ".join(s.notify.operator_emails) or None)
 
     # ---- reads ------------------------------------------------------------------
-    def receipts_for(self, document_id: str, limit: int = 100):
+    def receipts_for(self, document_id: str, limit: int = 100, principal: str | None = None):
         """Receipts that relied on a document (NotFound if the document does not exist)."""
         self.registry.get(document_id)
-        return receipts.receipts_for(self.session, document_id, limit)
+        return receipts.receipts_for(self.session, document_id, limit, principal=principal)
 
     def receipt(self, receipt_id: str):
         """One receipt."""

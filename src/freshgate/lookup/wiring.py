@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 from freshgate.lookup.engine import LookupEngine
 
 
@@ -13,3 +15,29 @@ def wire(rt) -> LookupEngine:
     rt.registry_ctx.listeners.append(lambda session, change: engine.indexer(session, change))
     return engine
 
+
+
+def follow(rt) -> Callable[[], None]:
+    """Follow the change feed in this (serving) process; returns the function that stops it."""
+    from freshgate.feed.tailer import FeedFollower
+
+    engine: LookupEngine | None = rt.extras.get("lookup")
+    if engine is None or not rt.settings.feed.enabled:
+        return lambda: None
+    current = rt.extras.get("feed")
+    if current is not None and current.following:
+        return lambda: None
+    indexer = engine.indexer
+    follower = FeedFollower(
+        rt.engine, lambda changes: indexer.apply_feed(rt.engine, changes),
+        interval=rt.settings.feed.poll_interval, listen=rt.settings.feed.listen,
+        watermark=lambda: indexer.watermark if indexer.index.ready else None,
+        set_watermark=lambda wm: setattr(indexer, "watermark", wm))
+    rt.extras["feed"] = follower
+    follower.start()
+
+    def stop() -> None:
+        follower.stop()
+        indexer.save_snapshot(rt.engine)  # the next start loads it and replays only what came after
+
+    return stop

@@ -11,6 +11,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from freshgate.actions.rules import normalise_tools
 from freshgate.markdown.sections import Section, split_sections
 
 DURATION_UNITS = {"d": 1, "w": 7, "m": 30, "y": 365}
@@ -40,10 +41,28 @@ def _timestamp(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
 
 
+MAX_REASON = 300  # a parse error is one readable line, never the whole hostile input
+
+
+def load_yaml(text: str) -> Any:
+    """Safe YAML without anchors or aliases (`&a` / `*a`): a few hundred bytes of nested aliases expand
+    to gigabytes (the "billion laughs"), and registry files never need them."""
+    try:
+        for token in yaml.scan(text, Loader=_BaseLoader):
+            if isinstance(token, (yaml.AliasToken, yaml.AnchorToken)):
+                line = token.start_mark.line + 1 if token.start_mark is not None else 0
+                raise yaml.YAMLError(f"YAML anchors and aliases (&name / *name) are not allowed in front matter (line {line} of it)")
+    except yaml.MarkedYAMLError:
+        pass  # the load below reports the syntax error with its position
+    return yaml.load(text, Loader=_Loader)
+
+
 class ParseError(Exception):
     """A registry file could not be read; names the file, the field and what is wrong."""
 
     def __init__(self, path: str, field: str | None, reason: str) -> None:
+        if len(reason) > MAX_REASON:
+            reason = reason[:MAX_REASON] + f"… ({len(reason) - MAX_REASON} more characters)"
         self.path, self.field, self.reason = path, field, reason
         where = f"{path}: {field}: " if field else f"{path}: "
         super().__init__(where + reason)
@@ -124,7 +143,8 @@ class FrontMatter(BaseModel):
     successor: str | None = None
     lane: Literal["automatic", "approval", "forbidden"] | None = None
     sources: list[str] = Field(default_factory=list)
-    tools: list[str] = Field(default_factory=list)
+    # Tool names, or tool rules with conditions, lane, owner, log and rollback (see actions/rules.py).
+    tools: list[Any] = Field(default_factory=list)
 
     @field_validator("id", "supersedes", "successor")
     @classmethod
@@ -153,7 +173,12 @@ class FrontMatter(BaseModel):
     def _duration(cls, v: Any) -> int:
         return parse_duration(v)
 
-    @field_validator("tags", "sources", "tools", mode="before")
+    @field_validator("tools", mode="before")
+    @classmethod
+    def _tools(cls, v: Any) -> list[Any]:
+        return normalise_tools(v)
+
+    @field_validator("tags", "sources", mode="before")
     @classmethod
     def _list(cls, v: Any) -> Any:
         if v is None:
@@ -211,7 +236,7 @@ def parse_text(text: str, *, path: str, now: datetime, default_kind: str | None 
     if front is None:
         raise ParseError(path, None, "missing YAML front matter (a block between '---' lines at the top)")
     try:
-        raw = yaml.load(front, Loader=_Loader) or {}
+        raw = load_yaml(front) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 2}" if mark is not None else ""

@@ -3,7 +3,9 @@
 Tools:
 - `freshgate_lookup`: the same input and output as `POST /v1/lookup`.
 - `freshgate_document`: state, owner and next review of one document.
-Over HTTP it is served at `/mcp` by the API (streamable HTTP); `freshgate mcp` serves stdio.
+Over HTTP it is served at `/mcp` by the API (streamable HTTP, an agent key required: the
+policy table in auth/policy.py); `freshgate mcp` serves stdio and acts as the configured local
+principal (`auth.local_principal`, role agent).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Literal
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from sqlmodel import Session
 
@@ -25,8 +27,18 @@ INSTRUCTIONS = ("Call freshgate_lookup with the user's question (or the action y
                 "what is not clean); stop_and_ask (do not answer or act: put `ask.question` to `ask.owner`).")
 
 
-def build_server(get_runtime: Callable[[], Any]) -> MCPServer:
-    """An MCP server answering from the runtime `get_runtime()` returns (resolved per call)."""
+def _principal_id(ctx: Context | None, default: str | None) -> str | None:
+    """The authenticated principal of the HTTP request carrying this call (stdio: `default`)."""
+    try:
+        request = ctx.request_context.request if ctx is not None else None
+    except (ValueError, AttributeError):
+        request = None
+    p = request.scope.get("state", {}).get("principal") if request is not None else None
+    return p.id if p is not None else default
+
+
+def build_server(get_runtime: Callable[[], Any], principal: str | None = None) -> MCPServer:
+    """An MCP server answering from the runtime `get_runtime()` returns; receipts name `principal` (stdio)."""
     server = MCPServer("freshgate", title="Freshgate", version=__version__, instructions=INSTRUCTIONS)
 
     @server.tool(name="freshgate_lookup", title="Check knowledge before answering",
@@ -34,17 +46,21 @@ def build_server(get_runtime: Callable[[], Any]) -> MCPServer:
                              "(proceed | caution | stop_and_ask), reasons, citations (doc#anchor, state, owner), "
                              "conflicts, whom to ask and a receipt id.")
     def freshgate_lookup(query: str, scope: ScopeIn | None = None, risk: Literal["low", "high"] = "low",
-                         top_k: int | None = None) -> dict[str, Any]:
+                         top_k: int | None = None, ctx: Context | None = None) -> dict[str, Any]:
         """Proceed, caution or stop_and_ask for a question or intended action."""
         from freshgate.lookup.api import lookup_and_commit, service_for
 
         rt = get_runtime()
-        body = LookupIn(query=query, scope=scope, risk=risk, top_k=top_k)
         try:
+            body = LookupIn(query=query, scope=scope, risk=risk, top_k=top_k)
             with Session(rt.engine, expire_on_commit=False) as session:
-                return lookup_and_commit(service_for(rt, session), body).model_dump(mode="json")
+                svc = service_for(rt, session)
+                svc.principal = _principal_id(ctx, principal)
+                return lookup_and_commit(svc, body).model_dump(mode="json")
         except FreshgateError as exc:
             raise ToolError(f"{exc.code}: {exc.detail}") from exc
+        except ValueError as exc:  # invalid input (pydantic)
+            raise ToolError(f"invalid: {exc}") from exc
 
     @server.tool(name="freshgate_document", title="State and owner of a document",
                  description="Freshness state, reasons, owner (with contact), last verification and next review "
@@ -67,6 +83,31 @@ def build_server(get_runtime: Callable[[], Any]) -> MCPServer:
                 "next_review": d.next_review.isoformat() if d.next_review else None,
                 "reasons": [r.model_dump() for r in d.reasons]}
 
+    @server.tool(name="freshgate_check_action", title="Check a tool call before making it",
+                 description="Before calling a tool (refund, e-mail, deletion...): returns decision (proceed | caution | "
+                             "needs_approval | forbidden | stop_and_ask) from the SOP card that governs the tool and the "
+                             "freshness of the card and its sources, with reasons, rules, tool owner, rollback, whom to "
+                             "ask and a receipt id. Same input and output as POST /v1/actions/check.")
+    def freshgate_check_action(tool: str, parameters: dict[str, Any] | None = None, intent: str | None = None,
+                               risk: Literal["low", "high"] | None = None, ctx: Context | None = None) -> dict[str, Any]:
+        """proceed, needs_approval, forbidden or stop_and_ask for a tool call."""
+        from pydantic import ValidationError
+
+        from freshgate.actions.api import check_and_commit, service_for
+        from freshgate.actions.schemas import ActionCheckIn
+
+        rt = get_runtime()
+        try:
+            body = ActionCheckIn(tool=tool, parameters=parameters or {}, intent=intent, risk=risk)
+        except ValidationError as exc:
+            raise ToolError(f"invalid: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}") from exc
+        try:
+            with Session(rt.engine, expire_on_commit=False) as session:
+                return check_and_commit(service_for(rt, session), body,
+                                        principal=_principal_id(ctx, principal)).model_dump(mode="json")
+        except FreshgateError as exc:
+            raise ToolError(f"{exc.code}: {exc.detail}") from exc
+
     return server
 
 
@@ -85,6 +126,26 @@ def http_app(server: MCPServer, host: str = "127.0.0.1"):
     return StreamableHTTPASGIApp(server.session_manager)
 
 
+def include(app) -> None:
+    """Mount the MCP endpoint at /mcp on the API (called where the faces are assembled: app.py)."""
+    from contextlib import asynccontextmanager
+
+    from fastapi import APIRouter
+
+    mcp_server = build_server(lambda: app.state.runtime)
+    app.router.add_route("/mcp", http_app(mcp_server), include_in_schema=False)
+
+    @asynccontextmanager
+    async def lifespan(_app):
+        async with mcp_server.session_manager.run():
+            yield
+
+    app.include_router(APIRouter(lifespan=lifespan))
+
+
 def run_stdio(rt) -> None:
-    """Serve MCP over stdin/stdout until the client closes it (logs go to stderr)."""
-    build_server(lambda: rt).run("stdio")
+    """Serve MCP over stdin/stdout as the local principal until the client closes it (logs go to stderr)."""
+    import getpass
+
+    name = rt.settings.auth.local_principal
+    build_server(lambda: rt, principal=f"local:{name}:{getpass.getuser()}"[:200]).run("stdio")

@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from pydantic import Field
 from sqlmodel import Session
 
-from freshgate.deps import etag, get_session, parse_if_match, registry
+from freshgate.auth.deps import Caller, guard
+from freshgate.auth.principal import acting_as
+from freshgate.deps import etag, get_session, if_match_revision, registry
+from freshgate.problems import PROBLEM_RESPONSES, WRITE_RESPONSES
+from freshgate.strict import MAX_INT, DocId, OwnerIdPath, StrictIn
 from freshgate.registry import queries
 from freshgate.registry.schemas import (
-    AuditOut, DocumentDetail, DocumentSummary, OwnerOut, VersionOut, audit_out, owner_out, version_out,
+    AuditOut, DocumentDetail, DocumentSummary, OwnerOut, State, VersionOut, audit_out, owner_out, version_out,
 )
 from freshgate.registry.service import RegistryService
 
-router = APIRouter(prefix="/v1", tags=["registry"])
+router = APIRouter(prefix="/v1", tags=["registry"], responses=PROBLEM_RESPONSES)
 SessionDep = Annotated[Session, Depends(get_session)]
-IfMatch = Annotated[str | None, Header(alias="If-Match", description="Revision from the ETag; stale -> 412")]
+IfMatch = Annotated[str | None, Header(alias="If-Match", description="The ETag (quoted), `*` or a list of ETags "
+                                      "(RFC 9110); none matching -> 412, malformed -> 400")]
 
 
 def _svc(request: Request, session: SessionDep) -> RegistryService:
@@ -28,10 +33,11 @@ def _svc(request: Request, session: SessionDep) -> RegistryService:
 Svc = Annotated[RegistryService, Depends(_svc)]
 
 
-class Actor(BaseModel):
-    """Who does it."""
+class Actor(StrictIn):
+    """Who does it: always the authenticated caller (an operator may name whom they act for)."""
 
-    actor: str = Field("api", min_length=1, max_length=200, description="Person or system acting.")
+    on_behalf_of: str | None = Field(None, min_length=1, max_length=150, description="Operators only: the person "
+                                     "they act for; the audit records both.")
 
 
 class VerifyIn(Actor):
@@ -50,7 +56,7 @@ class ContentIn(Actor):
 class RetireIn(Actor):
     """Retire a document."""
 
-    successor: str | None = None
+    successor: str | None = Field(None, max_length=200)
     reason: str = Field("", max_length=2000)
 
 
@@ -64,8 +70,23 @@ class OwnerIn(Actor):
     """Create or update an owner."""
 
     id: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]*$")
-    name: str = ""
-    contact: str = ""
+    name: str = Field("", max_length=200)
+    contact: str = Field("", max_length=300)
+
+
+def _actor(caller, body: Actor | None) -> str:
+    return acting_as(caller, body.on_behalf_of if body else None)
+
+
+def _rev(svc: RegistryService, doc_id: str, if_match: str | None) -> int | None:
+    return if_match_revision(if_match, svc.get(doc_id).revision)
+
+
+def _owned(svc: RegistryService, doc_id: str, caller) -> None:
+    guard(caller, svc.get(doc_id).owner_id, doc_id)
+
+
+W = {**PROBLEM_RESPONSES, **WRITE_RESPONSES}
 
 
 def _detail(svc: RegistryService, doc_id: str, response: Response) -> DocumentDetail:
@@ -75,20 +96,21 @@ def _detail(svc: RegistryService, doc_id: str, response: Response) -> DocumentDe
 
 
 @router.get("/documents", response_model=list[DocumentSummary])
-def list_documents(svc: Svc, kind: str | None = Query(None, pattern="^(source|sop)$"), state: str | None = None,
-                   owner: str | None = None, tag: str | None = None, due_before: datetime | None = None):
+def list_documents(svc: Svc, kind: Literal["source", "sop"] | None = None, state: State | None = None,
+                   owner: str | None = Query(None, max_length=200), tag: str | None = Query(None, max_length=200),
+                   due_before: datetime | None = None):
     """List sources and SOP cards with their computed state; filter by kind, state, owner, tag, due date."""
     return queries.list_documents(svc, kind=kind, state=state, owner=owner, tag=tag, due_before=due_before)
 
 
 @router.get("/documents/{doc_id}", response_model=DocumentDetail)
-def get_document(doc_id: str, svc: Svc, response: Response):
+def get_document(doc_id: DocId, svc: Svc, response: Response):
     """One document: state, reasons, next review, versions, sections, dependencies and dependents."""
     return _detail(svc, doc_id, response)
 
 
 @router.get("/documents/{doc_id}/versions/{version}", response_model=VersionOut)
-def get_version(doc_id: str, version: int, svc: Svc):
+def get_version(doc_id: DocId, version: Annotated[int, Path(ge=1, le=MAX_INT)], svc: Svc):
     """The content of one version of a document."""
     for v in svc.versions(svc.get(doc_id).id):
         if v.version == version:
@@ -98,50 +120,59 @@ def get_version(doc_id: str, version: int, svc: Svc):
     raise NotFound(f"{doc_id} has no version {version}")
 
 
-@router.post("/documents/{doc_id}/verify", response_model=DocumentDetail)
-def verify(doc_id: str, body: VerifyIn, svc: Svc, response: Response, if_match: IfMatch = None):
+@router.post("/documents/{doc_id}/verify", response_model=DocumentDetail, responses=W)
+def verify(doc_id: DocId, body: VerifyIn, svc: Svc, caller: Caller, response: Response, if_match: IfMatch = None):
     """Renew a document: its owner confirms the content is right as of now."""
-    svc.verify(doc_id, actor=body.actor, if_match=parse_if_match(if_match), note=body.note)
+    _owned(svc, doc_id, caller)
+    svc.verify(doc_id, actor=_actor(caller, body), if_match=_rev(svc, doc_id, if_match), note=body.note)
     svc.session.commit()
     return _detail(svc, doc_id, response)
 
 
-@router.put("/documents/{doc_id}/content", response_model=DocumentDetail)
-def update_content(doc_id: str, body: ContentIn, svc: Svc, response: Response, if_match: IfMatch = None):
+@router.put("/documents/{doc_id}/content", response_model=DocumentDetail, responses=W)
+def update_content(doc_id: DocId, body: ContentIn, svc: Svc, caller: Caller, response: Response,
+                   if_match: IfMatch = None):
     """Replace the content (a new version); it is `changed` until verified."""
-    svc.update_content(doc_id, body.content, actor=body.actor, if_match=parse_if_match(if_match), verify=body.verify)
+    _owned(svc, doc_id, caller)
+    svc.update_content(doc_id, body.content, actor=_actor(caller, body), if_match=_rev(svc, doc_id, if_match),
+                       verify=body.verify)
     svc.session.commit()
     return _detail(svc, doc_id, response)
 
 
-@router.post("/documents/{doc_id}/retire", response_model=DocumentDetail)
-def retire(doc_id: str, body: RetireIn, svc: Svc, response: Response, if_match: IfMatch = None):
+@router.post("/documents/{doc_id}/retire", response_model=DocumentDetail, responses=W)
+def retire(doc_id: DocId, body: RetireIn, svc: Svc, caller: Caller, response: Response, if_match: IfMatch = None):
     """Retire a document, optionally naming an active successor."""
-    svc.retire(doc_id, actor=body.actor, successor=body.successor, if_match=parse_if_match(if_match), reason=body.reason)
+    _owned(svc, doc_id, caller)
+    svc.retire(doc_id, actor=_actor(caller, body), successor=body.successor, if_match=_rev(svc, doc_id, if_match),
+               reason=body.reason)
     svc.session.commit()
     return _detail(svc, doc_id, response)
 
 
-@router.post("/documents/{doc_id}/unretire", response_model=DocumentDetail)
-def unretire(doc_id: str, body: Actor, svc: Svc, response: Response, if_match: IfMatch = None):
+@router.post("/documents/{doc_id}/unretire", response_model=DocumentDetail, responses=W)
+def unretire(doc_id: DocId, svc: Svc, caller: Caller, response: Response, if_match: IfMatch = None,
+             body: Actor | None = None):
     """Bring a retired document back into use."""
-    svc.unretire(doc_id, actor=body.actor, if_match=parse_if_match(if_match))
+    _owned(svc, doc_id, caller)
+    svc.unretire(doc_id, actor=_actor(caller, body), if_match=_rev(svc, doc_id, if_match))
     svc.session.commit()
     return _detail(svc, doc_id, response)
 
 
-@router.post("/documents/{doc_id}/transfer", response_model=DocumentDetail)
-def transfer(doc_id: str, body: TransferIn, svc: Svc, response: Response, if_match: IfMatch = None):
+@router.post("/documents/{doc_id}/transfer", response_model=DocumentDetail, responses=W)
+def transfer(doc_id: DocId, body: TransferIn, svc: Svc, caller: Caller, response: Response, if_match: IfMatch = None):
     """Hand a document over to another active owner."""
-    svc.transfer(doc_id, body.owner, actor=body.actor, if_match=parse_if_match(if_match))
+    _owned(svc, doc_id, caller)
+    svc.transfer(doc_id, body.owner, actor=_actor(caller, body), if_match=_rev(svc, doc_id, if_match))
     svc.session.commit()
     return _detail(svc, doc_id, response)
 
 
 @router.get("/documents/{doc_id}/audit", response_model=list[AuditOut])
-def document_audit(doc_id: str, svc: Svc, limit: int = Query(200, ge=1, le=5000)):
-    """Every recorded change of one document, newest first."""
-    svc.get(doc_id)
+def document_audit(doc_id: DocId, svc: Svc, caller: Caller, limit: int = Query(200, ge=1, le=5000)):
+    """Every recorded change of one document, newest first (its owner, team or an operator)."""
+    _owned(svc, doc_id, caller)
     return [audit_out(e) for e in svc.audit(doc_id, limit)]
 
 
@@ -158,31 +189,31 @@ def owners(svc: Svc):
 
 
 @router.get("/owners/{owner_id}", response_model=OwnerOut)
-def get_owner(owner_id: str, svc: Svc):
+def get_owner(owner_id: OwnerIdPath, svc: Svc):
     """One owner."""
     return owner_out(svc.owner(owner_id))
 
 
-@router.post("/owners", response_model=OwnerOut, status_code=201)
-def create_owner(body: OwnerIn, svc: Svc):
-    """Create an owner (or update their name and contact)."""
-    o = svc.ensure_owner(body.id, body.name, body.contact, actor=body.actor)
+@router.post("/owners", response_model=OwnerOut, status_code=201, responses=W)
+def create_owner(body: OwnerIn, svc: Svc, caller: Caller):
+    """Create an owner (or update their name and contact); operators."""
+    o = svc.ensure_owner(body.id, body.name, body.contact, actor=_actor(caller, body))
     svc.session.commit()
     return owner_out(o)
 
 
-@router.post("/owners/{owner_id}/deactivate", response_model=OwnerOut)
-def deactivate_owner(owner_id: str, body: Actor, svc: Svc):
+@router.post("/owners/{owner_id}/deactivate", response_model=OwnerOut, responses=W)
+def deactivate_owner(owner_id: OwnerIdPath, svc: Svc, caller: Caller, body: Actor | None = None):
     """Mark an owner inactive: their documents become `orphaned` until transferred."""
-    o = svc.set_owner_active(owner_id, False, actor=body.actor)
+    o = svc.set_owner_active(owner_id, False, actor=_actor(caller, body))
     svc.session.commit()
     return owner_out(o)
 
 
-@router.post("/owners/{owner_id}/activate", response_model=OwnerOut)
-def activate_owner(owner_id: str, body: Actor, svc: Svc):
+@router.post("/owners/{owner_id}/activate", response_model=OwnerOut, responses=W)
+def activate_owner(owner_id: OwnerIdPath, svc: Svc, caller: Caller, body: Actor | None = None):
     """Mark an owner active again."""
-    o = svc.set_owner_active(owner_id, True, actor=body.actor)
+    o = svc.set_owner_active(owner_id, True, actor=_actor(caller, body))
     svc.session.commit()
     return owner_out(o)
 

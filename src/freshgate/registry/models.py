@@ -52,6 +52,8 @@ class Document(SQLModel, table=True):
     http_etag: Optional[str] = Field(default=None, max_length=500)
     http_last_modified: Optional[str] = Field(default=None, max_length=100)
     last_fetched_at: Optional[datetime] = Field(default=None)
+    # The synced fields as the file last said them: the base of the three-way file/API merge (registry/sync.py).
+    file_fields: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: datetime
     updated_at: datetime
     # Record revision for optimistic concurrency (the ETag): SQLAlchemy bumps it on every

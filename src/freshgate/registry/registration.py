@@ -18,6 +18,7 @@ from sqlmodel import select
 from freshgate.errors import Conflict
 from freshgate.markdown.parse import ParsedDocument, format_duration
 from freshgate.markdown.sections import split_sections
+from freshgate.registry import merge
 from freshgate.registry.models import AuditEvent, Dependency, Document, DocumentVersion, Owner, Section
 
 
@@ -29,7 +30,7 @@ def snapshot(doc: Any) -> dict[str, Any]:
         "last_verified": doc.last_verified.isoformat() if doc.last_verified else None,
         "verified_by": doc.verified_by, "expires": doc.expires.isoformat() if doc.expires else None,
         "status": doc.status, "successor": doc.successor, "lane": doc.lane, "version": doc.version,
-        "content_hash": doc.content_hash, "tags": list(doc.tags or []),
+        "content_hash": doc.content_hash, "tags": list(doc.tags or []), "tools": list(doc.tools or []),
     }
 
 
@@ -45,6 +46,12 @@ def _fields(parsed: ParsedDocument, owner_id: str) -> dict[str, Any]:
         review_every_days=meta.review_every, expires=parsed.expires.date() if parsed.expires else None,
         tags=list(meta.tags), url=meta.url, supersedes=meta.supersedes, lane=meta.lane, tools=list(meta.tools),
     )
+
+
+# Front-matter fields an action can also change, and the columns each one sets (three-way rule).
+GOVERNED = {"owner": ("owner_id",), "criticality": ("criticality",), "review_every": ("review_every_days",),
+            "expires": ("expires",), "tags": ("tags",)}
+GOVERNED_COLUMNS = tuple(c for cols in GOVERNED.values() for c in cols)
 
 
 def _section_row(doc_id: str, version: int, sec: Any, embedding: bytes | None = None) -> dict[str, Any]:
@@ -90,6 +97,7 @@ class Registration:
                            status=meta.status, successor=meta.successor, last_verified=parsed.last_verified,
                            verified_by=meta.verified_by if parsed.last_verified else None,
                            changed_at=parsed.updated, created_at=now, updated_at=now, **fields)
+            doc.file_fields = merge.base_of(merge.file_values(fm), merge.registry_values(doc), [])
             self.session.add(doc)
             self._new_version(doc, parsed.body, "file", actor, fm, parsed.sections, new_doc=True)
             self._set_dependencies(doc, meta.sources)
@@ -103,24 +111,40 @@ class Registration:
         content_changed = parsed.content_hash != doc.content_hash
         stored_lv = _aware(doc.last_verified)
         declared_lv = parsed.last_verified
-        # A relative date (`-10d`) resolves later on every sync; only a `last_verified` the author
-        # actually rewrote counts as a new verification, or no edit would ever be `changed`.
-        rewritten = meta.last_verified != self._declared_last_verified(doc)
-        reverified = rewritten and declared_lv is not None and (stored_lv is None or declared_lv > stored_lv)
+        # Three-way rule (registry/merge.py): a governed field comes from the file only when the file
+        # changed it since the last sync; otherwise an owner's action through the API/CLI stands.
+        base = doc.file_fields
+        file_now = merge.file_values(fm)
+        registry_then = merge.registry_values(doc)
+        plan = merge.decide(base, None if base else self._declared_front_matter(doc), file_now)
+        for k in GOVERNED_COLUMNS:
+            fields.pop(k)
         for k, v in fields.items():
             setattr(doc, k, v)
+        governed = _fields(parsed, owner.id)
+        for f, columns in GOVERNED.items():
+            if plan[f] == "apply":
+                for k in columns:
+                    setattr(doc, k, governed[k])
+        # A relative date (`-10d`) resolves later on every sync; only a `last_verified` the author
+        # actually rewrote counts as a new verification, or no edit would ever be `changed`.
+        reverified = plan["last_verified"] == "apply" and declared_lv is not None and (
+            stored_lv is None or declared_lv > stored_lv)
+        if plan["last_verified"] == "apply" and (base is not None or reverified):
+            doc.last_verified, doc.verified_by = declared_lv, meta.verified_by if declared_lv else None
         doc.path, doc.file_hash, doc.updated_at = path or doc.path, file_hash or doc.file_hash, now
-        if reverified:
-            # The file's author verified it again together with this edit.
-            doc.last_verified, doc.verified_by = declared_lv, meta.verified_by
         if content_changed:
             doc.version += 1
             doc.content_hash = parsed.content_hash
             doc.changed_at = None if reverified else now
             self._new_version(doc, parsed.body, "file", actor, fm, parsed.sections)
-        if meta.status == "retired" and doc.status != "retired":
-            self._apply_retire(doc, meta.successor)
+        if plan["status"] == "apply":
+            if meta.status == "retired" and (doc.status != "retired" or doc.successor != meta.successor):
+                self._apply_retire(doc, meta.successor)
+            elif meta.status == "active" and doc.status == "retired" and base is not None:
+                doc.status, doc.successor = "active", None
         self._set_dependencies(doc, meta.sources)
+        self._note_fields(doc, base, plan, file_now, registry_then, actor, path)
         self._flush(doc)
         after = snapshot(doc)
         if after == before:
@@ -155,6 +179,8 @@ class Registration:
                        status=meta.status, successor=meta.successor, last_verified=parsed.last_verified,
                        verified_by=meta.verified_by if parsed.last_verified else None, changed_at=parsed.updated,
                        created_at=now, updated_at=now, fetch_failures=0, revision=1, **_fields(parsed, owner.id))
+            row["file_fields"] = merge.base_of(merge.file_values(meta.model_dump(mode="json")),
+                                               merge.registry_values(SimpleNamespace(**row)), [])
             docs.append(row)
             versions.append(dict(document_id=meta.id, version=1, content=parsed.body, content_hash=parsed.content_hash,
                                  front_matter=meta.model_dump(mode="json"), origin="file", created_by=actor,
@@ -174,6 +200,32 @@ class Registration:
         for row in docs:
             self._announce_change(row["id"], "registered", 1)
         return [row["id"] for row in docs]
+
+    def _note_fields(self, doc: Document, base: dict | None, plan: dict[str, str], file_now: dict,
+                     registry_then: dict, actor: str, path: str | None) -> None:
+        """Report the fields where registry and file disagree; remember this sync as the next base."""
+        after = merge.registry_values(doc)
+        kept: list[str] = []
+        for f in merge.FIELDS:
+            if plan[f] == "keep":
+                if merge.drifted(f, base, file_now[f], after):
+                    kept.append(f)
+                    self.field_notes.append(merge.FieldNote(
+                        doc.id, f, merge.show(f, after[f]), merge.show(f, file_now[f]), "kept", path or "",
+                        merge.origin(self.session, doc.id, f, ignore_actor=actor), after[f]))
+            elif merge.registry_changed(base, registry_then, f) and registry_then[f] != after[f]:
+                self.field_notes.append(merge.FieldNote(
+                    doc.id, f, merge.show(f, registry_then[f]), merge.show(f, file_now[f]), "file_wins", path or "",
+                    merge.origin(self.session, doc.id, f, ignore_actor=actor), after[f]))
+        new_base = merge.base_of(file_now, after, kept)
+        if doc.file_fields != new_base:
+            doc.file_fields = new_base
+
+    def _declared_front_matter(self, doc: Document) -> dict | None:
+        """The front matter of the current version (None if it came from the API)."""
+        q = select(DocumentVersion.front_matter).where(DocumentVersion.document_id == doc.id,
+                                                       DocumentVersion.version == doc.version)
+        return self.session.exec(q).first() or None
 
     def _declared_last_verified(self, doc: Document) -> Any:
         """`last_verified` as written in the front matter of the current version (None if from the API)."""

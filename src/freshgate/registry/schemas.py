@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -12,12 +12,15 @@ from freshgate.markdown.parse import format_duration
 from freshgate.registry.models import AuditEvent, Document, DocumentVersion, Owner, Section
 
 
+State = Literal["retired", "expired", "changed", "orphaned", "unreachable", "stale", "suspect", "due", "fresh"]
+
+
 class ReasonOut(BaseModel):
     """One reason for a state."""
 
     code: str
     message: str
-    state: str
+    state: State
     item: str | None = None
 
 
@@ -34,15 +37,15 @@ class DocumentSummary(BaseModel):
     """A document in a list."""
 
     id: str
-    kind: str
+    kind: Literal["source", "sop"]
     title: str
     owner: str | None
-    criticality: str
-    state: str
+    criticality: Literal["low", "medium", "high"]
+    state: State
     reasons: list[ReasonOut]
-    status: str
+    status: Literal["active", "retired"]
     successor: str | None
-    lane: str | None
+    lane: Literal["automatic", "approval", "forbidden"] | None
     tags: list[str]
     version: int
     revision: int
@@ -79,7 +82,7 @@ class DocumentDetail(DocumentSummary):
     owner_detail: OwnerOut | None = None
     url: str | None = None
     supersedes: str | None = None
-    tools: list[str] = Field(default_factory=list)
+    tools: list[Any] = Field(default_factory=list)  # tool names and tool rules (actions/rules.py)
     path: str | None = None
     content: str = ""
     sections: list[SectionOut] = Field(default_factory=list)

@@ -14,6 +14,7 @@ from typing import Callable
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, select
 
+from freshgate.feed import service as feed
 from freshgate.errors import Conflict, Invalid, NotFound, PreconditionFailed
 from freshgate.freshness.rules import Freshness
 from freshgate.markdown.parse import content_hash
@@ -56,6 +57,7 @@ class RegistryService(Registration):
     def __init__(self, session: Session, ctx: RegistryContext | None = None) -> None:
         self.session = session
         self.ctx = ctx or RegistryContext()
+        self.field_notes: list = []  # merge.FieldNote of each sync'd field where file and registry disagree
 
     # ---- reads -------------------------------------------------------------
     def get(self, doc_id: str) -> Document:
@@ -129,6 +131,8 @@ class RegistryService(Registration):
         change = Change(doc_id, action, version)
         for listener in self.ctx.listeners:
             listener(self.session, change)
+        # After the listeners: their commit hooks (embedding) run before the feed's insert.
+        feed.record(self.session, doc_id, action, version)
 
     def _check_revision(self, doc: Document, if_match: int | None) -> None:
         if if_match is not None and if_match != doc.revision:

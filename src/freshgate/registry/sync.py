@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import stat
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,7 +18,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import select
 
 from freshgate.errors import FreshgateError
-from freshgate.markdown.parse import DEFAULT_MAX_BYTES, ParsedDocument, ParseError, parse_bytes
+from freshgate.markdown.parse import DEFAULT_MAX_BYTES, ParsedDocument, ParseError, load_yaml, parse_bytes
+from freshgate.registry import merge
 from freshgate.registry.models import Document
 from freshgate.registry.service import RegistryService
 
@@ -34,6 +36,8 @@ class SyncReport:
     unchanged: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     missing: list[tuple[str, str]] = field(default_factory=list)  # (id, path) registered but gone from disk
+    fields: list = field(default_factory=list)  # merge.FieldNote: where file and registry disagree (three-way rule)
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # (owner or path, message)
 
     def as_dict(self) -> dict:
         """JSON-able summary."""
@@ -41,6 +45,8 @@ class SyncReport:
             "added": self.added, "updated": self.updated, "unchanged": len(self.unchanged),
             "failed": [{"path": p, "reason": r} for p, r in self.failed],
             "missing": [{"id": i, "path": p} for i, p in self.missing],
+            "fields": [n.as_dict() for n in self.fields],
+            "warnings": [{"item": i, "message": m} for i, m in self.warnings],
         }
 
 
@@ -62,7 +68,10 @@ def load_owners(svc: RegistryService, directory: Path, actor: str, report: SyncR
     if not path.is_file():
         return
     try:
-        entries = yaml.safe_load(path.read_text("utf-8")) or []
+        data, problem = read_file(path, (directory.resolve(),), DEFAULT_MAX_BYTES)
+        if problem is not None:
+            raise ValueError(problem)
+        entries = load_yaml(data.decode("utf-8")) or []
         if not isinstance(entries, list):
             raise ValueError("must be a list of {id, name, contact, active}")
         for i, e in enumerate(entries):
@@ -104,6 +113,7 @@ def sync(svc: RegistryService, dirs: list[Path], *, actor: str = "sync",
     if workers is None:
         workers = _idle_workers() if len(files) >= PARALLEL_FROM else 0
     with _Run(svc, report, actor, by_path, svc.ctx.clock(), max_bytes, workers) as run:
+        run.roots = tuple(dirs)  # files resolving outside these are refused (symlinks out of the tree)
         previous: tuple[int, int, list] | None = None
         for start in range(0, len(files) + BATCH, BATCH):
             chunk = files[start:start + BATCH]
@@ -124,7 +134,42 @@ def sync(svc: RegistryService, dirs: list[Path], *, actor: str = "sync",
         if p and p.startswith(roots) and not Path(p).exists():
             report.missing.append((doc.id, p))
     session.flush()
+    _warn_unknown_owners(session, report, list(run.claimed))
     return report
+
+
+def _warn_unknown_owners(session, report: SyncReport, doc_ids: list[str]) -> None:
+    """One warning per owner named by synced files that no owners file declares and that has no contact."""
+    from freshgate.registry.models import Owner
+
+    counts: dict[str, int] = {}
+    for start in range(0, len(doc_ids), 500):
+        q = (select(Document.owner_id).join(Owner, Owner.id == Document.owner_id)
+             .where(Document.id.in_(doc_ids[start:start + 500]), Owner.contact == ""))
+        for owner_id in session.exec(q):
+            counts[owner_id] = counts.get(owner_id, 0) + 1
+    for owner_id, n in sorted(counts.items()):
+        report.warnings.append((owner_id, f"owner {owner_id!r} is not declared in an owners file and has no contact: "
+                                          f"its {n} document(s) count as orphaned (owner_unknown) until it has one"))
+
+
+def read_file(path: Path, roots: tuple[Path, ...], max_bytes: int) -> tuple[bytes | None, str | None]:
+    """A file's bytes, or why it is refused: outside the synced tree (a symlink), not a regular file,
+    or over the size limit (the size is checked before anything is read)."""
+    try:
+        real = path.resolve(strict=True)
+        if roots and not any(real.is_relative_to(r) for r in roots):
+            return None, f"refused: it is a symlink to {real}, outside the synced directories"
+        st = real.stat()
+        if not stat.S_ISREG(st.st_mode):
+            return None, "refused: not a regular file"
+        if st.st_size > max_bytes:
+            return None, f"file is {st.st_size / 1e6:.1f} MB, over the {max_bytes / 1e6:.1f} MB limit (not read)"
+        with open(real, "rb") as fh:
+            data = fh.read(max_bytes + 1)  # a file growing after the stat is still capped
+        return data, None
+    except OSError as exc:
+        return None, f"cannot read: {exc.strerror or exc}"
 
 
 def _idle_workers() -> int:
@@ -178,10 +223,9 @@ class _Run:
         out: list = []
         for path in paths:
             key = str(path)
-            try:
-                data = path.read_bytes()
-            except OSError as exc:
-                out.append((key, "failed", f"cannot read: {exc.strerror or exc}"))
+            data, problem = read_file(path, getattr(self, "roots", ()), self.max_bytes)
+            if problem is not None:
+                out.append((key, "failed", problem))
                 continue
             known = self.by_path.get(key)
             if known is not None and known.file_hash and _same(known.file_hash, data):
@@ -211,6 +255,8 @@ class _Run:
             if what == "unchanged":
                 self.report.unchanged.append(key)
                 self.claimed[value] = key
+                self.report.fields.extend(merge.unchanged_file_notes(self.svc.session, self.by_path[key], key,
+                                                                     self.actor))
                 continue
             if what == "failed":
                 self.failed.append((key, value))
@@ -268,8 +314,15 @@ class _Run:
         self.report.added.extend(key for _p, key in batch)
 
     def _one(self, p: ParsedDocument, key: str) -> None:
-        with self.svc.session.begin_nested():
-            outcome, _doc = self.svc.register(p, actor=self.actor, path=key, file_hash=p.file_hash)
+        mark = len(self.svc.field_notes)
+        try:
+            with self.svc.session.begin_nested():
+                outcome, _doc = self.svc.register(p, actor=self.actor, path=key, file_hash=p.file_hash)
+        except BaseException:
+            del self.svc.field_notes[mark:]  # rolled back: nothing to report
+            raise
+        self.report.fields.extend(self.svc.field_notes[mark:])
+        del self.svc.field_notes[mark:]
         self.claimed[p.meta.id] = key
         getattr(self.report, outcome).append(key)
 

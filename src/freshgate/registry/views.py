@@ -18,13 +18,20 @@ class RulesConfig:
 
     warning_days: int = 14
     unreachable_after: int = 3
+    owner_contact_required: bool = True  # an owner without a contact is unknown: its documents are orphaned
 
 
-def facts_of(doc: Document, owner: Owner | None) -> Facts:
+def owner_known(owner: Owner | None, contact_required: bool = True) -> bool:
+    """An owner someone can be asked: declared with a contact (when the rule asks for one)."""
+    return owner is not None and (bool(owner.contact) or not contact_required)
+
+
+def facts_of(doc: Document, owner: Owner | None, contact_required: bool = True) -> Facts:
     """The rule inputs of one document row."""
     return Facts(
         id=doc.id, kind=doc.kind, status=doc.status, successor=doc.successor,
         has_owner=doc.owner_id is not None, owner_active=bool(owner and owner.active),
+        owner_known=owner_known(owner, contact_required),
         review_every_days=doc.review_every_days, last_verified=doc.last_verified,
         expires=doc.expires, changed_at=doc.changed_at, fetch_failures=doc.fetch_failures,
     )
@@ -64,14 +71,15 @@ def freshness_map(session: Session, docs: list[Document], now: datetime, cfg: Ru
     kw = {"warning_days": cfg.warning_days, "unreachable_after": cfg.unreachable_after}
     for d in known.values():
         if d.kind != "sop":
-            out[d.id] = evaluate(facts_of(d, owners.get(d.owner_id or "")), now, **kw)
+            out[d.id] = evaluate(facts_of(d, owners.get(d.owner_id or ""), cfg.owner_contact_required), now, **kw)
     for d in docs:
         if d.kind == "sop":
             srcs = [
                 SourceFacts(s, out[s].state if s in out else None, changed_at.get(s))
                 for s in deps.get(d.id, [])
             ]
-            out[d.id] = evaluate(facts_of(d, owners.get(d.owner_id or "")), now, sources=srcs, **kw)
+            out[d.id] = evaluate(facts_of(d, owners.get(d.owner_id or ""), cfg.owner_contact_required), now,
+                                 sources=srcs, **kw)
     return out
 
 

@@ -16,7 +16,7 @@ from freshgate.remote.fetch import FetchPolicy, FetchResult, fetch
 from freshgate.remote.service import RemoteTarget, apply_result, targets
 
 if TYPE_CHECKING:
-    from freshgate.app import Runtime
+    from freshgate.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from freshgate.reports.states import Evaluation, evaluate_all, paused_gc  # noqa
 
 CRITICALITY_WEIGHT = {"low": 1.0, "medium": 2.0, "high": 4.0}
 STATE_BASE = {"expired": 3.0, "changed": 3.0, "conflict": 3.0, "orphaned": 2.5, "stale": 2.0, "unreachable": 2.0,
-              "unanswered": 2.0, "suspect": 1.5, "due": 1.0}
+              "unanswered": 2.0, "uncovered": 2.0, "suspect": 1.5, "no_rollback": 1.5, "due": 1.0}
 ACTIONS = {
     "expired": ("update", "Past its hard expiry date: publish an updated version, or retire it."),
     "changed": ("verify", "Content changed after the last verification: review the change and verify it."),
@@ -38,6 +38,9 @@ ACTIONS = {
     "due": ("verify", "Review falls due soon: check the content and verify it."),
     "conflict": ("resolve_conflict", "Contradicts another document: resolve the conflict (update one side or dismiss)."),
     "unanswered": ("write_source", "Agents asked about this and nothing registered answers it: write a source."),
+    "uncovered": ("write_sop", "Agents tried this tool and no SOP card governs it: add a tool rule to a card "
+                  "(or forbid it)."),
+    "no_rollback": ("add_rollback", "A tool in the approval or forbidden lane has no rollback rule: add one to its rule."),
 }
 REVIEW_STATES = frozenset(STATE_BASE)
 OVERDUE_CAP_DAYS = 90
@@ -199,6 +202,7 @@ def _build(session: Session, rules: RulesConfig, signals: Signals, now: datetime
                                                                 "item": None}],
             action=ACTIONS["unanswered"][0], action_text=ACTIONS["unanswered"][1],
             risk=_risk("medium", count, 0, "unanswered", 0), lookups=count))
+    items.extend(_action_items(signals))
     if owner is not None:
         items = [i for i in items if i.owner == owner]
     if state is not None:
@@ -211,6 +215,28 @@ def _build(session: Session, rules: RulesConfig, signals: Signals, now: datetime
         weeks, week_ago = history.weekly_counts(session, now, state_counts)
     return ReviewReport(generated_at=now, items=items, groups=groups, state_counts=state_counts,
                         week_ago=week_ago, weeks=weeks)
+
+
+def _action_items(signals: Signals) -> list[ReviewItem]:
+    """Rows of the action gate: uncovered tools (by how often agents tried them) and rules without rollback."""
+    out = []
+    for u in signals.uncovered:
+        count = int(u.get("count", 1))
+        out.append(ReviewItem(
+            document_id=None, title=str(u["tool"]), kind="tool", owner=None, state="uncovered", criticality="high",
+            reasons=[{"code": u.get("reason", "no_procedure"), "message": f"agents tried it {count} times; no SOP card "
+                      "governs it", "state": "uncovered", "item": None}],
+            action=ACTIONS["uncovered"][0], action_text=ACTIONS["uncovered"][1],
+            risk=_risk("high", count, count, "uncovered", 0), lookups=count, stops=count))
+    for r in signals.no_rollback:
+        out.append(ReviewItem(
+            document_id=r["card"], title=str(r["tool"]), kind="tool", owner=r.get("owner"), state="no_rollback",
+            criticality=r.get("criticality", "medium"),
+            reasons=[{"code": "no_rollback", "message": f"{r['tool']} is in the {r['lane']} lane of {r['card']} and "
+                      "names no rollback rule", "state": "no_rollback", "item": r["card"]}],
+            action=ACTIONS["no_rollback"][0], action_text=ACTIONS["no_rollback"][1],
+            risk=_risk(r.get("criticality", "medium"), 0, 0, "no_rollback", 0)))
+    return out
 
 
 def group_by_owner(items: list[ReviewItem], owners: dict[str, Any]) -> list[OwnerGroup]:

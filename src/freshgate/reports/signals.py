@@ -8,6 +8,7 @@ function) is absent or fails, the signal is empty and the review list still work
   `freshgate.lookup.receipts`, else `_reliance_from_receipts` below; unanswered topics from
   `freshgate.lookup.receipts.unanswered`.
 - conflicts (`extras["conflicts"]`): `open_counts(session) -> {doc: n}`.
+- actions (`extras["actions"]`): `review_signals(session) -> (uncovered tools, rules without rollback)`.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ class Signals:
     reliance: dict[str, tuple[int, int]] = field(default_factory=dict)  # doc -> (lookups, stops)
     conflicts: dict[str, int] = field(default_factory=dict)  # doc -> open conflicts
     unanswered: list[dict[str, Any]] = field(default_factory=list)
+    uncovered: list[dict[str, Any]] = field(default_factory=list)  # tools agents tried that no card governs
+    no_rollback: list[dict[str, Any]] = field(default_factory=list)  # approval/forbidden rules without rollback
 
 
 def _safe(name: str, fn: Callable[[], Any], default: Any) -> Any:
@@ -79,4 +82,7 @@ def gather(extras: dict[str, Any], session, now: datetime, *, unanswered_limit: 
     conflicts = extras.get("conflicts")
     if conflicts is not None and hasattr(conflicts, "open_counts"):
         out.conflicts = dict(_safe("conflicts", lambda: conflicts.open_counts(session), {}))
+    actions = extras.get("actions")
+    if actions is not None and hasattr(actions, "review_signals"):
+        out.uncovered, out.no_rollback = _safe("actions", lambda: actions.review_signals(session), ([], []))
     return out

@@ -59,8 +59,14 @@ def worker():
     from freshgate.scheduler.runner import run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from freshgate.lookup.wiring import follow
+
     with runtime() as rt:
-        run_worker(rt)
+        stop_following = follow(rt)  # the worker's index (conflict scans) follows other processes' changes
+        try:
+            run_worker(rt)
+        finally:
+            stop_following()
 
 
 def register(app: typer.Typer) -> None:

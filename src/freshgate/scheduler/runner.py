@@ -27,7 +27,7 @@ from freshgate.errors import Invalid, NotFound
 from freshgate.scheduler import service
 
 if TYPE_CHECKING:
-    from freshgate.app import Runtime
+    from freshgate.runtime import Runtime
     from freshgate.config import JobSchedule
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,304 @@
+"""The action check: which card's rule governs a tool call, is that card (and every source it relies
+on) trustworthy now, and what the agent must do. No embedding on this path: a tool name is looked
+up in the permission table, its rules are evaluated on the parameters, and the governing cards'
+freshness and open conflicts decide whether the lane stands or turns into stop_and_ask.
+
+Fail safe: when the registry cannot be read, the answer is `stop_and_ask` with `freshness_unknown`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import SimpleNamespace
+from typing import Any, Callable
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import or_
+from sqlmodel import Session, select
+
+from freshgate.actions import receipts, table
+from freshgate.actions.decide import STOP, decide_action, freshness_reasons, lane_reasons, order
+from freshgate.actions.models import ActionReceipt, ToolRuleRow, UncoveredAction
+from freshgate.actions.rules import RuleOutcome, is_read_only, resolve
+from freshgate.actions.schemas import (ActionCheckIn, ActionCheckOut, AskOut, DocumentRef, ReasonOut, RuleOut,
+                                       ToolOut)
+from freshgate.errors import NotFound
+from freshgate.lookup.ask import suggest
+from freshgate.lookup.decide import Decision, DecisionReason, Evidence
+from freshgate.registry.models import Document
+from freshgate.registry.service import RegistryService
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Evaluation:
+    """Everything the answer and the receipt are built from."""
+
+    covered: bool = False
+    lane: str | None = None
+    applicable: tuple[RuleOutcome, ...] = ()
+    governing: tuple[RuleOutcome, ...] = ()
+    rows: dict[tuple[str, int], ToolRuleRow] = field(default_factory=dict)
+    docs: dict[str, Document] = field(default_factory=dict)
+    fresh: dict[str, Any] = field(default_factory=dict)
+    cards: list[DocumentRef] = field(default_factory=list)
+    sources: list[DocumentRef] = field(default_factory=list)
+    reasons: list[DecisionReason] = field(default_factory=list)
+    decision: str = STOP
+
+
+def _rule_text(tool: str, conditions: list[str] | tuple[str, ...]) -> str:
+    return tool + (f" when {' and '.join(conditions)}" if conditions else "")
+
+
+def _summary(params: dict[str, Any], limit: int = 6) -> str:
+    flat: list[str] = []
+
+    def walk(prefix: str, v: Any) -> None:
+        if isinstance(v, dict):
+            for k, x in v.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), x)
+        else:
+            flat.append(f"{prefix}={v}")
+
+    walk("", params)
+    return ", ".join(flat[:limit]) + (", …" if len(flat) > limit else "")
+
+
+class ActionService:
+    """Action checks, the permission table, uncovered tools and action receipts within one session."""
+
+    def __init__(self, session: Session, registry: RegistryService, settings: Any, conflicts: Any = None,
+                 clock: Callable[[], datetime] | None = None) -> None:
+        self.session, self.registry, self.settings, self.conflicts = session, registry, settings, conflicts
+        self.clock = clock or registry.ctx.clock
+
+    # ---- the check ------------------------------------------------------------------------
+    def check(self, req: ActionCheckIn, principal: str | None = None) -> ActionCheckOut:
+        """Decide proceed / caution / needs_approval / forbidden / stop_and_ask for a tool call; records a receipt (flushes)."""
+        now = self.clock()
+        tool = req.tool.strip()
+        risk = req.risk or self.settings.default_risk
+        try:
+            ev = self._evaluate(tool, req.parameters, risk)
+        except SQLAlchemyError as exc:
+            log.error("action check could not read the registry: %s", exc)
+            self.session.rollback()
+            ev = Evaluation(reasons=[DecisionReason("freshness_unknown", "freshness cannot be determined: the "
+                                                    "database is unavailable")])
+        receipt_id = None
+        try:
+            receipt_id = self._record(req, tool, risk, ev, now, principal)
+        except SQLAlchemyError as exc:
+            log.error("action receipt not recorded: %s", exc)
+            self.session.rollback()
+            ev.decision = STOP
+            ev.reasons.insert(0, DecisionReason("freshness_unknown", "the database is unavailable (no receipt recorded)"))
+        return self._answer(req, tool, ev, receipt_id, now)
+
+    def _evaluate(self, tool: str, params: dict[str, Any], risk: str) -> Evaluation:
+        ev = Evaluation()
+        candidates = [(row, table.as_rule(row)) for row in table.rows_for_tool(self.session, tool)]
+        candidates = [(row, rule) for row, rule in candidates if rule.covers(tool)]
+        ids = list({row.card_id for row, _ in candidates})
+        ev.docs = {d.id: d for d in self.session.exec(select(Document).where(Document.id.in_(ids))).all()} if ids else {}
+        live = [(row, rule) for row, rule in candidates if row.card_id in ev.docs and not self._superseded(ev.docs[row.card_id])]
+        ev.rows = {(row.card_id, row.position): row for row, _ in live}
+        res = resolve([rule for _, rule in live], tool, params)
+        ev.covered, ev.lane, ev.applicable, ev.governing = res.covered, res.lane, res.applicable, res.governing
+        if not res.covered:
+            read_only = is_read_only(tool, self.settings.read_only_verbs)
+            ev.reasons = [DecisionReason("no_procedure", f"no SOP card governs {tool}" + (
+                " (read-only by its name: caution)" if read_only and self.settings.unknown_read_only == "caution" else ""))]
+            ev.decision = decide_action(covered=False, lane=None, reasons=ev.reasons,
+                                        read_only_caution=read_only and self.settings.unknown_read_only == "caution")
+            return ev
+        if res.lane is None:
+            cards = ", ".join(sorted({r.card_id for _, r in live}))
+            ev.reasons = [DecisionReason("no_matching_rule", f"the cards governing {tool} ({cards}) have no rule for "
+                                         f"these parameters ({_summary(params) or 'none'})", None)]
+            ev.decision = STOP
+            return ev
+        card_ids = list(dict.fromkeys(o.rule.card_id for o in res.governing))
+        reasons = self._freshness(card_ids, risk, ev)
+        reasons += lane_reasons(res.lane, [(o.rule.card_id, ev.docs[o.rule.card_id].title,
+                                            _rule_text(o.rule.pattern, o.rule.conditions)) for o in res.governing])
+        for o in res.governing:
+            for cond in o.unknown:
+                reasons.append(DecisionReason(
+                    "parameter_unknown", f"'{cond}' could not be checked (parameter missing, or in another unit or "
+                    f"currency), so the rule of {o.rule.card_id} applies", o.rule.card_id))
+        ev.reasons = order(reasons)
+        ev.decision = decide_action(covered=True, lane=res.lane, reasons=ev.reasons)
+        return ev
+
+    def _superseded(self, doc: Document) -> bool:
+        """A retired card with an active successor no longer governs: its successor's rules do."""
+        if doc.status != "retired" or not doc.successor:
+            return False
+        nxt = self.session.get(Document, doc.successor)
+        return nxt is not None and nxt.status == "active"
+
+    def _freshness(self, card_ids: list[str], risk: str, ev: Evaluation) -> list[DecisionReason]:
+        cards = [ev.docs[c] for c in card_ids]
+        deps = {card.id: self.registry.dependencies(card.id) for card in cards}
+        wanted = {sid for lst in deps.values() for sid in lst} - set(ev.docs)
+        if wanted:  # held in ev.docs: the session's identity map alone would let them go
+            ev.docs.update((d.id, d) for d in self.session.exec(select(Document).where(Document.id.in_(wanted))).all())
+        sources = {sid: ev.docs[sid] for lst in deps.values() for sid in lst if sid in ev.docs}
+        ev.fresh = self.registry.freshness(cards + [d for d in sources.values() if d.id not in card_ids])
+        counts = self._conflict_counts(card_ids + list(sources))
+        out: list[DecisionReason] = []
+        for card in cards:
+            fr = ev.fresh[card.id]
+            ev.cards.append(DocumentRef(id=card.id, title=card.title, kind="sop", version=card.version, state=fr.state,
+                                        owner=card.owner_id))
+            evidence, missing, superseded = [], [], []
+            for sid in deps[card.id]:
+                src = sources.get(sid)
+                if src is None:
+                    missing.append(sid)
+                    continue
+                sfr = ev.fresh[sid]
+                ev.sources.append(DocumentRef(id=sid, title=src.title, kind=src.kind, version=src.version,
+                                              state=sfr.state, owner=src.owner_id, card=card.id))
+                if src.status == "retired" and self._superseded(src):
+                    superseded.append((sid, src.successor))
+                    continue
+                evidence.append(Evidence(sid, src.title, kind=src.kind, state=sfr.state, criticality=src.criticality,
+                                         detail=sfr.reasons[0].message if sfr.reasons else "",
+                                         open_conflicts=counts.get(sid, 0)))
+            card_ev = Evidence(card.id, card.title, kind="sop", state=fr.state, criticality=card.criticality,
+                               detail=fr.reasons[0].message if fr.reasons else "", open_conflicts=counts.get(card.id, 0))
+            out += freshness_reasons(card_ev, evidence, missing, superseded, risk)
+        return out
+
+    def _conflict_counts(self, doc_ids: list[str]) -> dict[str, int]:
+        """{document: open or confirmed conflicts} of these documents (one query; {} without conflict detection)."""
+        if self.conflicts is None or not doc_ids:
+            return {}
+        from freshgate.conflicts.models import ACTIVE_STATUSES, ConflictRecord
+
+        q = select(ConflictRecord.doc_a, ConflictRecord.doc_b).where(
+            ConflictRecord.status.in_(ACTIVE_STATUSES),
+            or_(ConflictRecord.doc_a.in_(doc_ids), ConflictRecord.doc_b.in_(doc_ids)))
+        out: dict[str, int] = {}
+        for a, b in self.session.exec(q).all():
+            for d in {a, b}:
+                out[d] = out.get(d, 0) + 1
+        return out
+
+    # ---- receipt and answer -----------------------------------------------------------------
+    def _record(self, req: ActionCheckIn, tool: str, risk: str, ev: Evaluation, now: datetime,
+                principal: str | None) -> str:
+        docs = [{"document_id": d.id, "version": d.version, "state": d.state, "role": "card"} for d in ev.cards]
+        docs += [{"document_id": d.id, "version": d.version, "state": d.state, "role": "source", "card": d.card}
+                 for d in ev.sources]
+        rules = [{"card_id": o.rule.card_id, "card_version": ev.rows[(o.rule.card_id, o.rule.position)].card_version,
+                  "position": o.rule.position, "tool": o.rule.pattern, "conditions": list(o.rule.conditions),
+                  "lane": o.rule.lane} for o in ev.governing if (o.rule.card_id, o.rule.position) in ev.rows]
+        codes = [r.code for r in ev.reasons]
+        uncovered = next((c for c in ("no_procedure", "no_matching_rule") if c in codes), None)
+        return receipts.record(
+            self.session, receipt_id=receipts.new_receipt_id(), at=now, tool=tool,
+            parameters=receipts.redact(req.parameters, self.settings.redact_keys), intent=req.intent, risk=risk,
+            decision=ev.decision, lane=ev.lane,
+            reasons=[{"code": r.code, "message": r.message, "item": r.item} for r in ev.reasons], rules=rules,
+            documents=docs, principal=principal, uncovered_reason=uncovered)
+
+    def _answer(self, req: ActionCheckIn, tool: str, ev: Evaluation, receipt_id: str | None,
+                now: datetime) -> ActionCheckOut:
+        governing = {(o.rule.card_id, o.rule.position) for o in ev.governing}
+        rules = []
+        for o in ev.applicable:
+            row = ev.rows.get((o.rule.card_id, o.rule.position))
+            if row is None:
+                continue
+            rules.append(RuleOut(card=row.card_id, card_title=ev.docs[row.card_id].title, card_version=row.card_version,
+                                 position=row.position, tool=row.pattern, conditions=list(row.conditions or []),
+                                 lane=row.lane, owner=row.owner or ev.docs[row.card_id].owner_id, log=row.log_location,
+                                 rollback=row.rollback, status=o.status, unknown=list(o.unknown),
+                                 governing=(row.card_id, row.position) in governing))
+        lead = [r for r in rules if r.governing]
+        return ActionCheckOut(
+            decision=ev.decision, tool=tool, lane=ev.lane,
+            reasons=[ReasonOut(code=r.code, message=r.message, item=r.item) for r in ev.reasons],
+            rules=rules, cards=ev.cards, sources=ev.sources, owner=lead[0].owner if lead else None,
+            rollback=next((r.rollback for r in lead if r.rollback), None), log=next((r.log for r in lead if r.log), None),
+            ask=self._ask(req, tool, ev, lead), receipt_id=receipt_id, evaluated_at=now)
+
+    def _ask(self, req: ActionCheckIn, tool: str, ev: Evaluation, lead: list[RuleOut]) -> AskOut:
+        if not ev.reasons or ev.decision == "proceed":
+            return AskOut()
+        call = req.intent or f"{tool}({_summary(req.parameters)})"
+        first = ev.reasons[0]
+        if first.code in ("no_procedure", "no_matching_rule", "freshness_unknown"):
+            question = {"no_procedure": f"No SOP card governs {tool}. Who owns this tool, and may agents use it for “{call}”?",
+                        "no_matching_rule": f"No rule for {tool} covers “{call}”. Which lane applies, and who approves it?",
+                        }.get(first.code, f"Freshgate could not check “{call}”. Who can confirm it is safe?")
+            owners = sorted({d.owner_id for d in ev.docs.values() if d.owner_id})
+            return self._who(owners[0] if first.code == "no_matching_rule" and owners else None, question)
+        doc = ev.docs.get(first.item or "")
+        if first.code in ("forbidden_lane", "approval_required", "parameter_unknown") and lead:
+            owner = lead[0].owner
+        else:
+            owner = doc.owner_id if doc is not None else (lead[0].owner if lead else None)
+        target = None
+        if doc is not None:
+            fr = ev.fresh.get(doc.id)
+            target = SimpleNamespace(title=doc.title, document_id=doc.id, cite=doc.id, last_verified=doc.last_verified,
+                                     next_review=fr.next_review if fr else None, substituted_for=None)
+        return self._who(owner, suggest(call, Decision(ev.decision, tuple(ev.reasons)), target))
+
+    def _who(self, owner: str | None, question: str | None) -> AskOut:
+        contact = None
+        if owner:
+            try:
+                contact = self.registry.owner(owner).contact or None
+            except (NotFound, SQLAlchemyError):
+                contact = None
+        return AskOut(owner=owner, contact=contact, question=question)
+
+    # ---- reads ----------------------------------------------------------------------------------
+    def tools(self, tool: str | None = None) -> list[ToolOut]:
+        """The permission table (or the rules covering one tool), with each card's state."""
+        rows = table.all_rows(self.session)
+        if tool:
+            rows = [r for r in rows if table.as_rule(r).covers(tool)]
+        ids = list({r.card_id for r in rows})
+        docs = {d.id: d for d in self.session.exec(select(Document).where(Document.id.in_(ids))).all()} if ids else {}
+        fresh = self.registry.freshness(list(docs.values())) if docs else {}
+        out = []
+        for r in rows:
+            d = docs.get(r.card_id)
+            if d is None:
+                continue
+            out.append(ToolOut(tool=r.pattern, conditions=list(r.conditions or []), lane=r.lane,
+                               lane_from_card=r.lane_from_card, card=d.id, card_title=d.title,
+                               card_version=r.card_version, card_state=fresh[d.id].state, card_status=d.status,
+                               owner=r.owner or d.owner_id, log=r.log_location, rollback=r.rollback))
+        return out
+
+    def uncovered(self, limit: int = 100) -> list[UncoveredAction]:
+        """Tools agents tried that no card governs, most tried first."""
+        return receipts.uncovered(self.session, limit)
+
+    def receipts_for(self, document_id: str, limit: int = 100) -> list[ActionReceipt]:
+        """Action checks that relied on a card or source (NotFound when the document does not exist)."""
+        self.registry.get(document_id)
+        return receipts.receipts_for(self.session, document_id, limit)
+
+    def receipt(self, receipt_id: str) -> ActionReceipt:
+        """One action receipt."""
+        return receipts.get(self.session, receipt_id)
+
+    def missing_rollback(self) -> list[ToolRuleRow]:
+        """Rules in the approval or forbidden lane of active cards that name no rollback rule."""
+        q = (select(ToolRuleRow).join(Document, Document.id == ToolRuleRow.card_id)
+             .where(ToolRuleRow.lane.in_(("approval", "forbidden")), ToolRuleRow.rollback.is_(None),
+                    Document.status == "active").order_by(ToolRuleRow.card_id, ToolRuleRow.position))
+        return list(self.session.exec(q).all())
+

@@ -1,0 +1,1 @@
+"""The change feed: an ordered, durable log of committed changes that every process follows."""

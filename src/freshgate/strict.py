@@ -1,0 +1,38 @@
+"""Request bodies are strict: unknown fields are refused (422 naming the field) and no string holds a NUL byte."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Path
+from pydantic import BaseModel, ConfigDict, model_validator
+
+MAX_INT = 2**31 - 1  # ids and versions fit a PostgreSQL integer; larger ones cannot exist
+
+DocId = Annotated[str, Path(min_length=1, max_length=200, description="A document id (slug).")]
+OwnerIdPath = Annotated[str, Path(min_length=1, max_length=200, description="An owner (or team) id.")]
+IntId = Annotated[int, Path(ge=1, le=MAX_INT, description="A numeric id.")]
+
+
+def _nul_paths(value: Any, where: str = "") -> list[str]:
+    if isinstance(value, str):
+        return [where or "body"] if "\x00" in value else []
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _nul_paths(v, f"{where}.{k}" if where else str(k))]
+    if isinstance(value, (list, tuple)):
+        return [p for i, v in enumerate(value) for p in _nul_paths(v, f"{where}.{i}" if where else str(i))]
+    return []
+
+
+class StrictIn(BaseModel):
+    """Base of every request body: extra fields are an error, NUL bytes are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        bad = _nul_paths(data)
+        if bad:
+            raise ValueError(f"text may not contain NUL bytes ({', '.join(bad[:5])})")
+        return data

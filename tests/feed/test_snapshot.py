@@ -1,0 +1,129 @@
+"""Fast, exact restarts (issue 10, item 2): the index snapshot plus the feed gives exactly what a
+rebuild gives; a truncated, corrupt or foreign snapshot is refused and rebuilt."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from freshgate.app import build_runtime, run_sync
+from tests.conftest import make_settings, write_doc
+
+WORDS = [f"w{i}" for i in range(400)]
+
+
+class RandomEmbedder:
+    """A deterministic embedder with continuous scores (no ties, so result order is exact)."""
+
+    dim = 384
+    name = "random-test-embedder"
+
+    def encode(self, texts):
+        import hashlib
+
+        import numpy as np
+
+        out = np.stack([np.random.default_rng(int(hashlib.md5(t.encode()).hexdigest()[:12], 16))
+                        .standard_normal(self.dim) for t in texts]) if texts else np.zeros((0, self.dim))
+        return (out / np.linalg.norm(out, axis=1, keepdims=True)).astype(np.float32)
+
+
+def corpus(root, rnd, n=60, tag=""):
+    for i in range(n):
+        body = f"# Doc {i}\n\n" + "".join(
+            f"## Part {j}\n\n{' '.join(rnd.sample(WORDS, 8))} {tag}\n\n" for j in range(3))
+        write_doc(root, f"d{i}.md", f"id: d{i}\ntitle: Doc {i}\nowner: dana\nlast_verified: -5d\nverified_by: dana",
+                  body)
+
+
+def runtime_for(database_url, snap_dir):
+    s = make_settings(database_url)
+    s.feed.snapshot_dir = str(snap_dir)
+    rt = build_runtime(s)
+    rt.extras["lookup"].use_embedder(RandomEmbedder())
+    rt.extras["lookup"].activate()
+    return rt
+
+
+def answers(rt, queries):
+    lk = rt.extras["lookup"]
+    lk.wait_ready()
+    return [[(h.section_id, h.document_id, h.anchor, round(h.score, 6)) for h in lk.search(q, 10)] for q in queries]
+
+
+@pytest.fixture
+def queries():
+    rnd = random.Random(7)
+    return [RandomEmbedder().encode([" ".join(rnd.sample(WORDS, 5))])[0] for _ in range(100)]
+
+
+def test_restart_from_snapshot_equals_a_rebuild_and_bad_snapshots_are_rebuilt(database_url, tmp_path, queries):
+    rnd = random.Random(1)
+    root, snap = tmp_path / "kb" / "sources", tmp_path / "snap"
+    corpus(root, rnd)
+    first = runtime_for(database_url, snap)
+    try:
+        assert run_sync(first, [root]).failed == []
+        first.extras["lookup"].warm_up()  # builds, then writes the snapshot
+        ix = first.extras["lookup"].indexer
+        assert ix.build_source == "rebuilt" and ix.snapshot_path.exists() and ix.snapshot_bytes > 0
+        # Changes after the snapshot: edits, new documents, a retirement. A restart replays them from the feed.
+        corpus(root, random.Random(2), n=20, tag="edited")
+        write_doc(root, "new.md", "id: new\ntitle: New\nowner: dana\nlast_verified: -1d\nverified_by: dana",
+                  "# New\n\n## Fresh\n\nw1 w2 w3 w4 w5\n")
+        write_doc(root, "d30.md", "id: d30\ntitle: Doc 30\nowner: dana\nlast_verified: -5d\nverified_by: dana\n"
+                  "status: retired", "# Doc 30\n\n## Only\n\nw9 w10\n")
+        assert run_sync(first, [root]).failed == []
+        live = answers(first, queries)
+    finally:
+        first.close()
+
+    restarted = runtime_for(database_url, snap)
+    rebuilt = runtime_for(database_url, tmp_path / "other-snap")
+    try:
+        from_snapshot = answers(restarted, queries)
+        assert restarted.extras["lookup"].indexer.build_source == "snapshot"
+        assert rebuilt.extras["lookup"].wait_ready() is None and rebuilt.extras["lookup"].indexer.build_source == "rebuilt"
+        assert from_snapshot == answers(rebuilt, queries) == live
+        health = restarted.extras["lookup"].health()
+        assert health["index_source"] == "snapshot" and health["index_watermark"] > 0
+    finally:
+        restarted.close()
+        rebuilt.close()
+
+    path = next(snap.glob("*.fgidx"))
+    data = path.read_bytes()
+    for broken, why in ((data[: len(data) // 2], "truncated"),
+                        (data[:-10] + bytes(b ^ 0xFF for b in data[-10:]), "checksum")):
+        path.write_bytes(broken)
+        rt = runtime_for(database_url, snap)
+        try:
+            assert answers(rt, queries) == live
+            ix = rt.extras["lookup"].indexer
+            assert ix.build_source == "rebuilt" and why in ix.snapshot_error
+            assert path.read_bytes() != broken  # a good snapshot replaced it
+        finally:
+            rt.close()
+
+
+def test_a_snapshot_of_another_database_is_refused(tmp_path, queries):
+    rnd = random.Random(3)
+    root, snap = tmp_path / "kb" / "sources", tmp_path / "snap"
+    corpus(root, rnd, n=10)
+    a = runtime_for(f"sqlite:///{tmp_path / 'a.db'}", snap)
+    try:
+        run_sync(a, [root])
+        a.extras["lookup"].warm_up()
+        made = a.extras["lookup"].indexer.snapshot_path
+    finally:
+        a.close()
+    b = runtime_for(f"sqlite:///{tmp_path / 'b.db'}", snap)
+    try:
+        ix = b.extras["lookup"].indexer
+        made.replace(ix.snapshot_path)  # a's snapshot under b's name
+        b.extras["lookup"].warm_up()
+        assert ix.build_source == "rebuilt" and "another database" in ix.snapshot_error
+        assert len(b.extras["lookup"].index) == 0
+    finally:
+        b.close()
