@@ -26,6 +26,7 @@ postgres:
 	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start || true
 
 test: $(STAMP) postgres
+	test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)  # console browser tests
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

@@ -30,7 +30,6 @@ def _include_domain_routers(app: FastAPI) -> None:
     from freshgate.mcp.server import include as include_mcp
     from freshgate.registry.api import router as registry_router
     from freshgate.reports.api import router as reports_router
-    from freshgate.web.views import router as web_router
 
     app.include_router(registry_router)
     include_lookup(app)
@@ -38,7 +37,6 @@ def _include_domain_routers(app: FastAPI) -> None:
     include_conflicts(app)
     app.include_router(reports_router)
     app.include_router(actions_router)
-    app.include_router(web_router)
 
 
 def _field(loc) -> str:
@@ -120,13 +118,16 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             if runtime is None:
                 rt.close()
 
-    app = FastAPI(title="Freshgate", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="Freshgate", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Knowledge-freshness and SOP registry: proceed, caution or stop and ask.")
     _install_error_handlers(app)
     _include_domain_routers(app)
     install_auth(app, settings)  # policy table enforced on every route, key routes, first-start key
     base_openapi = app.openapi
     app.openapi = lambda: document_security(problem_media_types(base_openapi()))  # problem+json errors, keys
+    from freshgate.web.views import include as include_console
+
+    include_console(app)  # console pages, /static, offline /docs and /redoc, HTML error pages for browsers
 
     @app.get("/healthz", tags=["health"], responses={503: PROBLEM_RESPONSES[503]})
     def healthz(request: Request):

@@ -69,6 +69,33 @@ POLICY: dict[tuple[str, str], str] = {
     ("GET", "/"): "dashboard",
     ("GET", "/documents/{doc_id}"): "dashboard",
     ("*", "/static"): PUBLIC,
+    # operator console (web/): pages need the dashboard or the API's own read permission; every form
+    # needs the permission of the API route it mirrors (and the same per-document owner check)
+    ("GET", "/sign-in"): PUBLIC,
+    ("POST", "/sign-in"): PUBLIC,
+    ("POST", "/sign-out"): PUBLIC,
+    ("GET", "/review"): "dashboard",
+    ("GET", "/documents"): "dashboard",
+    ("GET", "/conflicts"): "dashboard",
+    ("GET", "/conflicts/{conflict_id}"): "dashboard",
+    ("GET", "/receipts"): "dashboard",
+    ("GET", "/receipts/{receipt_id}"): "dashboard",
+    ("GET", "/unanswered"): "unanswered",
+    ("GET", "/owners"): "owners.read",
+    ("GET", "/audit"): "audit.all",
+    ("GET", "/keys"): "keys",
+    ("POST", "/keys"): "keys",
+    ("POST", "/keys/{key_id}/revoke"): "keys",
+    ("POST", "/documents/{doc_id}/verify"): "documents.write",
+    ("POST", "/documents/{doc_id}/retire"): "documents.write",
+    ("POST", "/documents/{doc_id}/unretire"): "documents.write",
+    ("POST", "/documents/{doc_id}/transfer"): "documents.write",
+    ("POST", "/documents/{doc_id}/content"): "documents.write",
+    ("POST", "/conflicts/{conflict_id}/confirm"): "conflicts.verdict",
+    ("POST", "/conflicts/{conflict_id}/dismiss"): "conflicts.verdict",
+    ("POST", "/conflicts/{conflict_id}/reopen"): "conflicts.verdict",
+    ("POST", "/owners/{owner_id}/activate"): "owners.write",
+    ("POST", "/owners/{owner_id}/deactivate"): "owners.write",
 }
 
 AGENT = frozenset({PUBLIC, "lookup", "actions.check", "receipts", "read", "whoami"})

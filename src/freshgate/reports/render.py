@@ -1,4 +1,4 @@
-"""The review list as text: table, Markdown, CSV, JSON and a self-contained HTML page with an SVG chart."""
+"""The review list as text: table, Markdown, CSV, JSON, and (from reports.page) a self-contained HTML page."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import io
 import json
 
 from freshgate.reports import chart
-from freshgate.reports.service import ReviewItem, ReviewReport, change
+from freshgate.reports.page import html_page
+from freshgate.reports.service import ReviewReport, change
+from freshgate.reports.wording import summary_line, why  # noqa: F401 - part of this module's API
 
 FORMATS = ("table", "md", "csv", "json", "html")
 CSV_COLUMNS = ("rank", "owner", "document_id", "title", "kind", "state", "criticality", "risk", "lookups", "stops",
@@ -16,17 +18,7 @@ CSV_COLUMNS = ("rank", "owner", "document_id", "title", "kind", "state", "critic
 
 def render(report: ReviewReport, fmt: str) -> str:
     """The report in one of FORMATS."""
-    from freshgate.reports.page import html_page
-
     return {"table": table, "md": markdown, "csv": to_csv, "json": to_json, "html": html_page}[fmt](report)
-
-
-def why(item: ReviewItem, limit: int = 2) -> str:
-    """The first reasons of a row as one sentence."""
-    text = "; ".join(r["message"] for r in item.reasons[:limit])
-    if item.open_conflicts:
-        text = f"{item.open_conflicts} open conflict(s); " + text
-    return text
 
 
 def to_json(report: ReviewReport) -> str:
@@ -57,16 +49,6 @@ def table(report: ReviewReport) -> str:
     lines = [summary_line(report), "", fmt.format(*head), fmt.format(*("-" * w for w in widths))]
     lines += [fmt.format(*r) for r in rows]
     return "\n".join(lines) + "\n"
-
-
-def summary_line(report: ReviewReport) -> str:
-    """'N items need a human (M owners): 3 expired, 2 stale, ...'."""
-    by_state: dict[str, int] = {}
-    for i in report.items:
-        by_state[i.state] = by_state.get(i.state, 0) + 1
-    parts = ", ".join(f"{n} {s}" for s, n in sorted(by_state.items(), key=lambda x: -x[1]))
-    owners = len([g for g in report.groups if g.owner])
-    return f"{len(report.items)} items need a human ({owners} owners){': ' + parts if parts else ''}"
 
 
 def _md_cell(value: object) -> str:

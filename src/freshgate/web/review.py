@@ -1,0 +1,80 @@
+"""The review queue: the ranked review list, grouped by owner, with the actions inline."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy import or_
+from sqlmodel import Session, select
+
+from freshgate.conflicts.models import ACTIVE_STATUSES, ConflictRecord
+
+from freshgate.deps import get_session, registry
+from freshgate.reports.service import REVIEW_STATES, OwnerGroup, review
+from freshgate.web import identity
+from freshgate.web.memo import cached
+from freshgate.web.pages import query_with, render
+
+router = APIRouter(include_in_schema=False)
+SessionDep = Annotated[Session, Depends(get_session)]
+PAGE = 50
+
+
+def _groups(items, owners_info) -> list[OwnerGroup]:
+    """Rows per owner, in the order the rows come (the caller decides the order)."""
+    out: dict[str | None, OwnerGroup] = {}
+    for i in items:
+        g = out.get(i.owner)
+        if g is None:
+            info = owners_info.get(i.owner) or OwnerGroup(i.owner, i.owner or "(no owner)", "", False)
+            g = out[i.owner] = OwnerGroup(info.owner, info.name, info.contact, info.active)
+        g.items.append(i)
+    return list(out.values())
+
+
+def _conflicts_of(rt, session: Session, doc_ids: list[str]) -> dict[str, list[dict]]:
+    """Open or confirmed conflicts of these documents (one query), by document."""
+    hub = rt.extras.get("conflicts")
+    if hub is None or not doc_ids:
+        return {}
+    records = session.exec(select(ConflictRecord).where(
+        ConflictRecord.status.in_(ACTIVE_STATUSES),
+        or_(ConflictRecord.doc_a.in_(doc_ids), ConflictRecord.doc_b.in_(doc_ids))).order_by(ConflictRecord.id)).all()
+    out: dict[str, list[dict]] = {}
+    for c in hub.service(session).describe(records):
+        for d in dict.fromkeys((c["a"]["document_id"], c["b"]["document_id"])):
+            out.setdefault(d, []).append(c)
+    return out
+
+
+@router.get("/review", response_class=HTMLResponse)
+def review_queue(request: Request, session: SessionDep, owner: str | None = None, state: str | None = None,
+                 page: int = Query(1, ge=1)):
+    """Everything that needs a human, riskiest first; an owner's own items come first."""
+    rt = request.app.state.runtime
+    now = rt.registry_ctx.clock()
+    state = state if state in REVIEW_STATES else None
+    ctx = rt.registry_ctx
+    report = cached(request, session, "review", lambda s: review(s, ctx.rules, rt.extras, ctx.clock()))
+    who = identity.principal_for(request)
+    mine_ids = set(who.owners) if who.role == "owner" else set()
+    items = [i for i in report.items if (not owner or i.owner == owner)
+             and (not state or i.state == state or any(x["state"] == state for x in i.reasons))]
+    if mine_ids:
+        items = [i for i in items if i.owner in mine_ids] + [i for i in items if i.owner not in mine_ids]
+    pages = max(1, math.ceil(len(items) / PAGE))
+    page = min(page, pages)
+    shown = items[(page - 1) * PAGE: page * PAGE]
+    groups = _groups(shown, {g.owner: g for g in report.groups})
+    conflicts = _conflicts_of(rt, session, [i.document_id for i in shown if i.document_id and i.open_conflicts])
+    owners = [o for o in registry(request, session).owners() if o.active]
+    return render(request, "review.html", {
+        "groups": groups, "total": len(items), "page": page, "pages": pages, "mine": mine_ids,
+        "owner": owner or "", "state": state or "", "states": sorted(REVIEW_STATES), "owners": owners,
+        "conflicts": conflicts, "qs": lambda **kw: query_with(request, **kw),
+        "back": str(request.url.path) + (("?" + request.url.query) if request.url.query else ""),
+        "counts": report.state_counts,
+    })
