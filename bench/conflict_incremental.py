@@ -13,6 +13,7 @@ storing verdicts. Target: <= 100 ms beyond the document's own embedding.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tempfile
 import time
@@ -74,12 +75,13 @@ def main(n: int = 100_000, runs: int = 20) -> dict:
            "check_ms_p95": pct(timings["total"], 95), "pairs_judged_mean": round(float(np.mean(judged)), 1),
            "judge_ms_per_pair": round(1000 * (np.median(timings["total"]) - np.median(timings["search"])) /
                                       max(1.0, float(np.median(judged))), 2),
-           "target_ms": 100, "judge": rt.settings.conflicts.judge}
+           "target_ms": 100, "judge": rt.settings.conflicts.judge, "loadavg": [round(x, 2) for x in os.getloadavg()]}
     rt.close()
     print("| sections | changed | candidate search p50 | check p50 | check p95 | pairs judged | judge ms/pair | target |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     print(f"| {n:,} | {PER_DOC} | {out['candidate_search_ms_p50']} ms | {out['check_ms_p50']} ms | {out['check_ms_p95']} ms"
           f" | {out['pairs_judged_mean']} | {out['judge_ms_per_pair']} | ≤ 100 ms |")
+    print(f"load average {out['loadavg']}")
     res = ROOT / "bench" / "results"
     res.mkdir(parents=True, exist_ok=True)
     (res / "conflict_incremental.json").write_text(json.dumps(out, indent=2))

@@ -164,7 +164,9 @@ def test_learned_judge_reports_only_what_it_can_show(monkeypatch):
 
     judge = LearnedJudge(HashingEmbedder())
     monkeypatch.setattr(features.PairModel, "predict", lambda self, X: [0.99] * len(X))
-    a = "Navigation Home About. The museum opened in the old harbour warehouse and shows ship models from the region."
+    # Three statements: passages of up to two are the statement judge's (tests/conflicts/test_statements.py).
+    a = ("Navigation Home About. The museum opened in the old harbour warehouse and shows ship models from the region. "
+         "Guided tours start at the main entrance every Sunday.")
     v = judge.judge_many([(Passage(a), Passage(a + " Categories: museums, harbours"))])[0]
     assert v.conflict is False and "no single value" in v.explanation
     v = judge.judge_many([(Passage(a), Passage(a.replace("shows ship", "shows aircraft")))])[0]

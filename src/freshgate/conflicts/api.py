@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
@@ -37,6 +37,8 @@ class SideOut(BaseModel):
     owner_name: str | None
     contact: str | None
     status: Literal["active", "retired", "missing"] = Field(description="The document's current status.")
+    effective: date | None = Field(None, description="Latest of the document's updated / last_verified and the "
+                                                     "passage's own 'as of' date.")
 
 
 class EvidenceOut(BaseModel):
@@ -57,6 +59,9 @@ class ConflictOut(BaseModel):
     b: SideOut
     a_document: str
     b_document: str
+    newer: str | None = Field(None, description="'a' or 'b': the side with the later effective date, if known.")
+    older_document: str | None = Field(None, description="The older side's document: the one to update.")
+    older_owner: str | None = Field(None, description="The older side's owner.")
     similarity: float
     score: float
     judge: str

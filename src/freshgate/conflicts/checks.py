@@ -62,6 +62,13 @@ def _judge(svc: ConflictService, pairs: list[tuple[SectionRow, SectionRow]]) -> 
     return out
 
 
+def _add_self_pairs(svc: ConflictService, pairs: dict[tuple[int, int], float], rows: list[SectionRow]) -> None:
+    """Each section against itself, when the judge reads sentences: a section may contradict itself."""
+    if getattr(svc.ctx.judge(), "judges_self", False):
+        for r in rows:
+            pairs.setdefault((r.id, r.id), 1.0)
+
+
 def _known(svc: ConflictService, keys: Iterable[str]) -> dict[str, list[ConflictRecord]]:
     keys = list(dict.fromkeys(keys))
     out: dict[str, list[ConflictRecord]] = {}
@@ -213,6 +220,7 @@ def check_documents(svc: ConflictService, doc_ids: Iterable[str], search_ids: It
         pairs = candidate_pairs(svc.ctx.index(), sources, threshold=s.candidate_similarity,
                                 per_section=s.candidates_per_section)
         rows = {r.id: r for r in sources}
+        _add_self_pairs(svc, pairs, sources)
         need = {i for p in pairs for i in p} - set(rows)
         rows.update({r.id: r for r in load_sections(svc.session, section_ids=need)})
         judge_and_record(svc, pairs, rows, report)
@@ -232,6 +240,7 @@ def full_scan(svc: ConflictService) -> CheckReport:
     report.sections = len(sections)
     s = svc.ctx.settings
     pairs = scan_pairs(index, sections, threshold=s.candidate_similarity, per_section=s.candidates_per_section)
+    _add_self_pairs(svc, pairs, sections)
     judge_and_record(svc, pairs, {r.id: r for r in sections}, report)
     svc.session.flush()
     return report

@@ -59,7 +59,8 @@ def evaluate_pairs(path: str | Path, judge, embedder=None, batch: int = 64) -> d
     for r, row in zip(records, rows):
         by_kind[f'{r.get("origin", "?")}:{r.get("kind", "?")}'].append(row)
         by_origin[r.get("origin", "?")].append(row)
-    scores = np.array([v.score for v in verdicts])
+    # The curve uses each judge's score before any cap or evidence gate, so it shows what the score can do.
+    scores = np.array([v.raw if getattr(v, "raw", None) is not None else v.score for v in verdicts])
     labels = np.array([y for y, _ in rows])
     examples = [{"id": r["id"], "label": r["label"], "kind": r.get("kind"), "score": round(v.score, 3),
                  "explanation": v.explanation} for r, v in zip(records, verdicts) if v.conflict][:20]
@@ -76,9 +77,9 @@ def evaluate_pairs(path: str | Path, judge, embedder=None, batch: int = 64) -> d
 
 
 def _curve(scores: np.ndarray, labels: np.ndarray) -> list[dict]:
-    """Precision/recall at a few score thresholds (to choose the operating point)."""
+    """Precision/recall of the raw score at a few thresholds (to choose the operating point)."""
     out = []
-    for t in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
+    for t in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95):
         pred = scores >= t
         out.append({"threshold": t, **{k: v for k, v in _prf(list(zip(labels, pred))).items()
                                         if k in ("precision", "recall", "f1")}})
@@ -101,6 +102,10 @@ def render_pairs_table(result: dict) -> str:
     for k, m in result["by_kind"].items():
         row(f"kind {k}", m)
     o = result["overall"]
+    if result.get("curve"):
+        lines += ["", "precision/recall of the raw score (before caps and evidence gates)",
+                  f"{'threshold':>10s} {'P':>6s} {'R':>6s} {'F1':>6s}"]
+        lines += [f"{c['threshold']:10.2f} {c['precision']:6.3f} {c['recall']:6.3f} {c['f1']:6.3f}" for c in result["curve"]]
     lines += ["", "confusion (rows: truth, cols: verdict)", f"{'':14s}{'conflict':>10s}{'no':>8s}",
               f"{'conflict':14s}{o['tp']:10d}{o['fn']:8d}", f"{'no_conflict':14s}{o['fp']:10d}{o['tn']:8d}"]
     return "\n".join(lines)

@@ -60,6 +60,7 @@ class Verdict:
     evidence: list[Evidence] = field(default_factory=list)
     judge: str = ""
     explanation: str = ""
+    raw: float | None = None  # the score before any cap or gate (for precision/recall curves)
 
 
 class Judge(Protocol):
@@ -134,12 +135,25 @@ class LearnedJudge:
     """Claim evidence and pair features scored by a small classifier shipped as numpy weights."""
 
     name = "learned"
+    judges_self = True  # a passage paired with itself is read for sentences that contradict each other
 
-    def __init__(self, embedder, threshold: float = 0.5, model_path: str | Path | None = None) -> None:
+    def __init__(self, embedder, threshold: float = 0.5, model_path: str | Path | None = None,
+                 statement_threshold: float | None = None) -> None:
         self.embedder = embedder
         self.threshold = threshold
         self.model_path = Path(model_path) if model_path else MODEL_FILE
         self._model = None
+        self._statements = None
+        self.statement_threshold = statement_threshold
+
+    @property
+    def statements(self):
+        """The sentence-level judge, loaded on first use."""
+        if self._statements is None:
+            from freshgate.conflicts.statement_judge import StatementJudge
+
+            self._statements = StatementJudge(self.embedder, threshold=self.statement_threshold)
+        return self._statements
 
     @property
     def model(self):
@@ -165,7 +179,8 @@ class LearnedJudge:
         for i, (a, b) in enumerate(pairs):
             ha, hb = cl.heading_words(a.text, a.anchor), cl.heading_words(b.text, b.anchor)
             if " ".join(a.text.split()) == " ".join(b.text.split()):
-                out[i] = Verdict(False, 0.0, [], self.name, "identical text")  # the same words cannot disagree
+                # The same words cannot disagree with each other, but their sentences can.
+                out[i] = self.statements.judge_self(a.text, self.name)
             elif ha and hb and not cl.same_topic(ha, hb):
                 # Different headings: only a value both clauses plainly attach to the same thing counts.
                 ev = claim_evidence(a, b)
@@ -179,6 +194,7 @@ class LearnedJudge:
         ea, eb = _embed(self.embedder, sub, None if emb_a is None else np.asarray(emb_a)[todo],
                         None if emb_b is None else np.asarray(emb_b)[todo])
         evidence = [claim_evidence(a, b) for a, b in sub]
+        by_claims: set[int] = set()
         feats = np.stack([pair_features(a.text, b.text, ea[k], eb[k], len(evidence[k])) for k, (a, b) in enumerate(sub)])
         scores = model.predict(feats)
         for k, i in enumerate(todo):
@@ -188,6 +204,7 @@ class LearnedJudge:
             if ev and headed:
                 # Same heading topic and a differing value about the same subject: the policy case.
                 s = max(s, 0.9)
+                by_claims.add(i)
             elif f[NAMES.index("seq_ratio")] < NEAR_COPY:
                 # Without aligned values, only a rewrite of the same text (a swapped name, number or
                 # negation) is evidence enough; two different texts that merely differ are not.
@@ -205,11 +222,28 @@ class LearnedJudge:
                 # Nothing a person could check in seconds (no swapped value, no negated sentence):
                 # an unexplained score is not reported; false alarms cost more than a miss here.
                 out[i] = Verdict(False, min(s, 0.49 * self.threshold / 0.5), [], self.name,
-                                 "texts differ, but no single value or negation to show")
+                                 "texts differ, but no single value or negation to show", raw=float(scores[k]))
                 continue
             text = explain(ev) if ev else "no disagreement found"
-            out[i] = Verdict(hit, s, ev if hit else [], self.name, text)
+            out[i] = Verdict(hit, s, ev if hit else [], self.name, text, raw=float(scores[k]))
+        # Plain statements (up to two a side) are the statement judge's to decide: the near-copy
+        # model's word swaps there ("has vs boasts", "To vs Let's") are rewording, not disagreement.
+        # Aligned claims under matching headings and replaced numbers still stand.
+        st = self.statements.judge_many([pairs[i] for i in todo], ea, eb)
+        for k, i in enumerate(todo):
+            v, w = out[i], st[k]
+            if w is None:
+                continue  # not plain statements: the claims and near-copy verdict stands
+            if i in by_claims or (v.conflict and _numbers_only(v.evidence)):
+                v.raw = max(v.raw if v.raw is not None else v.score, w.raw or 0.0)
+            else:
+                out[i] = Verdict(w.conflict, w.score, w.evidence, self.name, w.explanation, raw=w.raw)
         return out
+
+
+def _numbers_only(evidence: Sequence[Evidence]) -> bool:
+    """Whether every piece of evidence replaces a number with another ("5.0 % vs 4.6 %")."""
+    return bool(evidence) and all(any(ch.isdigit() for ch in e.a) and any(ch.isdigit() for ch in e.b) for e in evidence)
 
 
 def _replaced_numbers(a: str, b: str) -> list[Evidence]:

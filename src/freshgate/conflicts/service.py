@@ -18,6 +18,7 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
 from freshgate.config import ConflictSettings
+from freshgate.conflicts.dated import effective_date, newer_side
 from freshgate.conflicts.models import ACTIVE_STATUSES, CONFIRMED, DISMISSED, OPEN, RESOLVED, STATUSES, ConflictRecord
 from freshgate.errors import Conflict, Invalid, NotFound
 from freshgate.registry.models import Document, Owner
@@ -62,13 +63,22 @@ def _side(c: ConflictRecord, which: str, docs: dict[str, Document], owners: dict
             "heading": getattr(c, f"heading_{which}"), "version": getattr(c, f"version_{which}"),
             "text": getattr(c, f"text_{which}"), "text_hash": getattr(c, f"hash_{which}"),
             "owner": owner.id if owner else None, "owner_name": owner.name if owner else None,
-            "contact": owner.contact if owner else None, "status": doc.status if doc else "missing"}
+            "contact": owner.contact if owner else None, "status": doc.status if doc else "missing",
+            "effective": effective_date(doc, getattr(c, f"text_{which}"))}
 
 
 def describe(c: ConflictRecord, docs: dict[str, Document], owners: dict[str, Owner]) -> dict[str, Any]:
-    """The public picture of a conflict (API, CLI JSON, lookup answers)."""
+    """The public picture of a conflict (API, CLI JSON, lookup answers).
+
+    `newer` names the side with the later effective date ("a", "b" or None when unknown or
+    equal); `older_document` / `older_owner` name the side to update.
+    """
+    a, b = _side(c, "a", docs, owners), _side(c, "b", docs, owners)
+    newer = newer_side(a["effective"], b["effective"]) if (c.doc_a, c.anchor_a) != (c.doc_b, c.anchor_b) else None
+    older = {"a": b, "b": a}.get(newer or "")
     return {
-        "id": c.id, "status": c.status, "a": _side(c, "a", docs, owners), "b": _side(c, "b", docs, owners),
+        "id": c.id, "status": c.status, "a": a, "b": b, "newer": newer,
+        "older_document": older["document_id"] if older else None, "older_owner": older["owner"] if older else None,
         "a_document": c.doc_a, "b_document": c.doc_b, "similarity": round(c.similarity, 4),
         "score": round(c.score, 4), "judge": c.judge, "evidence": list(c.evidence or []),
         "explanation": c.explanation, "detected_at": c.detected_at, "updated_at": c.updated_at,
@@ -84,6 +94,10 @@ def summary_line(d: dict[str, Any], for_document: str | None = None) -> str:
         a, b = b, a
     who = " and ".join(dict.fromkeys(f"{s['owner'] or 'no owner'}" for s in (a, b)))
     what = f" ({d['explanation']})" if d.get("explanation") else ""
+    if d.get("newer") and d.get("older_document"):
+        newer = d[d["newer"]]
+        what += (f"; {newer['cite']} is newer ({newer['effective']}), "
+                 f"so {d['older_document']} is the one to update")
     if a["document_id"] == b["document_id"]:
         return f"{a['cite']} contradicts {b['cite']} in the same document{what}; ask {who}"
     return f"{a['cite']} conflicts with {b['title'] or b['document_id']} ({b['cite']}){what}; ask {who}"

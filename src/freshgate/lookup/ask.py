@@ -16,8 +16,11 @@ def _q(query: str, limit: int = 160) -> str:
     return q if len(q) <= limit else q[:limit].rsplit(" ", 1)[0] + "…"
 
 
-def suggest(query: str, decision: Decision, target) -> str | None:
-    """A question for the owner of `target` (a citation) about the first reason; None when clean."""
+def suggest(query: str, decision: Decision, target, newer: str | None = None) -> str | None:
+    """A question for the owner of `target` (a citation) about the first reason; None when clean.
+
+    `newer`: for a conflict, the cite of the newer side that `target` (the older) disagrees with.
+    """
     q = _q(query)
     if not decision.reasons:
         return None
@@ -29,6 +32,8 @@ def suggest(query: str, decision: Decision, target) -> str | None:
     if target is None:
         return f"Can you confirm the answer to “{q}”?"
     t = f"the {target.title}" if target.title else target.document_id
+    if r.code == "conflict" and newer:
+        return f"{t} ({target.cite}) is older than {newer}, which says otherwise. Should it be updated about “{q}”?"
     return {
         "forbidden_lane": f"{target.title} is not allowed for agents. Can you handle “{q}” yourself?",
         "approval_required": f"May I go ahead with “{q}” following {t} ({target.cite})?",

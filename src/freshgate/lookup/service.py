@@ -132,7 +132,7 @@ class LookupService:
             decision=decision.decision,
             reasons=[ReasonOut(code=r.code, message=r.message, item=r.item) for r in decision.reasons],
             citations=citations, conflicts=conflicts,
-            ask=self._ask(req.query, decision, citations), receipt_id=receipt_id, evaluated_at=now)
+            ask=self._ask(req.query, decision, citations, conflicts), receipt_id=receipt_id, evaluated_at=now)
 
     def _current(self, hits) -> dict[int, Section]:
         """The hits' sections as the database has them now, in one query; a hit whose section is gone
@@ -286,10 +286,16 @@ class LookupService:
             log.exception("conflict hook failed; answering without conflicts")
             return []
 
-    def _ask(self, query: str, decision, citations: list[CitationOut]) -> AskOut:
+    def _ask(self, query: str, decision, citations: list[CitationOut], conflicts=()) -> AskOut:
         by_id = {c.document_id: c for c in citations}
         target = next((by_id[r.item] for r in decision.reasons if r.item in by_id), None)
         target = target or (citations[0] if citations else None)
+        newer = None
+        if decision.reasons and decision.reasons[0].code == "conflict":
+            # A dated disagreement: the older side's owner is the one to update it.
+            dated = next((c for c in conflicts if c.get("older_document") in by_id), None)
+            if dated:
+                target, newer = by_id[dated["older_document"]], dated[dated["newer"]]["cite"]
         owner_id, contact, note = (target.owner if target else None), None, None
         if owner_id:
             try:
@@ -303,7 +309,7 @@ class LookupService:
                 note = f"the owner {owner_id} is not registered"
             except SQLAlchemyError:
                 note = "the owner could not be looked up"
-        question = suggest(query, decision, target)
+        question = suggest(query, decision, target, newer)
         if note is not None:
             # Never point an agent at someone who cannot answer: the operators can.
             owner_id, contact = "operators", self.operators_contact()
