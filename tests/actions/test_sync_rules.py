@@ -96,7 +96,7 @@ def test_migration_backfills_rules_of_cards_registered_before_it(runtime, tmp_pa
     cfg.set_main_option("script_location", str(db.MIGRATIONS))
     with runtime.engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "-1")  # only this revision
+        command.downgrade(cfg, "0008")  # to just before the actions revision (later ones go down with it)
     with runtime.engine.begin() as conn:
         assert "tool_rule" not in {r[0] for r in conn.execute(text(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
