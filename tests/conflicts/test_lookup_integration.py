@@ -48,8 +48,9 @@ def test_relevant_sources_that_disagree_stop_the_lookup_even_when_neither_is_the
     from tests.conflicts.conftest import add_doc
     from freshgate.app import run_sync
 
-    add_doc(docs, "glossary", "dana", "# Glossary\n\n## Refund window\n\nThe refund window for monthly plans is "
-                                      "the time a customer has to ask for a refund.\n")
+    add_doc(docs, "glossary", "dana", "# Glossary\n\n## Refund window for monthly plans\n\nRefund window, monthly "
+                                      "plans: the refund window for monthly plans is the time a customer on a "
+                                      "monthly plan has to ask for a refund.\n")
     assert run_sync(crt, [docs]).failed == []
     a = client.post("/v1/lookup", json={"query": "refund window monthly plans", "top_k": 1}).json()
     cited = [c["document_id"] for c in a["citations"]]
