@@ -64,7 +64,8 @@ class LookupSettings(BaseModel):
     )
     conflict_margin: float = Field(
         0.25, description="A conflict between two relevant sections stops a lookup when one side scores within this "
-        "of the best section, even if the citation margin left both out (calibrated: docs/calibration.md)."
+        "of the best section, even if the citation margin left both out (calibrated in cosine units: docs/calibration.md; "
+        "with hybrid retrieval it is scaled by 1 + lexical_weight + identifier_weight, the hybrid score's range)."
     )
     ann_backend: str = Field(
         "hnswlib", description="Approximate index library: hnswlib | usearch (hnswlib measured faster: bench/index_recall.py)."

@@ -233,7 +233,11 @@ class LookupService:
         hit_of = {(h.document_id, h.anchor): h for h in above}
         conflicts = self.open_conflicts(list(dict.fromkeys(cited + list(hit_of))))
         cited_keys = set(cited)
-        floor = (above[0].score if above else 1.0) - self.settings.conflict_margin
+        # conflict_margin is calibrated in cosine units; a hybrid score spans cosine + the lexical and
+        # identifier weights, so the same gap is wider by that factor (else relevant conflicts are missed).
+        lk = self.settings
+        scale = 1.0 + (lk.lexical_weight + lk.identifier_weight if lk.retrieval == "hybrid" else 0.0)
+        floor = (above[0].score if above else 1.0) - lk.conflict_margin * scale
         kept = []
         for c in conflicts:
             sides = [(c[w]["document_id"], c[w]["anchor"]) for w in ("a", "b") if isinstance(c.get(w), dict)]
