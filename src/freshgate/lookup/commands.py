@@ -138,7 +138,7 @@ def eval_retrieval(file: Path = typer.Argument(..., exists=True, help="JSONL: qu
     """Rank each record's sections for its question (fresh registry per record): recall@1/@5 and MRR per method."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from freshgate.cli import settings
+    from freshgate.cli_common import settings
     from freshgate.lookup.engine import default_embedder
     from freshgate.lookup.eval_retrieval import METHODS, POOLS, run
 
