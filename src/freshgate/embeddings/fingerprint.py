@@ -6,6 +6,7 @@ import logging
 from datetime import datetime, timezone
 
 from sqlalchemy import func, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from freshgate.embeddings.models import EmbeddingModel
@@ -24,6 +25,14 @@ def check(engine, fingerprint: str | None, name: str = "") -> str | None:
     otherwise why not. An unknown fingerprint (a custom test embedder) is not checked."""
     if not fingerprint:
         return None
+    try:
+        return _check(engine, fingerprint, name)
+    except IntegrityError:
+        # Replicas starting together on a fresh database: another one recorded its model first.
+        return _check(engine, fingerprint, name)
+
+
+def _check(engine, fingerprint: str, name: str) -> str | None:
     with Session(engine) as session:
         row = stored(session)
         if row is not None and row.fingerprint == fingerprint:

@@ -146,7 +146,12 @@ class LookupEngine:
                         load()
             except EmbedderUnavailable as exc:
                 log.error("embedding model unavailable: %s", exc)
-            if self._fingerprint_refused():
+            try:
+                refused = self._fingerprint_refused()
+            except Exception as exc:  # noqa: BLE001 - a warm-up that dies would leave the index never ready
+                self.index_error = refused = f"the embedding model's fingerprint could not be checked: {exc}"
+                log.exception("fingerprint check failed")
+            if refused:
                 self._ready.set()
                 return
             try:
