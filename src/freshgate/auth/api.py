@@ -144,13 +144,13 @@ def whoami(caller: Caller):
     return WhoAmI(id=caller.id, name=caller.name, role=caller.role, owners=sorted(caller.owners), via=caller.via)
 
 
-def include(app: FastAPI) -> None:
-    """Mount the auth routes; at start-up create the first operator key when there is none."""
-    from freshgate.auth.setup import first_start
+def include(app: FastAPI, on_start=None) -> None:
+    """Mount the auth routes; `on_start(runtime)` runs at start-up (the first operator key)."""
 
     @asynccontextmanager
     async def lifespan(_app):
-        first_start(app.state.runtime)
+        if on_start is not None:
+            on_start(app.state.runtime)
         yield
 
     auth_router = APIRouter(lifespan=lifespan)

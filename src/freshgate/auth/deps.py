@@ -104,9 +104,17 @@ def _safe(path: str) -> str:
     return path.replace("\x00", "\\0")[:300]
 
 
-def _loopback(host: str) -> bool:
-    from freshgate.auth.setup import is_loopback
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses."""
+    if host in ("localhost", ""):
+        return host == "localhost"
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
+
+def _loopback(host: str) -> bool:
     return is_loopback(host) or host == "testserver"  # TestClient's in-process server name
 
 

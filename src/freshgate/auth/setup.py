@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import sys
 
 from freshgate.auth import sessions
+from freshgate.auth.deps import is_loopback
 from freshgate.config import Settings
 
 log = logging.getLogger(__name__)
-
-
-def is_loopback(host: str) -> bool:
-    """True for localhost and loopback addresses."""
-    if host in ("localhost", ""):
-        return host == "localhost"
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def check_mode(settings: Settings) -> None:
@@ -39,7 +29,7 @@ def install(app, settings: Settings) -> None:
 
     check_mode(settings)
     sessions.configure(settings.auth.session_secret)
-    include(app)
+    include(app, on_start=first_start)
     app.add_middleware(AuthMiddleware, fastapi_app=app, settings=settings.auth, bind_host=settings.server.host)
 
 

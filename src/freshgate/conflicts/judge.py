@@ -12,13 +12,13 @@ import json
 import logging
 import re
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, Sequence
 
 import numpy as np
 
 from freshgate.conflicts import claims as cl
+from freshgate.conflicts.verdicts import Evidence, Passage, Verdict  # noqa: F401 - re-exported
 
 log = logging.getLogger(__name__)
 MODEL_FILE = Path(__file__).with_name("judge_model.json")
@@ -29,38 +29,6 @@ NEAR_COPY = 0.6
 
 class JudgeUnavailable(RuntimeError):
     """The judge cannot run (missing model, endpoint not configured)."""
-
-
-@dataclass(frozen=True)
-class Passage:
-    """A section of a document: its text plus where it comes from."""
-
-    text: str
-    title: str = ""
-    doc_id: str = ""
-    anchor: str = ""
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """One differing value: what it is about, what each side says, and the kind of value."""
-
-    subject: str
-    a: str
-    b: str
-    kind: str
-
-
-@dataclass
-class Verdict:
-    """A judge's answer for one pair; `conflict=None` means undecided."""
-
-    conflict: bool | None
-    score: float
-    evidence: list[Evidence] = field(default_factory=list)
-    judge: str = ""
-    explanation: str = ""
-    raw: float | None = None  # the score before any cap or gate (for precision/recall curves)
 
 
 class Judge(Protocol):

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from freshgate.conflicts import statements as st
+from freshgate.conflicts.verdicts import Evidence, Verdict
 
 log = logging.getLogger(__name__)
 MODEL_FILE = Path(__file__).with_name("statement_model.json")
@@ -103,8 +104,6 @@ class StatementJudge:
 
     def judge_self(self, text: str, name: str = "learned"):
         """A passage against itself: two of its sentences that say opposite things."""
-        from freshgate.conflicts.judge import Verdict
-
         found = st.self_findings(text, SELF_ALIGN)
         if not found or self.embedder is None:
             return Verdict(False, 0.0, [], name, "identical text, no sentence contradicts another", raw=0.0)
@@ -119,8 +118,6 @@ class StatementJudge:
         return v
 
     def _verdict(self, s: float, a: str, b: str, name: str, found: list | None = None):
-        from freshgate.conflicts.judge import Evidence, Verdict
-
         if s >= self.threshold:
             found = st.findings(a, b, MIN_ALIGN) if found is None else found
             if found:
@@ -144,8 +141,6 @@ def _rank(found: list) -> list:
 
 
 def _evidence(f):
-    from freshgate.conflicts.judge import Evidence
-
     if f.kind == "negation":
         return Evidence(f.subject, f.a, f.b, "negation")
     va, _, vb = f.detail.partition(" vs ")
