@@ -32,68 +32,17 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Iterable, Mapping, Sequence
 
+from freshgate.actions.quantities import Quantity, currency, parse_quantity  # noqa: F401 - re-exported
+
 LANES = ("automatic", "approval", "forbidden")
 LANE_RANK = {lane: i for i, lane in enumerate(LANES)}
 _TOOL = re.compile(r"^[A-Za-z0-9_.*?:/\[\]-]{1,300}$")
 _PARAM = r"[A-Za-z_][\w-]*(?:\.[\w-]+)*"
 _SYMBOL_OP = re.compile(rf"^\s*(?P<param>{_PARAM})\s*(?P<op>>=|<=|==|!=|=|>|<)\s*(?P<value>.*?)\s*$")
 _WORD_OP = re.compile(rf"^\s*(?P<param>{_PARAM})\s+(?P<op>not\s+in|in)\s*(?P<value>\[.*\])\s*$", re.I)
-_NUMBER = r"[-+]?(?:\d{1,3}(?:[,_]\d{3})+|\d+)(?:\.\d+)?"
-_QTY = re.compile(rf"^\s*(?P<pre>[€$£])?\s*(?P<num>{_NUMBER})\s*(?P<unit>[A-Za-z%€$£]+)?\s*$")
 _AND = re.compile(r"\s+and\s+", re.I)
 _ENTRY_KEYS = {"tool", "when", "lane", "owner", "log", "rollback"}
 _ALIASES = {"name": "tool", "if": "when", "conditions": "when", "log_location": "log"}
-
-# unit -> (dimension, factor to the dimension's base). Money never converts between currencies.
-_CURRENCIES = {"eur": "EUR", "€": "EUR", "usd": "USD", "$": "USD", "gbp": "GBP", "£": "GBP", "chf": "CHF",
-               "nok": "NOK", "sek": "SEK", "dkk": "DKK", "pln": "PLN", "jpy": "JPY", "cad": "CAD", "aud": "AUD"}
-_UNITS: dict[str, tuple[str, float]] = {
-    "%": ("percent", 1.0), "percent": ("percent", 1.0), "pct": ("percent", 1.0),
-    **{u: ("duration", 1.0) for u in ("s", "sec", "secs", "second", "seconds")},
-    **{u: ("duration", 60.0) for u in ("min", "mins", "minute", "minutes")},
-    **{u: ("duration", 3600.0) for u in ("h", "hr", "hrs", "hour", "hours")},
-    **{u: ("duration", 86400.0) for u in ("d", "day", "days")},
-    **{u: ("duration", 604800.0) for u in ("w", "wk", "week", "weeks")},
-    **{u: ("duration", 2592000.0) for u in ("month", "months")},  # 30 days, as review_every
-    **{u: ("duration", 31536000.0) for u in ("y", "yr", "year", "years")},
-    "b": ("size", 1.0), "kb": ("size", 1e3), "mb": ("size", 1e6), "gb": ("size", 1e9), "tb": ("size", 1e12),
-    "kib": ("size", 1024.0), "mib": ("size", 1024.0 ** 2), "gib": ("size", 1024.0 ** 3),
-}
-
-
-@dataclass(frozen=True)
-class Quantity:
-    """A number in a dimension (`money:EUR`, `percent`, `duration`, `size`; None = a bare number)."""
-
-    value: float  # in the dimension's base unit (seconds, bytes, the currency itself)
-    dimension: str | None = None
-    factor: float = 1.0  # of the unit it was written in: a bare number is read in this unit
-
-
-def _unit(text: str) -> tuple[str, float]:
-    key = text.lower()
-    if key in _CURRENCIES:
-        return f"money:{_CURRENCIES[key]}", 1.0
-    if key in _UNITS:
-        return _UNITS[key]
-    raise ValueError(f"unknown unit {text!r} (currencies: EUR, USD, GBP, CHF, ...; %, days, hours, GB, ...)")
-
-
-def parse_quantity(text: str) -> Quantity | None:
-    """`5000 EUR`, `€5,000`, `20%`, `14 days`, `7000` -> Quantity; None when it is not a number; ValueError for an unknown unit."""
-    m = _QTY.match(text)
-    if not m:
-        return None
-    number = float(m.group("num").replace(",", "").replace("_", ""))
-    units = [u for u in (m.group("pre"), m.group("unit")) if u]
-    if not units:
-        return Quantity(number)
-    dims = {_unit(u) for u in units}
-    if len(dims) > 1:
-        raise ValueError(f"{text.strip()!r} names two different units")
-    dim, factor = dims.pop()
-    return Quantity(number * factor, dim, factor)
-
 
 @dataclass(frozen=True)
 class Condition:
@@ -280,10 +229,11 @@ def _param_quantity(value: Any, parent: Mapping[str, Any] | None, rule: Quantity
         return None
     if q.dimension is None and rule.dimension is not None:
         if rule.dimension.startswith("money:"):
-            currency = parent.get("currency") if isinstance(parent, Mapping) else None
-            if not isinstance(currency, str) or currency.lower() not in _CURRENCIES:
+            code = parent.get("currency") if isinstance(parent, Mapping) else None
+            iso = currency(code) if isinstance(code, str) else None
+            if iso is None:
                 return None  # a bare amount without a known currency cannot be compared
-            return Quantity(q.value, f"money:{_CURRENCIES[currency.lower()]}")
+            return Quantity(q.value, f"money:{iso}")
         return Quantity(q.value * rule.factor, rule.dimension, rule.factor)
     if rule.dimension is None and q.dimension is not None:
         return None

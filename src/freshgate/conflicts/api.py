@@ -142,34 +142,30 @@ def get_conflict(conflict_id: IntId, hub: Hub, session: SessionDep):
     return svc.describe([svc.get(conflict_id)])[0]
 
 
+def _verdict(verb: str, conflict_id: int, body, svc, caller) -> ConflictOut:
+    """Confirm, dismiss or reopen as the caller (operators or either side's owner), then commit."""
+    _may_judge(svc, conflict_id, caller)
+    c = getattr(svc, verb)(conflict_id, actor=acting_as(caller, body.on_behalf_of), reason=body.reason)
+    svc.session.commit()
+    return svc.describe([c])[0]
+
+
 @router.post("/{conflict_id:int}/confirm", response_model=ConflictOut, responses=W)
 def confirm(conflict_id: IntId, body: ConfirmIn, hub: Hub, session: SessionDep, caller: Caller):
     """Confirm the passages really disagree; lookups touching them keep stopping until it is resolved."""
-    svc = hub.service(session)
-    _may_judge(svc, conflict_id, caller)
-    c = svc.confirm(conflict_id, actor=acting_as(caller, body.on_behalf_of), reason=body.reason)
-    session.commit()
-    return svc.describe([c])[0]
+    return _verdict("confirm", conflict_id, body, hub.service(session), caller)
 
 
 @router.post("/{conflict_id:int}/dismiss", response_model=ConflictOut, responses=W)
 def dismiss(conflict_id: IntId, body: DismissIn, hub: Hub, session: SessionDep, caller: Caller):
     """Dismiss a false conflict (reason required); the same two texts are not reported again."""
-    svc = hub.service(session)
-    _may_judge(svc, conflict_id, caller)
-    c = svc.dismiss(conflict_id, actor=acting_as(caller, body.on_behalf_of), reason=body.reason)
-    session.commit()
-    return svc.describe([c])[0]
+    return _verdict("dismiss", conflict_id, body, hub.service(session), caller)
 
 
 @router.post("/{conflict_id:int}/reopen", response_model=ConflictOut, responses=W)
 def reopen(conflict_id: IntId, body: ReopenIn, hub: Hub, session: SessionDep, caller: Caller):
     """Reopen a dismissed conflict (operators or either side's owner); it stops lookups again."""
-    svc = hub.service(session)
-    _may_judge(svc, conflict_id, caller)
-    c = svc.reopen(conflict_id, actor=acting_as(caller, body.on_behalf_of), reason=body.reason)
-    session.commit()
-    return svc.describe([c])[0]
+    return _verdict("reopen", conflict_id, body, hub.service(session), caller)
 
 
 def include(app: FastAPI) -> None:

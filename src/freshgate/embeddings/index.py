@@ -161,10 +161,10 @@ class VectorIndex:
         if need > len(self._alive):
             cap = max(need, 2 * len(self._alive))
             # New arrays, never resized in place: a search holding the old ones stays valid.
-            self._vecs = _grow(self._vecs, cap)
-            self._alive = _grow(self._alive, cap)
-            self._row_doc = _grow(self._row_doc, cap)
-            self._row_section = _grow(self._row_section, cap)
+            self._vecs = grow_rows(self._vecs, cap)
+            self._alive = grow_rows(self._alive, cap)
+            self._row_doc = grow_rows(self._row_doc, cap)
+            self._row_section = grow_rows(self._row_section, cap)
         start = self._n
         idx = list(range(start, need))
         self._vecs[start:need] = np.stack([np.asarray(r[2], dtype=np.float32) for r in rows])
@@ -280,10 +280,10 @@ class VectorIndex:
         with self._lock:
             n = len(state["alive"])
             cap = max(1024, n)
-            self._vecs = _grow(np.asarray(state["vecs"], dtype=np.float32).reshape(n, self.dim), cap)
-            self._alive = _grow(np.asarray(state["alive"], dtype=bool), cap)
-            self._row_doc = _grow(np.asarray(state["row_doc"], dtype=np.int32), cap)
-            self._row_section = _grow(np.asarray(state["row_section"], dtype=np.int64), cap)
+            self._vecs = grow_rows(np.asarray(state["vecs"], dtype=np.float32).reshape(n, self.dim), cap)
+            self._alive = grow_rows(np.asarray(state["alive"], dtype=bool), cap)
+            self._row_doc = grow_rows(np.asarray(state["row_doc"], dtype=np.int32), cap)
+            self._row_section = grow_rows(np.asarray(state["row_section"], dtype=np.int64), cap)
             self._anchors = list(state["anchors"])
             self._n = n
             self._docs, self._by_ordinal = {}, []
@@ -380,7 +380,8 @@ def _exact(vecs: np.ndarray, mask: np.ndarray, n: int, q: np.ndarray, k: int) ->
     return idx[top], scores[top]
 
 
-def _grow(arr: np.ndarray, cap: int) -> np.ndarray:
+def grow_rows(arr: np.ndarray, cap: int) -> np.ndarray:
+    """`arr` padded with zero rows to `cap` rows (the vector and lexical indexes grow in steps)."""
     out = np.zeros((cap,) + arr.shape[1:], dtype=arr.dtype)
     out[: len(arr)] = arr
     return out

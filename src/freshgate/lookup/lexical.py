@@ -23,7 +23,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from freshgate.embeddings.index import DocMeta, Scope
+from freshgate.embeddings.index import DocMeta, Scope, grow_rows
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _PIECE = re.compile(r"\S+")
@@ -177,8 +177,8 @@ class LexicalIndex:
         r = self._n
         if r >= len(self._alive):
             cap = 2 * len(self._alive)
-            self._len, self._alive = _grow(self._len, cap), _grow(self._alive, cap)
-            self._row_doc, self._row_section = _grow(self._row_doc, cap), _grow(self._row_section, cap)
+            self._len, self._alive = grow_rows(self._len, cap), grow_rows(self._alive, cap)
+            self._row_doc, self._row_section = grow_rows(self._row_doc, cap), grow_rows(self._row_section, cap)
         counts: dict[str, int] = {}
         for t in toks:
             counts[t] = counts.get(t, 0) + 1
@@ -296,9 +296,3 @@ class LexicalIndex:
             r = self._row_of[section_id]
             d = self._by_ordinal[int(self._row_doc[r])]
             return (d.id if d else "", self._anchors[r])
-
-
-def _grow(arr: np.ndarray, cap: int) -> np.ndarray:
-    out = np.zeros((cap,) + arr.shape[1:], dtype=arr.dtype)
-    out[: len(arr)] = arr
-    return out
