@@ -17,7 +17,17 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def make_engine(url: str, **kwargs) -> Engine:
-    """Create the engine; SQLite gets WAL, foreign keys and a busy timeout."""
+    """Create the engine; SQLite gets WAL, foreign keys, a busy timeout and savepoints that nest.
+
+    SQLite: pysqlite opens a transaction only before INSERT/UPDATE/DELETE, not before a
+    SAVEPOINT, so releasing a savepoint opened outside a transaction commits it (a sync
+    committed file by file). A SAVEPOINT outside a transaction now first opens one with
+    BEGIN IMMEDIATE (a savepoint is only used to write, so it takes the write lock at once).
+    SQLAlchemy's recipe of a BEGIN at every SQLAlchemy begin is deliberately not used: it
+    starts reads inside a deferred transaction, and a read-then-write session (a lookup that
+    records its receipt, a conflict check) then fails at once with "database is locked" when
+    another process committed in between (busy_timeout does not apply to a stale snapshot).
+    """
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
         engine = create_engine(url, **kwargs)
@@ -31,6 +41,11 @@ def make_engine(url: str, **kwargs) -> Engine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
+
+        @event.listens_for(engine, "savepoint")
+        def _sqlite_savepoint_in_transaction(conn, _name):  # pragma: no cover - trivial
+            if not conn.connection.dbapi_connection.in_transaction:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)

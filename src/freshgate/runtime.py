@@ -73,17 +73,36 @@ def run_sync(rt: Runtime, dirs: list[Path], *, actor: str = "sync", progress=Non
 
     if check:
         with Session(rt.engine, expire_on_commit=False) as session:
-            if rt.engine.dialect.name == "sqlite":
-                # pysqlite opens no transaction before a SAVEPOINT, so releasing one would commit it.
-                session.connection().exec_driver_sql("BEGIN")
-            try:
+            try:  # db.make_engine: on SQLite too, the sync's savepoints nest in one transaction rolled back here
                 return sync(RegistryService(session, rt.registry_ctx), dirs, actor=actor, progress=progress, **options)
             finally:
                 session.rollback()
+    from freshgate.feed.complete import complete
+
+    # First what an interrupted run left owed (its files are unchanged now, so nothing else redoes it).
+    left = complete(rt) if rt.extras.get("lookup") is not None else None
     with db.session_scope(rt.engine) as session:
-        report = sync(RegistryService(session, rt.registry_ctx), dirs, actor=actor, progress=progress, **options)
+        report = sync(RegistryService(session, rt.registry_ctx), dirs, actor=actor, progress=progress,
+                      checkpoint=session.commit, **options)
+    if left is not None:
+        report.notes.extend(left.lines())
+    _note_owed(rt, report)
     actions = rt.extras.get("actions")
     if actions is not None and (report.added or report.updated):
         # tool rules of different cards that can govern the same call in different lanes
         report.warnings.extend(("tool rules", m) for m in actions.overlap_warnings())
     return report
+
+
+def _note_owed(rt: Runtime, report: SyncReport) -> None:
+    """Say what stays owed after the sync (e.g. `--no-embed`: the server or the next sync does it)."""
+    from freshgate.feed import owed
+
+    with rt.engine.connect() as conn:
+        left = owed.counts(conn)
+    parts = [f"{left[k]} {what}" for k, what in ((owed.EMBED, "document embedding(s)"),
+                                                  (owed.CHECK, "conflict check(s)"),
+                                                  (owed.SEARCH, "conflict search(es)")) if left.get(k)]
+    if parts:
+        report.notes.append("owed: " + ", ".join(parts) + " (completed by the server's owed_work job or the "
+                            "next `freshgate sync`)")
