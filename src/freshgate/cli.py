@@ -67,6 +67,8 @@ def sync(dirs: list[Path] = typer.Argument(None, help="Directories of Markdown f
                   highlight=False, soft_wrap=True)
     for owner_id, message in report.warnings:
         err.print(f"[yellow]warning[/yellow] {escape(message)}", highlight=False, soft_wrap=True)
+    for note in report.notes:
+        console.print(escape(note), highlight=False, soft_wrap=True)
     for note in report.fields:
         console.print(("[yellow]kept[/yellow] " if note.outcome == "kept" else "[magenta]file wins[/magenta] ")
                       + escape(note.line()), highlight=False, soft_wrap=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -95,8 +95,9 @@ class LookupSettings(BaseModel):
                                      "(\"UK\", \"GDPR\", \"Sev-1\", amounts).")
     fusion_candidates: int = Field(50, description="Candidates taken from each ranking before they are fused.")
     operators_contact: str | None = Field(
-        None, description="Whom a lookup's `ask` names when the document's owner is deactivated or has no contact "
-        "(default: notify.operator_emails)."
+        None, description="The operators' contact, the one setting for it: a lookup's `ask` names it when the "
+        "document's owner is deactivated or has no contact, and 401/403 answers name it as whom to ask for a key "
+        "(default: notify.operator_emails). FRESHGATE_AUTH__OPERATORS_CONTACT is a deprecated alias."
     )
 
 
@@ -146,6 +147,11 @@ class SchedulerSettings(BaseModel):
                                        description="Weekly review report and its delivery.")
     notify: JobSchedule = Field(default_factory=lambda: JobSchedule(trigger="interval:5m"),
                                 description="Notifications about state changes.")
+    owed_work: JobSchedule = Field(default_factory=lambda: JobSchedule(trigger="interval:1m"),
+                                   description="Complete embeddings and conflict checks that committed changes "
+                                   "still owe (their writer was interrupted).")
+    feed_prune: JobSchedule = Field(default_factory=lambda: JobSchedule(trigger="interval:1h"),
+                                    description="Prune the change log (feed.retention_days).")
     timezone: str = Field("UTC", description="Time zone of cron triggers.")
     misfire_grace_seconds: int = Field(300, description="A run missed by up to this many seconds still happens.")
 
@@ -235,6 +241,15 @@ class FeedSettings(BaseModel):
         None, description="Where the index snapshot is kept; default: `.freshgate-index/` next to a SQLite file, "
         "else ~/.cache/freshgate/index. Empty string: no snapshot."
     )
+    owed_grace: float = Field(
+        120.0, description="Seconds after which work a committed change still owes (embeddings, conflict checks) "
+        "is done by another process when the one that wrote it has not; a writer known to be dead (same host) is "
+        "taken over at once.")
+    retention_days: float = Field(
+        7.0, description="Change-log entries older than this, and already applied by every live follower, are "
+        "pruned (job feed_prune); a replica that restarts from an older point rebuilds its index.")
+    consumer_timeout: float = Field(
+        600.0, description="Seconds without a heartbeat after which a follower no longer holds back pruning.")
 class ActionSettings(BaseModel):
     """The action check (SOP cards as a tool permission table)."""
 
@@ -274,7 +289,8 @@ class AuthSettings(BaseModel):
         default_factory=list, description="Host header values accepted besides the loopback names (localhost, "
         "127.0.0.1, ::1) and the bind address; '*' accepts any (not recommended: DNS rebinding).")
     max_body_bytes: int = Field(2_000_000, description="Largest request body; bigger ones get 413 before being read.")
-    operators_contact: str = Field("", description="Who to ask for a key; named in 401/403 answers.")
+    operators_contact: str = Field("", description="Deprecated alias: set lookup.operators_contact (one contact "
+                                   "for lookups and 401/403 answers); this copy is filled from it.")
     key_file: str = Field(
         default_factory=lambda: str(Path.cwd() / ".freshgate-key"),
         description="Where the first-start operator key is written (mode 0600); the CLI and Python client read it.")
@@ -306,3 +322,16 @@ class Settings(BaseSettings):
     feed: FeedSettings = Field(default_factory=FeedSettings, description="Change feed.")
     actions: ActionSettings = Field(default_factory=ActionSettings, description="Action checks.")
     auth: AuthSettings = Field(default_factory=AuthSettings, description="Credentials, roles and request limits.")
+
+    @model_validator(mode="after")
+    def _one_operators_contact(self) -> "Settings":
+        """lookup.operators_contact is the operators' contact; auth.operators_contact (deprecated) only feeds it."""
+        if self.auth.operators_contact and not self.lookup.operators_contact:
+            import warnings
+
+            warnings.warn("auth.operators_contact (FRESHGATE_AUTH__OPERATORS_CONTACT) is deprecated: set "
+                          "lookup.operators_contact (FRESHGATE_LOOKUP__OPERATORS_CONTACT)", DeprecationWarning,
+                          stacklevel=2)
+            self.lookup.operators_contact = self.auth.operators_contact
+        self.auth.operators_contact = self.lookup.operators_contact or ", ".join(self.notify.operator_emails)
+        return self

@@ -17,6 +17,7 @@ from sqlalchemy import event
 from sqlmodel import Session
 
 from freshgate.conflicts import checks
+from freshgate.feed import owed
 from freshgate.conflicts.service import ConflictContext, ConflictService, summary_line
 from freshgate.registry.service import Change
 
@@ -105,10 +106,19 @@ class ConflictHub:
 
     # ---- runs ------------------------------------------------------------------------
     def check(self, doc_ids: list[str], search_ids: list[str] | None = None) -> dict | None:
-        """Incremental check of changed documents in a session of its own; errors are logged, not raised."""
+        """Incremental check of changed documents in a session of its own; errors are logged, not raised.
+
+        The owed checks of these documents (feed.owed), read before checking, are settled in the
+        same transaction when the check was complete: the index was there to search, and a
+        document's sections had their embeddings (else it stays owed for a process that has them)."""
         try:
             with Session(self.rt.engine, expire_on_commit=False) as session:
+                owed_rows = owed.read(session, [owed.CHECK, owed.SEARCH], doc_ids)
                 report = checks.check_documents(self.service(session), doc_ids, search_ids)
+                if self._index() is not None:
+                    unembedded = _unembedded(session, {r.document_id for r in owed_rows if r.kind == owed.SEARCH})
+                    owed.settle(session, [r for r in owed_rows if r.kind == owed.CHECK or
+                                          r.document_id not in unembedded])
                 session.commit()
             self.last_error, self.last_report = None, report.as_dict()
             return self.last_report
@@ -124,7 +134,10 @@ class ConflictHub:
             lk.warm_up()
         t0 = time.perf_counter()
         with self._scan_lock, Session(self.rt.engine, expire_on_commit=False) as session:
+            owed_rows = owed.read(session, [owed.CHECK, owed.SEARCH])  # a full scan does all of them
             report = checks.full_scan(self.service(session))
+            unembedded = _unembedded(session, {r.document_id for r in owed_rows if r.kind == owed.SEARCH})
+            owed.settle(session, [r for r in owed_rows if r.kind == owed.CHECK or r.document_id not in unembedded])
             session.commit()
         out = report.as_dict() | {"seconds": round(time.perf_counter() - t0, 3)}
         self.last_report = out
@@ -149,6 +162,21 @@ class ConflictHub:
                 log.exception("start-up conflict scan failed")
 
         threading.Thread(target=run, name="freshgate-conflict-scan", daemon=True).start()
+
+
+def _unembedded(session: Session, doc_ids: set[str]) -> set[str]:
+    """Those of the documents with a section still waiting for its embedding (not searchable yet)."""
+    from sqlmodel import select
+
+    from freshgate.registry.models import Section
+
+    ids = list(doc_ids)
+    out: set[str] = set()
+    for start in range(0, len(ids), 500):
+        q = select(Section.document_id).where(Section.document_id.in_(ids[start:start + 500]),
+                                              Section.embedding.is_(None)).distinct()
+        out.update(session.exec(q))
+    return out
 
 
 def wire(rt) -> ConflictHub:

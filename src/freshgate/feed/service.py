@@ -4,7 +4,8 @@ Every entry is written in the transaction of the change it records. PostgreSQL: 
 session and inserted just before it commits, holding a transaction advisory lock until the
 commit, so ids become visible in id order: a reader that has seen id n never later sees a
 smaller id appear (no in-flight gaps to wait for); then a NOTIFY wakes the followers. SQLite:
-inserted at once (one writer at a time gives the same order).
+inserted at once (one writer at a time gives the same order). What the change still owes
+(embeddings, conflict checks: feed.owed) is inserted at once on both, in the same transaction.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import datetime, timezone
 from sqlalchemy import event, func, insert, select, text
 from sqlmodel import Session
 
+from freshgate.feed import owed
 from freshgate.feed.models import ChangeLog
 
 _BUFFER = "freshgate.feed.buffer"
@@ -34,9 +36,11 @@ class ChangeRow:
 
 
 def record(session: Session, document_id: str | None, kind: str, version: int = 0) -> None:
-    """Append a change to the log in the session's transaction (PostgreSQL: at its commit, in id order)."""
+    """Append a change to the log in the session's transaction (PostgreSQL: at its commit, in id order),
+    with the work it owes (feed.owed)."""
     row = {"document_id": document_id, "kind": kind[:20], "version": version, "created_at": datetime.now(timezone.utc)}
     conn = session.connection()
+    owed.owe(conn, document_id, kind)
     if conn.dialect.name == "sqlite":
         # One writer at a time: ids are in commit order already. Written now, so the entry lives and
         # dies with the change even when pysqlite commits a released savepoint early.

@@ -2,7 +2,9 @@
 and hand each batch of changed document ids to the subscriber that keeps the index current.
 
 The follower's watermark is the id of the last change applied. Because change ids become
-visible in id order (feed.service), `id > watermark` never misses a change.
+visible in id order (feed.service), `id > watermark` never misses a change — unless the log was
+pruned past it (feed.prune): then `on_gap` rebuilds from the database instead. A heartbeat thread
+writes the watermark to `feed_consumer`, so pruning keeps what a live follower still needs.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from typing import Any, Callable
 
 from sqlalchemy.engine import Engine
 
-from freshgate.feed import service
+from freshgate.feed import prune, service
 from freshgate.feed.service import ChangeRow
 
 log = logging.getLogger(__name__)
 Apply = Callable[[list[ChangeRow]], None]
+HEARTBEAT = 10.0  # seconds between watermark heartbeats (feed.consumer_timeout is far longer)
 
 
 class FeedFollower:
@@ -27,8 +30,16 @@ class FeedFollower:
 
     def __init__(self, engine: Engine, apply: Apply, *, interval: float = 0.5, listen: bool = True,
                  watermark: Callable[[], int | None] | None = None,
-                 set_watermark: Callable[[int], None] | None = None) -> None:
+                 set_watermark: Callable[[int], None] | None = None,
+                 on_gap: Callable[[], int] | None = None) -> None:
+        import uuid
+
+        from freshgate.feed.owed import process_name
+
         self.engine = engine
+        self.on_gap = on_gap  # rebuild from the database; returns the watermark it reflects
+        self.name = f"{process_name()}:{uuid.uuid4().hex[:6]}"
+        self.gaps = 0
         self.apply = apply
         self.interval = max(0.01, interval)
         self.listen = listen and engine.dialect.name == "postgresql"
@@ -66,7 +77,15 @@ class FeedFollower:
             if wm is None or self.db_watermark <= wm:
                 self.oldest_pending_at = None
                 return 0
-            rows = service.changes_since(conn, wm)
+            if self.on_gap is not None and wm < prune.pruned_through(conn):
+                gap = True
+            else:
+                gap, rows = False, service.changes_since(conn, wm)
+        if gap:  # changes after our watermark were pruned: reload everything rather than miss them
+            log.warning("change feed: entries after watermark %d were pruned; rebuilding the index", wm)
+            self.gaps += 1
+            self._advance(self.on_gap())
+            return 1
         if not rows:
             return 0
         self.oldest_pending_at = rows[0].created_at
@@ -82,6 +101,7 @@ class FeedFollower:
         if self._threads:
             return
         self._threads.append(threading.Thread(target=self._run, name="freshgate-feed", daemon=True))
+        self._threads.append(threading.Thread(target=self._heartbeat, name="freshgate-feed-heartbeat", daemon=True))
         if self.listen:
             self._threads.append(threading.Thread(target=self._listen, name="freshgate-feed-listen", daemon=True))
         for t in self._threads:
@@ -94,6 +114,10 @@ class FeedFollower:
         for t in self._threads:
             t.join(5)
         self._threads.clear()
+        try:
+            prune.forget(self.engine, self.name)
+        except Exception as exc:  # noqa: BLE001 - it times out of the consumers by itself
+            log.info("change feed: could not deregister follower %s: %s", self.name, exc)
 
     @property
     def following(self) -> bool:
@@ -117,6 +141,17 @@ class FeedFollower:
                 backoff = min(backoff * 2, 10.0)
             self._wake.wait(backoff)
             self._wake.clear()
+
+    def _heartbeat(self) -> None:
+        """Tell pruning which changes this follower still needs (its own thread: a busy writer never delays polls)."""
+        while not self._stop.is_set():
+            wm = self.watermark
+            if wm is not None:
+                try:
+                    prune.heartbeat(self.engine, self.name, wm)
+                except Exception as exc:  # noqa: BLE001 - pruning waits for the consumer timeout meanwhile
+                    log.info("change feed heartbeat failed: %s", exc)
+            self._stop.wait(HEARTBEAT)
 
     def _listen(self) -> None:
         """PostgreSQL LISTEN: each NOTIFY wakes the poller (polling alone stays correct)."""
@@ -147,4 +182,4 @@ class FeedFollower:
                 "lag_changes": None if wm is None else max(0, self.db_watermark - wm), "lag_seconds": round(lag_s, 3),
                 "poll_interval": self.interval, "listen": self.listen, "following": bool(self._threads),
                 "last_poll_age": None if self.last_poll_at is None else round(time.monotonic() - self.last_poll_at, 3),
-                "applied": self.applied, "last_error": self.last_error}
+                "applied": self.applied, "last_error": self.last_error, "gaps_rebuilt": self.gaps}

@@ -57,7 +57,10 @@ def document_texts(session: Session, doc_ids: Iterable[str] | None = None) -> di
 
 def embed_pending(session: Session, embedder: Embedder, doc_ids: Iterable[str] | None = None,
                   batch_size: int = 32) -> int:
-    """Embed every section without an embedding (of `doc_ids`, or all); flushes; returns how many."""
+    """Embed every section without an embedding (of `doc_ids`, or all); flushes; returns how many.
+    The owed embeddings (feed.owed) read before the sections are settled in the same transaction."""
+    from freshgate.feed import owed
+
     q = select(Section, Document.title).join(Document, Document.id == Section.document_id)
     q = q.where(Section.embedding.is_(None))
     ids = None if doc_ids is None else list(doc_ids)
@@ -65,7 +68,10 @@ def embed_pending(session: Session, embedder: Embedder, doc_ids: Iterable[str] |
         if not ids:
             return 0
         q = q.where(Section.document_id.in_(ids))
+    settled = owed.read(session, [owed.EMBED], ids)
     rows = list(session.exec(q).all())
+    if settled:
+        owed.settle(session, settled)  # undone with the transaction if the embedding below fails
     if not rows:
         return 0
     context = document_texts(session, None if ids is None else {s.document_id for s, _ in rows})
@@ -193,6 +199,19 @@ class SectionIndexer:
             with self._apply_lock:
                 self.apply(self._load(engine, chunk))
 
+    def resync(self, engine) -> int:
+        """Reload every document (those in the database and those in the index) after a gap in the
+        feed (it was pruned past the watermark); returns the watermark the index now reflects."""
+        from freshgate.feed import service as feed
+
+        with engine.connect() as conn:
+            watermark = feed.latest_id(conn)  # before reading: later changes follow from the feed
+        with Session(engine) as session:
+            in_db = list(session.exec(select(Document.id)))
+        self._refresh(engine, list(dict.fromkeys(in_db + self.index.documents())))
+        self.watermark = watermark
+        return watermark
+
     def _embed_missing(self, engine, doc_ids: list[str]) -> None:
         """Embed sections another process stored without embeddings (e.g. `sync --no-embed`); announce them."""
         from freshgate.feed import service as feed
@@ -203,8 +222,8 @@ class SectionIndexer:
                 if n:
                     for doc_id in doc_ids:
                         feed.record(session, doc_id, "embedded")
-                    session.commit()
                     log.info("embedded %d section(s) of %d changed document(s)", n, len(doc_ids))
+                session.commit()  # also when only owed rows were settled
         except EmbedderUnavailable as exc:
             self.last_error = str(exc)
         except Exception as exc:  # noqa: BLE001 - e.g. the sections changed meanwhile: their own change follows
@@ -359,6 +378,10 @@ def _same_history(conn, watermark: int, at: str | None) -> bool:
     """The snapshot's watermark names the same change in this database (not a recreated one)."""
     from freshgate.feed import service as feed
 
+    from freshgate.feed.prune import pruned_through
+
+    if watermark < pruned_through(conn):
+        return False  # changes after it were pruned: the feed cannot bring it up to date
     if watermark == 0:
         return True
     created = feed.created_at(conn, watermark)

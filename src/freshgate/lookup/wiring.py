@@ -32,7 +32,8 @@ def follow(rt) -> Callable[[], None]:
         rt.engine, lambda changes: indexer.apply_feed(rt.engine, changes),
         interval=rt.settings.feed.poll_interval, listen=rt.settings.feed.listen,
         watermark=lambda: indexer.watermark if indexer.index.ready else None,
-        set_watermark=lambda wm: setattr(indexer, "watermark", wm))
+        set_watermark=lambda wm: setattr(indexer, "watermark", wm),
+        on_gap=lambda: indexer.resync(rt.engine))
     rt.extras["feed"] = follower
     follower.start()
 

@@ -38,6 +38,7 @@ class SyncReport:
     missing: list[tuple[str, str]] = field(default_factory=list)  # (id, path) registered but gone from disk
     fields: list = field(default_factory=list)  # merge.FieldNote: where file and registry disagree (three-way rule)
     warnings: list[tuple[str, str]] = field(default_factory=list)  # (owner or path, message)
+    notes: list[str] = field(default_factory=list)  # owed work completed or left (feed.owed)
 
     def as_dict(self) -> dict:
         """JSON-able summary."""
@@ -47,6 +48,7 @@ class SyncReport:
             "missing": [{"id": i, "path": p} for i, p in self.missing],
             "fields": [n.as_dict() for n in self.fields],
             "warnings": [{"item": i, "message": m} for i, m in self.warnings],
+            "notes": self.notes,
         }
 
 
@@ -94,11 +96,13 @@ PARALLEL_CHUNK = 50  # files to parse in a chunk before it goes to the workers
 
 def sync(svc: RegistryService, dirs: list[Path], *, actor: str = "sync",
          progress: Callable[[int, int], None] | None = None, max_bytes: int = DEFAULT_MAX_BYTES,
-         workers: int | None = None) -> SyncReport:
+         workers: int | None = None, checkpoint: Callable[[], None] | None = None) -> SyncReport:
     """Register every Markdown file under `dirs`; bad files are reported and skipped.
 
     Large syncs parse in `workers` processes while this one writes (default: one per CPU when
-    the machine has an idle CPU; 0: parse here)."""
+    the machine has an idle CPU; 0: parse here). `checkpoint` is called after each chunk of
+    files is written (the edge commits there: a long sync never holds SQLite's write lock for
+    long, and what a commit owes — embeddings, conflict checks — is recorded with it)."""
     report = SyncReport()
     session = svc.session
     dirs = [Path(d).resolve() for d in dirs]
@@ -121,6 +125,8 @@ def sync(svc: RegistryService, dirs: list[Path], *, actor: str = "sync",
             current = (start, len(chunk), run.read(chunk)) if chunk else None
             if previous is not None:
                 run.write(previous[2])
+                if checkpoint is not None:
+                    checkpoint()
                 if progress is not None:
                     for n in range(previous[0] + 1, previous[0] + previous[1] + 1):
                         progress(n, len(files))

@@ -39,6 +39,8 @@ JOBS: dict[str, str] = {
     "conflict_scan": "freshgate.conflicts.jobs:full_scan",
     "review_report": "freshgate.reports.jobs:weekly_review",
     "notify": "freshgate.notify.jobs:notify_changes",
+    "owed_work": "freshgate.feed.jobs:complete_owed",
+    "feed_prune": "freshgate.feed.jobs:prune",
 }
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
