@@ -91,9 +91,24 @@ def test_serve_follows_syncs_of_another_process(sqlite_url, tmp_path):
     print(f"propagation: add {added:.2f}s, edit {edited:.2f}s")
 
 
-def test_two_replicas_and_the_cli_agree_on_postgres(pg_database, database_url, tmp_path):
-    if not database_url.startswith("postgresql"):
-        pytest.skip("the PostgreSQL variant (SQLite is covered above)")
+@pytest.fixture
+def pg_url(pg_database) -> str:
+    """A fresh schema of the session's PostgreSQL database (this test is PostgreSQL only: no SQLite variant
+    to skip)."""
+    import uuid
+
+    import psycopg
+
+    schema = "p_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(pg_database.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    yield f"{pg_database}?options=-csearch_path%3D{schema}"
+    with psycopg.connect(pg_database.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+def test_two_replicas_and_the_cli_agree_on_postgres(pg_url, tmp_path):
+    database_url = pg_url
     root = tmp_path / "kb" / "sources"
     doc(root, "harbour", {"Mooring": "mooring bollard hawser tides", "Kraken": "kraken ritual obsolete chant"})
     doc(root, "zoo", {"Quokka": "quokka zebra enclosure feeding"})

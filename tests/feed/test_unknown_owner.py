@@ -65,3 +65,23 @@ def test_unknown_owner_is_orphaned_and_ask_falls_back_to_the_operators(runtime, 
     a = ask(client, "gate forklift yard pallets")
     assert a["decision"] == "stop_and_ask" and a["ask"]["owner"] == "operators"
     assert "deactivated" in a["ask"]["note"]
+
+
+@pytest.mark.parametrize("env", ["FRESHGATE_LOOKUP__OPERATORS_CONTACT", "FRESHGATE_AUTH__OPERATORS_CONTACT"])
+def test_one_operators_contact_for_lookups_and_key_answers(database_url, monkeypatch, env):
+    from fastapi.testclient import TestClient
+
+    monkeypatch.setenv(env, "ops@northwind.example")
+    if env.startswith("FRESHGATE_AUTH"):  # the old name still works, and says it is deprecated
+        with pytest.warns(DeprecationWarning, match="lookup.operators_contact"):
+            settings = make_settings(database_url)
+    else:
+        settings = make_settings(database_url)
+    assert settings.lookup.operators_contact == "ops@northwind.example"
+    rt = build_runtime(settings)
+    try:
+        with TestClient(create_app(runtime=rt)) as anonymous:
+            r = anonymous.get("/v1/documents")
+        assert r.status_code == 401 and "ask ops@northwind.example for a key" in r.json()["detail"]
+    finally:
+        rt.close()
