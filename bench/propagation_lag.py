@@ -45,28 +45,72 @@ def corpus(root: Path, sections: int) -> None:
 
 
 def env(url: str) -> dict:
-    return {**os.environ, "FRESHGATE_DATABASE_URL": url, "FRESHGATE_EMBEDDING__KIND": "hashing",
+    return {**os.environ, "FRESHGATE_DATABASE_URL": url, "FRESHGATE_AUTH__KEY_FILE": tempfile.mktemp(), "FRESHGATE_EMBEDDING__KIND": "hashing",
             "FRESHGATE_SERVER__SCHEDULER": "false", "FRESHGATE_CONFLICTS__SCAN_ON_START": "false",
             "FRESHGATE_CONFLICTS__CHECK_ON_CHANGE": "false", "FRESHGATE_LOOKUP__RELEVANCE_THRESHOLD": "0.2",
             "FRESHGATE_FEED__SNAPSHOT_DIR": ""}
 
 
-def prepare(url: str, root: Path):
+def prepare(url: str, root: Path, sections: int):
+    """The registry: the files synced (up to 2k sections), or above that stored directly (random unit
+    vectors, as bench/index_startup.py does: the lag of one update does not depend on how the others
+    were made, and syncing 10k sections took 2-3 minutes per database on the shared 2-core machine, 100k most of an hour)."""
     s = Settings(database_url=url)
     s.server.scheduler, s.embedding.kind, s.feed.snapshot_dir = False, "hashing", ""
     s.conflicts.check_on_change = False
+    s.auth.key_file = str(root.parent / "key")
     rt = build_runtime(s)
     rt.extras["lookup"].use_embedder(HashingEmbedder())
     rt.extras["lookup"].activate()
-    assert not run_sync(rt, [root]).failed
+    if sections <= 2_000:
+        assert not run_sync(rt, [root]).failed
+    else:
+        fill_direct(rt, sections)
+    from freshgate.auth.service import KeyService
+
+    with Session(rt.engine) as session:
+        _, raw = KeyService(session).create("propagation bench", "operator", None)
+        session.commit()
+    HEADERS[url] = {"Authorization": f"Bearer {raw}"}
     return rt
+
+
+HEADERS: dict[str, dict] = {}
+
+
+def fill_direct(rt, n: int) -> None:
+    """n sections of n/5 documents, inserted in bulk with random unit vectors (hashing dimension)."""
+    from datetime import datetime, timezone
+
+    import numpy as np
+    from sqlalchemy import insert
+
+    from freshgate.registry.models import Document, Owner, Section
+
+    now, rng, dim = datetime.now(timezone.utc), np.random.default_rng(1), HashingEmbedder().dim
+    with rt.engine.begin() as conn:
+        conn.execute(insert(Owner.__table__), [dict(id="bench", name="bench", contact="b@x", active=True,
+                                                    created_at=now)])
+        for start in range(0, n // PER_DOC, 2000):
+            ids = range(start, min(n // PER_DOC, start + 2000))
+            conn.execute(insert(Document.__table__), [dict(
+                id=f"d{i}", kind="source", title=f"Doc {i}", owner_id="bench", criticality="medium",
+                review_every_days=90, tags=[], tools=[], status="active", version=1, content_hash="x",
+                fetch_failures=0, created_at=now, updated_at=now, revision=1, last_verified=now,
+                verified_by="bench") for i in ids])
+            vecs = rng.standard_normal((len(ids) * PER_DOC, dim)).astype(np.float32)
+            vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+            conn.execute(insert(Section.__table__), [dict(
+                document_id=f"d{i}", version=1, anchor=f"part-{j}", heading=f"Part {j}", level=2, position=j,
+                text=f"word{i}x{j} common text {j}", text_hash=f"{i}-{j}", embedding=vecs[k * PER_DOC + j].tobytes())
+                for k, i in enumerate(ids) for j in range(PER_DOC)])
 
 
 def serve(url: str, port: int, log: Path) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, "-m", "freshgate", "serve", "--port", str(port)], env=env(url),
                             stdout=open(log, "wb"), stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 300
+    deadline = time.monotonic() + 1800  # 100k sections: the HNSW build takes minutes on a busy machine
     while time.monotonic() < deadline:
         try:
             body = httpx.get(base + "/healthz", timeout=2).json()
@@ -85,7 +129,7 @@ def background(bases: list[str], stop: threading.Event, latencies: list[float]) 
         while not stop.is_set():
             t = time.perf_counter()
             for base in bases:
-                c.post(base + "/v1/lookup", json={"query": f"word{i % 300}x1 common text"})
+                c.post(base + "/v1/lookup", json={"query": f"word{i % 300}x1 common text"}, headers=HEADERS[base])
             latencies.append((time.perf_counter() - t) / len(bases))
             i += 1
             stop.wait(max(0.0, 0.05 - (time.perf_counter() - t)))
@@ -99,7 +143,7 @@ def trial(rt, base: str, doc_id: str, client: httpx.Client) -> float:
         s.commit()
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < 30:
-        r = client.post(base + "/v1/lookup", json={"query": f"{token} fresh words"}).json()
+        r = client.post(base + "/v1/lookup", json={"query": f"{token} fresh words"}, headers=HEADERS[base]).json()
         if any(c["document_id"] == doc_id for c in r["citations"]):
             return time.perf_counter() - t0
         time.sleep(0.01)
@@ -122,15 +166,17 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="fg-lag-") as tmp:
             root = Path(tmp) / "kb"
-            corpus(root, sections)
+            if sections <= 2_000:
+                corpus(root, sections)
             urls = {"sqlite": f"sqlite:///{Path(tmp) / 'lag.db'}", "postgres": PG_ADMIN.rsplit("/", 1)[0] + "/" + pg_name}
             bases = {}
             for i, (name, url) in enumerate(urls.items()):
                 t = time.perf_counter()
-                rts.append(prepare(url, root))
+                rts.append(prepare(url, root, sections))
                 port = 18700 + i + os.getpid() % 1000
                 procs.append(serve(url, port, Path(tmp) / f"{name}.log"))
                 bases[name] = f"http://127.0.0.1:{port}"
+                HEADERS[bases[name]] = HEADERS[url]
                 print(f"{name}: {sections} sections ready in {time.perf_counter() - t:.1f}s", flush=True)
             stop, lat = threading.Event(), []
             bg = threading.Thread(target=background, args=(list(bases.values()), stop, lat), daemon=True)
