@@ -3,13 +3,16 @@
 A SQLite registry of N sections with stored 384-dimension vectors (bench/index_startup.py's
 `fill`; queries embedded as random vectors: this measures the lookup path, not a model). One
 process, one runtime, lookups through the lookup service (decision, freshness, receipt commit).
-Another runtime in the same process commits one content update every second throughout (so
-the follower has real work: a changed document to reload). Variants, interleaved in blocks:
+Another runtime in the same process commits one content update every second throughout, embedding
+it at commit as a replica or a sync does (so the follower has real work: a changed document to
+reload). Before each feed block the follower first catches up with what the previous block let pass. Variants, interleaved in blocks:
 `feed` (the follower polls every feed.poll_interval and applies the changes) and `no-feed`
 (follower stopped). p50/p99 wall ms and CPU ms per lookup (process CPU while the block ran,
 which includes the follower and the writer: the honest cost), ratio feed/no-feed.
 
-    .venv/bin/python bench/feed_overhead.py [SECTIONS=100000] [LOOKUPS=200] [ROUNDS=4]
+    .venv/bin/python bench/feed_overhead.py [SECTIONS=100000] [LOOKUPS=200] [ROUNDS=4] [WRITER=1]
+
+WRITER=0: nobody writes, so the feed variant measures only following an idle feed (polls).
 """
 
 from __future__ import annotations
@@ -72,6 +75,7 @@ def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     lookups = int(sys.argv[2]) if len(sys.argv) > 2 else 200
     rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 4
+    writing = (sys.argv[4] if len(sys.argv) > 4 else "1") != "0"
     results: dict[str, dict] = {"feed": {"wall": [], "cpu": []}, "no-feed": {"wall": [], "cpu": []}}
     loads = []
     with tempfile.TemporaryDirectory(prefix="fg-feed-") as tmp:
@@ -83,21 +87,26 @@ def main() -> None:
         s.feed.poll_interval = 0.5
         s.conflicts.check_on_change = False
         rt = build_runtime(s)
-        other = build_runtime(settings(db, ""), wire=False)  # the writer: another runtime, no index of its own
+        other = build_runtime(settings(db, ""))  # the writer: another runtime that embeds what it writes, as a
+        other.extras["lookup"].use_embedder(StoredOnly())  # replica or `freshgate sync` does
+        other.extras["lookup"].activate()
         lk = rt.extras["lookup"]
         lk.use_embedder(StoredOnly())
         lk.warm_up()
         assert lk.index.ready, lk.index_error
         stop, writes = threading.Event(), [0]
         w = threading.Thread(target=writer, args=(other, stop, n // 5, writes), daemon=True)
-        w.start()
+        if writing:
+            w.start()
         stop_following = None
         try:
             for r in range(rounds):
                 for variant in (("feed", "no-feed") if r % 2 == 0 else ("no-feed", "feed")):
                     if variant == "feed":
                         stop_following = follow(rt)
-                        time.sleep(1.0)  # the follower is at work before the block starts
+                        deadline = time.monotonic() + 30  # caught up with what the no-feed block let pass
+                        while time.monotonic() < deadline and rt.extras["feed"].health()["lag_changes"] != 0:
+                            time.sleep(0.1)
                     walls, cpu = block(rt, lookups, r * lookups)
                     if variant == "feed":
                         follower = rt.extras["feed"]
@@ -112,7 +121,8 @@ def main() -> None:
                           + (f", follower applied {applied} changes so far" if variant == "feed" else ""), flush=True)
         finally:
             stop.set()
-            w.join(10)
+            if writing:
+                w.join(10)
             rt.close()
             other.close()
     rows = {}
@@ -128,7 +138,7 @@ def main() -> None:
           f"now {os.getloadavg()}")
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
-    (out / "feed_overhead.json").write_text(json.dumps({"sections": n, "rows": rows, "ratio": ratio,
+    (out / f"feed_overhead{'' if writing else '_idle'}.json").write_text(json.dumps({"sections": n, "rows": rows, "ratio": ratio,
                                                         "writes": writes[0], "loadavg": loads}, indent=2))
 
 
