@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -19,7 +20,20 @@ from freshgate.errors import NotFound, Unavailable
 from freshgate.registry.models import Document
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/v1", tags=["actions"], responses=PROBLEM_RESPONSES)
+
+
+@asynccontextmanager
+async def _lifespan(app):
+    """The server keeps the permission table in memory, following the change feed, while it runs."""
+    hub = app.state.runtime.extras.get("actions")
+    stop = hub.follow() if hub is not None else (lambda: None)
+    try:
+        yield
+    finally:
+        stop()
+
+
+router = APIRouter(prefix="/v1", tags=["actions"], responses=PROBLEM_RESPONSES, lifespan=_lifespan)
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
