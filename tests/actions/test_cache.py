@@ -11,6 +11,15 @@ from freshgate.actions.schemas import ActionCheckIn
 from freshgate.actions.service import ActionService
 from freshgate.registry.service import RegistryService
 from tests.actions.conftest import check, codes
+from tests.conftest import make_settings
+
+
+@pytest.fixture
+def settings(database_url):
+    """No start-up conflict scan: it would judge pairs in a thread while answers are being compared."""
+    s = make_settings(database_url)
+    s.conflicts.scan_on_start = False
+    return s
 
 CALLS = [
     ("orders.lookup", {}),
@@ -51,7 +60,7 @@ def test_the_server_answers_from_memory_like_the_database(example, runtime):
             db = ActionService(s, RegistryService(s, runtime.registry_ctx), runtime.settings.actions,
                                runtime.extras.get("conflicts")).check(ActionCheckIn(tool=tool, parameters=params))
             s.rollback()
-        assert _answer(mem) == _answer(db), tool
+        assert _answer(mem) == _answer(db), (tool, _answer(mem), _answer(db))
     assert {check(example, t, p)["decision"] for t, p in CALLS} >= {"stop_and_ask", "forbidden", "needs_approval"}
 
 

@@ -134,7 +134,7 @@ class ActionsHub:
     def overlap_warnings(self) -> list[str]:
         """One line per pair of rules from different cards that can govern the same call."""
         with Session(self.rt.engine) as session:
-            rules = [table.as_rule(r) for r in table.all_rows(session, active_only=True)]
+            rules = table.active_rules(session)
         return [o.message() for o in find_overlaps(rules)]
 
 
