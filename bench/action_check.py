@@ -11,7 +11,8 @@ registry with rules: `cache` keeps the permission table in memory following the 
 default), `db` reads it from the database per check (actions.cache = false). Per round, variant and
 call kind a block of REQUESTS sequential checks, variants and kinds interleaved: `exact` (a tool
 named by one card, conditions evaluated), `glob` (covered by a glob rule), `uncovered`
-(no_procedure, recorded), `missing_param` (strictest rule, several cards). Every check carries an
+(no_procedure, recorded), `missing_param` (strictest rule, several cards), and `whoami` (GET
+/v1/whoami: the same HTTP stack and key check without an action check: the floor). Every check carries an
 agent API key, writes its receipt (and link rows) and commits, as in production. Per block: the
 load average, the server's CPU time per check (user + system, from /proc: what a check costs
 regardless of how busy the shared machine is) and the SQL statements the server ran per check
@@ -188,12 +189,19 @@ def cpu_seconds(pid: int) -> float:
 def block(c: httpx.Client, kind: str, n: int, rnd: random.Random, per_card: int, apps: int) -> tuple[list[float], dict]:
     times, decisions = [], {}
     for _ in range(n):
-        b = body(kind, rnd, per_card, apps)
-        t = time.perf_counter()
-        r = c.post("/v1/actions/check", json=b)
-        times.append(time.perf_counter() - t)
-        r.raise_for_status()
-        d = r.json()["decision"]
+        if kind == "whoami":  # the floor: the same server, key check and HTTP stack, no action check
+            t = time.perf_counter()
+            r = c.get("/v1/whoami")
+            times.append(time.perf_counter() - t)
+            r.raise_for_status()
+            d = "ok"
+        else:
+            b = body(kind, rnd, per_card, apps)
+            t = time.perf_counter()
+            r = c.post("/v1/actions/check", json=b)
+            times.append(time.perf_counter() - t)
+            r.raise_for_status()
+            d = r.json()["decision"]
         decisions[d] = decisions.get(d, 0) + 1
     return times, decisions
 
@@ -237,7 +245,7 @@ def main() -> None:
             for v in variants:
                 wait_ready(bases[v])
             rnd = random.Random(3)
-            kinds = ("exact", "glob", "uncovered", "missing_param")
+            kinds = ("exact", "glob", "uncovered", "missing_param", "whoami")
             cells = [(v, k) for v in variants for k in kinds]
             samples = {c: [] for c in cells}
             decisions = {c: {} for c in cells}
@@ -274,11 +282,12 @@ def main() -> None:
                         "server_cpu_ms_per_check": round(1e3 * cpu[(v, k)] / len(xs), 2),
                         "sql_per_check": round(sql[(v, k)] / len(xs), 2), "decisions": decisions[(v, k)],
                         "loads": loads[(v, k)]}
-                allv = [x for k in kinds for x in samples[(v, k)]]
+                checks = [k for k in kinds if k != "whoami"]
+                allv = [x for k in checks for x in samples[(v, k)]]
                 out["http"][f"{v}/all"] = {
                     "p50_ms": pct(allv, 50), "p99_ms": pct(allv, 99), "n": len(allv),
-                    "server_cpu_ms_per_check": round(1e3 * sum(cpu[(v, k)] for k in kinds) / len(allv), 2),
-                    "sql_per_check": round(sum(sql[(v, k)] for k in kinds) / len(allv), 2)}
+                    "server_cpu_ms_per_check": round(1e3 * sum(cpu[(v, k)] for k in checks) / len(allv), 2),
+                    "sql_per_check": round(sum(sql[(v, k)] for k in checks) / len(allv), 2)}
         finally:
             for p in procs.values():
                 p.terminate()

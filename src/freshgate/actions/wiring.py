@@ -103,6 +103,8 @@ class ActionsHub:
             session.info.setdefault(_COMMITTING, set()).update(pending)
 
     def _after_commit(self, session: Session) -> None:
+        if session.in_nested_transaction():
+            return  # a released savepoint (sync, one file): wait for the real commit
         committed = session.info.pop(_COMMITTING, None)
         cache = self.cache
         if committed and cache is not None:
