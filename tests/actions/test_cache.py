@@ -3,7 +3,10 @@ the serving process, and stop_and_ask whenever it cannot be trusted."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
+from sqlalchemy import create_engine
 from sqlmodel import Session
 
 from freshgate.actions.cache import RuleCache
@@ -83,14 +86,27 @@ def test_a_table_not_loaded_or_not_following_stops(example, runtime):
         assert a["decision"] == "stop_and_ask" and codes(a) == ["freshness_unknown"]
         assert "loading" in a["reasons"][0]["message"] and a["receipt_id"]
         hub.cache = live
-        live.follower.last_error = "OperationalError: database is locked"  # as the follower reports a failed poll
+        follower = live.follower
+        follower.engine = create_engine("sqlite:////nonexistent-dir/freshgate.db")  # every poll now fails
+        deadline = time.monotonic() + 30  # a broken test, not a performance bar
+        while not follower.last_error:
+            assert time.monotonic() < deadline, "the follower never reported the failing poll"
+            follower.wake()
+            time.sleep(0.05)
         a = check(example, "orders.lookup")
         assert a["decision"] == "stop_and_ask" and codes(a) == ["freshness_unknown"]
         assert "change feed" in a["reasons"][0]["message"]
         assert hub.health()["cache"] == "not_ready"
+        ready = example.get("/readyz")  # a replica whose checks would all stop gets no traffic
+        assert ready.status_code == 503 and "actions: the change feed cannot be read" in ready.text
     finally:
         hub.cache = live
-        live.follower.last_error = None
+        live.follower.engine = runtime.engine
+    deadline = time.monotonic() + 30
+    while live.follower.last_error:  # the next poll succeeds again
+        assert time.monotonic() < deadline, live.follower.last_error
+        live.follower.wake()
+        time.sleep(0.05)
     assert check(example, "orders.lookup")["decision"] == "proceed"
 
 

@@ -81,6 +81,10 @@ class ActionsHub:
                 log.warning("permission table still not loaded: %s", exc)
                 delay = min(delay * 2, 30.0)
 
+    def readiness(self) -> str | None:
+        """For /readyz: why this replica's action checks would all stop now (None: they would not)."""
+        return self.cache.unready_reason() if self.cache is not None else None
+
     def health(self) -> dict:
         """For /healthz: the permission table in memory (or that checks read the database)."""
         return self.cache.health() if self.cache is not None else {"cache": "off"}
