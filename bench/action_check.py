@@ -6,13 +6,17 @@ with RULES_PER_CARD rules per card (conditions on amount / segment, a few globs)
 old form (bare tool names: the same number of rows in the permission table, no conditions), the two
 variants alternating, ROUNDS rounds. Registry only (no embeddings: the action check needs none).
 
-HTTP: one server (pinned to 2 cores, scheduler and model warm-up off) on the registry with rules;
-per round and call kind a block of REQUESTS sequential checks, kinds interleaved: `exact` (a
-tool named by one card, conditions evaluated), `glob` (covered by a glob rule), `uncovered`
-(no_procedure, recorded), `missing_param` (strictest rule, several cards). Every check carries an
-agent API key, writes its receipt (and link rows) and commits, as in production. The load average
-is printed per block, and the server's CPU time per check (user + system, from /proc: what a check
-costs regardless of how busy the shared machine is).
+HTTP: two servers (pinned to 2 cores, scheduler and model warm-up off), each on its own copy of the
+registry with rules: `cache` keeps the permission table in memory following the change feed (the
+default), `db` reads it from the database per check (actions.cache = false). Per round, variant and
+call kind a block of REQUESTS sequential checks, variants and kinds interleaved: `exact` (a tool
+named by one card, conditions evaluated), `glob` (covered by a glob rule), `uncovered`
+(no_procedure, recorded), `missing_param` (strictest rule, several cards), and `whoami` (GET
+/v1/whoami: the same HTTP stack and key check without an action check: the floor). Every check carries an
+agent API key, writes its receipt (and link rows) and commits, as in production. Per block: the
+load average, the server's CPU time per check (user + system, from /proc: what a check costs
+regardless of how busy the shared machine is) and the SQL statements the server ran per check
+(cursor executions counted in the server process, authentication included).
 
     .venv/bin/python bench/action_check.py [N_CARDS=1000] [RULES_PER_CARD=10] [REQUESTS=300] [ROUNDS=3]
 """
@@ -22,6 +26,8 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -51,6 +57,8 @@ def generate(root: Path, n_cards: int, per_card: int, with_rules: bool, seed: in
     src, sop = root / "sources", root / "sop_cards"
     src.mkdir(parents=True)
     sop.mkdir(parents=True)
+    (src / "owners.yaml").write_text("".join(f"- {{id: team-{t}, name: Team {t}, contact: team-{t}@example.com, "
+                                             "active: true}\n" for t in range(20)), "utf-8")  # known owners: not orphaned
     for s in range(N_SOURCES):
         (src / f"src-{s}.md").write_text(
             f"---\nid: src-{s}\ntitle: Source {s}\nowner: team-{s % 20}\ncriticality: medium\nlast_verified: -10d\n"
@@ -114,14 +122,39 @@ def agent_key(path: Path) -> str:
     return raw
 
 
-def serve(path: Path, port: int) -> subprocess.Popen:
+# The server counts SQL statements (cursor executions) and writes the count to a file on SIGUSR1.
+_SERVE = """
+import signal, sys, uvicorn
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from freshgate.app import create_app
+count = [0]
+event.listen(Engine, "before_cursor_execute", lambda *a: count.__setitem__(0, count[0] + 1))
+signal.signal(signal.SIGUSR1, lambda *a: open(sys.argv[2], "w").write(str(count[0])))
+uvicorn.run(create_app(), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+"""
+
+
+def serve(path: Path, port: int, cache: bool) -> subprocess.Popen:
     env = {**os.environ, "FRESHGATE_DATABASE_URL": f"sqlite:///{path}", "FRESHGATE_SERVER__SCHEDULER": "false",
            "FRESHGATE_CONFLICTS__SCAN_ON_START": "false", "FRESHGATE_LOOKUP__WARM_UP": "false",
-           "FRESHGATE_AUTH__KEY_FILE": str(path.with_suffix(".key"))}
-    code = ("import uvicorn; from freshgate.app import create_app; "
-            f"uvicorn.run(create_app(), host='127.0.0.1', port={port}, log_level='warning')")
+           "FRESHGATE_AUTH__KEY_FILE": str(path.with_suffix(".key")),
+           "FRESHGATE_ACTIONS__CACHE": "true" if cache else "false"}
     cores = "0,1" if (os.cpu_count() or 1) >= 2 else "0"
-    return subprocess.Popen(["taskset", "-c", cores, sys.executable, "-c", code], env=env)
+    return subprocess.Popen(["taskset", "-c", cores, sys.executable, "-c", _SERVE, str(port),
+                             str(path.with_suffix(".sql"))], env=env)
+
+
+def statements(proc: subprocess.Popen, path: Path) -> int:
+    """SQL statements the server has run so far."""
+    out = path.with_suffix(".sql")
+    out.unlink(missing_ok=True)
+    proc.send_signal(signal.SIGUSR1)
+    for _ in range(200):
+        if out.exists() and out.read_text():
+            return int(out.read_text())
+        time.sleep(0.01)
+    raise RuntimeError("the server did not report its statement count")
 
 
 def wait_ready(base: str, timeout: float = 120) -> None:
@@ -156,12 +189,19 @@ def cpu_seconds(pid: int) -> float:
 def block(c: httpx.Client, kind: str, n: int, rnd: random.Random, per_card: int, apps: int) -> tuple[list[float], dict]:
     times, decisions = [], {}
     for _ in range(n):
-        b = body(kind, rnd, per_card, apps)
-        t = time.perf_counter()
-        r = c.post("/v1/actions/check", json=b)
-        times.append(time.perf_counter() - t)
-        r.raise_for_status()
-        d = r.json()["decision"]
+        if kind == "whoami":  # the floor: the same server, key check and HTTP stack, no action check
+            t = time.perf_counter()
+            r = c.get("/v1/whoami")
+            times.append(time.perf_counter() - t)
+            r.raise_for_status()
+            d = "ok"
+        else:
+            b = body(kind, rnd, per_card, apps)
+            t = time.perf_counter()
+            r = c.post("/v1/actions/check", json=b)
+            times.append(time.perf_counter() - t)
+            r.raise_for_status()
+            d = r.json()["decision"]
         decisions[d] = decisions.get(d, 0) + 1
     return times, decisions
 
@@ -192,39 +232,66 @@ def main() -> None:
                 sync[variant].append({"seconds": round(took, 3), "rules": n_rules, "load": load1()})
         out["sync"] = sync
         db_path = tmp / "sync-rules-0.db"
-        port = 18000 + os.getpid() % 1000
-        base = f"http://127.0.0.1:{port}"
         key = agent_key(db_path)
-        proc = serve(db_path, port)
+        variants = ("cache", "db")
+        paths, procs, bases = {}, {}, {}
+        for i, v in enumerate(variants):
+            paths[v] = tmp / f"serve-{v}.db"
+            shutil.copy(db_path, paths[v])
+            port = 18000 + (os.getpid() + 7 * i) % 1000
+            bases[v] = f"http://127.0.0.1:{port}"
+            procs[v] = serve(paths[v], port, cache=v == "cache")
         try:
-            wait_ready(base)
+            for v in variants:
+                wait_ready(bases[v])
             rnd = random.Random(3)
-            kinds = ("exact", "glob", "uncovered", "missing_param")
-            samples = {k: [] for k in kinds}
-            decisions = {k: {} for k in kinds}
-            loads = {k: [] for k in kinds}
-            cpu = {k: 0.0 for k in kinds}
-            with httpx.Client(base_url=base, timeout=30, headers={"Authorization": f"Bearer {key}"}) as c:
+            kinds = ("exact", "glob", "uncovered", "missing_param", "whoami")
+            cells = [(v, k) for v in variants for k in kinds]
+            samples = {c: [] for c in cells}
+            decisions = {c: {} for c in cells}
+            loads = {c: [] for c in cells}
+            cpu = {c: 0.0 for c in cells}
+            sql = {c: 0 for c in cells}
+            apps = min(250, n_cards // 4)
+            clients = {v: httpx.Client(base_url=bases[v], timeout=30, headers={"Authorization": f"Bearer {key}"})
+                       for v in variants}
+            try:
+                for v, k in cells:
+                    block(clients[v], k, 30, rnd, per_card, apps)  # warm
+                for r in range(rounds):
+                    order = variants if r % 2 == 0 else tuple(reversed(variants))
+                    for k in kinds:  # interleaved: kinds, and the two variants within each kind
+                        for v in order:
+                            c0, s0 = cpu_seconds(procs[v].pid), statements(procs[v], paths[v])
+                            t, d = block(clients[v], k, requests, rnd, per_card, apps)
+                            cpu[(v, k)] += cpu_seconds(procs[v].pid) - c0
+                            sql[(v, k)] += statements(procs[v], paths[v]) - s0
+                            samples[(v, k)] += t
+                            loads[(v, k)].append(load1())
+                            for key_, n in d.items():
+                                decisions[(v, k)][key_] = decisions[(v, k)].get(key_, 0) + n
+            finally:
+                for c in clients.values():
+                    c.close()
+            out["http"] = {}
+            for v in variants:
                 for k in kinds:
-                    block(c, k, 30, rnd, per_card, min(250, n_cards // 4))  # warm
-                for _ in range(rounds):
-                    for k in kinds:  # interleaved
-                        c0 = cpu_seconds(proc.pid)
-                        t, d = block(c, k, requests, rnd, per_card, min(250, n_cards // 4))
-                        cpu[k] += cpu_seconds(proc.pid) - c0
-                        samples[k] += t
-                        loads[k].append(load1())
-                        for key, v in d.items():
-                            decisions[k][key] = decisions[k].get(key, 0) + v
-            allv = [x for v in samples.values() for x in v]
-            out["http"] = {k: {"p50_ms": pct(v, 50), "p99_ms": pct(v, 99), "n": len(v),
-                               "server_cpu_ms_per_check": round(1e3 * cpu[k] / len(v), 2), "decisions": decisions[k],
-                               "loads": loads[k]} for k, v in samples.items()}
-            out["http"]["all"] = {"p50_ms": pct(allv, 50), "p99_ms": pct(allv, 99), "n": len(allv),
-                                  "server_cpu_ms_per_check": round(1e3 * sum(cpu.values()) / len(allv), 2)}
+                    xs = samples[(v, k)]
+                    out["http"][f"{v}/{k}"] = {
+                        "p50_ms": pct(xs, 50), "p99_ms": pct(xs, 99), "n": len(xs),
+                        "server_cpu_ms_per_check": round(1e3 * cpu[(v, k)] / len(xs), 2),
+                        "sql_per_check": round(sql[(v, k)] / len(xs), 2), "decisions": decisions[(v, k)],
+                        "loads": loads[(v, k)]}
+                checks = [k for k in kinds if k != "whoami"]
+                allv = [x for k in checks for x in samples[(v, k)]]
+                out["http"][f"{v}/all"] = {
+                    "p50_ms": pct(allv, 50), "p99_ms": pct(allv, 99), "n": len(allv),
+                    "server_cpu_ms_per_check": round(1e3 * sum(cpu[(v, k)] for k in checks) / len(allv), 2),
+                    "sql_per_check": round(sum(sql[(v, k)] for k in checks) / len(allv), 2)}
         finally:
-            proc.terminate()
-            proc.wait(10)
+            for p in procs.values():
+                p.terminate()
+                p.wait(10)
     out["load_end"] = load1()
     print(f"action check: {n_cards} cards, {n_cards * per_card} tool rules, {N_SOURCES} sources (SQLite, HTTP, "
           f"2 cores); load {out['load_start']} -> {out['load_end']}")
@@ -233,11 +300,11 @@ def main() -> None:
     for variant, rs in out["sync"].items():
         print(f"{variant:<14} {rs[0]['rules']:>6} " + " ".join(f"{r['seconds']:>9.2f}" for r in rs)
               + "   " + ", ".join(str(r["load"]) for r in rs))
-    print(f"{'call kind':<14} {'n':>6} {'p50 ms':>8} {'p99 ms':>8} {'cpu ms':>7}  decisions / load per block "
-          "(cpu ms: server CPU time per check, user+system)")
+    print(f"{'variant/kind':<20} {'n':>6} {'p50 ms':>8} {'p99 ms':>8} {'cpu ms':>7} {'sql':>5}  decisions / load "
+          "per block (cpu ms: server CPU time per check, user+system; sql: statements per check)")
     for k, v in out["http"].items():
-        print(f"{k:<14} {v['n']:>6} {v['p50_ms']:>8} {v['p99_ms']:>8} {v['server_cpu_ms_per_check']:>7}  "
-              f"{v.get('decisions', '')} {v.get('loads', '')}")
+        print(f"{k:<20} {v['n']:>6} {v['p50_ms']:>8} {v['p99_ms']:>8} {v['server_cpu_ms_per_check']:>7} "
+              f"{v['sql_per_check']:>5}  {v.get('decisions', '')} {v.get('loads', '')}")
     (RESULTS / "action_check.json").write_text(json.dumps(out, indent=2), "utf-8")
 
 

@@ -269,6 +269,10 @@ class ActionSettings(BaseModel):
                                  "cvc", "iban", "email", "phone", "ssn"],
         description="Parameter names (case-insensitive, any depth) whose values receipts store as [redacted]; a key "
         "is redacted when its name contains one of these.")
+    cache: bool = Field(True, description="Serving processes keep the permission table (rules, card and source "
+                        "dates) in memory, following the change feed; false: every check reads the database.")
+    feed_max_age: float = Field(10.0, description="Seconds without a successful read of the change feed after which "
+                                "the in-memory permission table is not trusted (checks answer stop_and_ask).")
 
 
 class AuthSettings(BaseModel):

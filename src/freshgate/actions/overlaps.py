@@ -12,6 +12,7 @@ from __future__ import annotations
 import fnmatch
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Iterable, Sequence
 
 from freshgate.actions.rules import LANE_RANK, Condition, Quantity, ToolRule, parse_condition
@@ -98,6 +99,12 @@ def _words_satisfiable(conds: list[Condition]) -> bool:
 
 def conditions_overlap(a: Sequence[str], b: Sequence[str]) -> bool:
     """Whether some parameters can satisfy every condition of both rules."""
+    return _conditions_overlap(tuple(a), tuple(b))
+
+
+@lru_cache(maxsize=65536)
+def _conditions_overlap(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    # many rules share their conditions (bands of amounts, segments): each pair of condition sets once
     by_param: dict[str, list[Condition]] = defaultdict(list)
     for text in (*a, *b):
         c = parse_condition(text)
@@ -125,7 +132,10 @@ def find_overlaps(rules: Iterable[ToolRule]) -> list[Overlap]:
     for group in exact.values():
         pairs.extend((x, y) for i, x in enumerate(group) for y in group[i + 1:])
     for i, g in enumerate(globs):
-        pairs.extend((g, r) for r in rules if r is not g and (not r.is_glob or globs.index(r) > i))
+        # an exact name the glob cannot match is never paired (the literal prefix rules most out cheaply)
+        prefix = _prefix(g.pattern)
+        pairs.extend((g, r) for r in rules if not r.is_glob and r.pattern.startswith(prefix))
+        pairs.extend((g, h) for h in globs[i + 1:])
     out = []
     for x, y in pairs:
         if x.card_id == y.card_id or x.lane == y.lane or not patterns_overlap(x, y):

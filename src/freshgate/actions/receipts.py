@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Iterable
 
-from sqlalchemy import bindparam, insert, text
+from sqlalchemy import bindparam, text
 from sqlmodel import Session, select
 
 from freshgate.actions.models import ActionReceipt, ActionReceiptDocument, UncoveredAction
@@ -43,20 +43,26 @@ def new_receipt_id() -> str:
     return uuid.uuid4().hex
 
 
+_RECEIPT = ActionReceipt.__table__.insert()  # built once: a check only binds values
+_LINKS = ActionReceiptDocument.__table__.insert()
+
+
 def record(session: Session, *, receipt_id: str, at: datetime, tool: str, parameters: dict[str, Any],
            intent: str | None, risk: str, decision: str, lane: str | None, reasons: list[dict], rules: list[dict],
            documents: list[dict], principal: str | None, uncovered_reason: str | None) -> str:
-    """Store one action receipt, its document links, reliance counts and (when uncovered) the uncovered tool."""
-    session.execute(insert(ActionReceipt).values(
-        id=receipt_id, at=at, tool=tool, parameters=parameters, intent=intent, risk=risk, decision=decision,
-        lane=lane, reasons=reasons, rules=rules, documents=documents, principal=principal))
+    """Store one action receipt, its document links, reliance counts and (when uncovered) the uncovered tool:
+    one INSERT of the receipt, plus one executemany each for its links and their reliance counts (checks that
+    rely on documents), or one upsert of the uncovered tool (checks that rely on none)."""
+    conn = session.connection()
+    conn.execute(_RECEIPT, {"id": receipt_id, "at": at, "tool": tool, "parameters": parameters, "intent": intent,
+                            "risk": risk, "decision": decision, "lane": lane, "reasons": reasons, "rules": rules,
+                            "documents": documents, "principal": principal})
     links = {d["document_id"]: d["version"] for d in documents if d.get("version") is not None}
     if links:
-        session.execute(insert(ActionReceiptDocument), [
-            {"receipt_id": receipt_id, "document_id": d, "version": v} for d, v in links.items()])
+        conn.execute(_LINKS, [{"receipt_id": receipt_id, "document_id": d, "version": v} for d, v in links.items()])
         count_reliance(session, at, decision, links)  # cards and sources relied on count for the review list
     if uncovered_reason:
-        session.execute(_UNCOVERED, {"tool": tool, "at": at, "reason": uncovered_reason, "receipt": receipt_id})
+        conn.execute(_UNCOVERED, {"tool": tool, "at": at, "reason": uncovered_reason, "receipt": receipt_id})
     return receipt_id
 
 

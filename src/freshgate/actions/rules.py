@@ -123,10 +123,13 @@ def split_conditions(when: Any) -> list[str]:
     return out
 
 
-def _and_split(text: str) -> list[str]:
-    """Split on ` and ` outside quotes and brackets."""
+@lru_cache(maxsize=65536)
+def _and_split(text: str) -> tuple[str, ...]:
+    """Split on ` and ` outside quotes and brackets (the same texts recur across cards: computed once)."""
     if not _AND.search(text):
-        return [text]
+        return (text,)
+    if not any(c in text for c in "'\"[]"):
+        return tuple(_AND.split(text))
     out, cur, depth, quote, i = [], "", 0, None, 0
     while i < len(text):
         ch = text[i]
@@ -145,7 +148,7 @@ def _and_split(text: str) -> list[str]:
         cur += ch
         i += 1
     out.append(cur)
-    return out
+    return tuple(out)
 
 
 def normalise_tools(raw: Any) -> list[Any]:

@@ -15,10 +15,11 @@ from types import SimpleNamespace
 from typing import Any, Callable
 
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy import or_
 from sqlmodel import Session, select
 
 from freshgate.actions import receipts, table
+from freshgate.actions.cache import CachedRule, DocFacts, Gathered, PartialStore, RuleCache
+from freshgate.actions.facts import Live, freshness_of, read_live
 from freshgate.actions.decide import STOP, decide_action, freshness_reasons, lane_reasons, order
 from freshgate.actions.models import ActionReceipt, ToolRuleRow, UncoveredAction
 from freshgate.actions.rules import RuleOutcome, is_read_only, resolve
@@ -41,9 +42,10 @@ class Evaluation:
     lane: str | None = None
     applicable: tuple[RuleOutcome, ...] = ()
     governing: tuple[RuleOutcome, ...] = ()
-    rows: dict[tuple[str, int], ToolRuleRow] = field(default_factory=dict)
-    docs: dict[str, Document] = field(default_factory=dict)
+    rows: dict[tuple[str, int], CachedRule] = field(default_factory=dict)
+    docs: dict[str, DocFacts] = field(default_factory=dict)
     fresh: dict[str, Any] = field(default_factory=dict)
+    live: Live | None = None
     cards: list[DocumentRef] = field(default_factory=list)
     sources: list[DocumentRef] = field(default_factory=list)
     reasons: list[DecisionReason] = field(default_factory=list)
@@ -52,6 +54,14 @@ class Evaluation:
 
 def _rule_text(tool: str, conditions: list[str] | tuple[str, ...]) -> str:
     return tool + (f" when {' and '.join(conditions)}" if conditions else "")
+
+
+def _superseded(doc: DocFacts, docs: dict[str, DocFacts]) -> bool:
+    """A retired card (or source) with an active successor no longer governs: its successor does."""
+    if doc.status != "retired" or not doc.successor:
+        return False
+    nxt = docs.get(doc.successor)
+    return nxt is not None and nxt.status == "active"
 
 
 def _summary(params: dict[str, Any], limit: int = 6) -> str:
@@ -72,9 +82,10 @@ class ActionService:
     """Action checks, the permission table, uncovered tools and action receipts within one session."""
 
     def __init__(self, session: Session, registry: RegistryService, settings: Any, conflicts: Any = None,
-                 clock: Callable[[], datetime] | None = None) -> None:
+                 clock: Callable[[], datetime] | None = None, cache: RuleCache | None = None) -> None:
         self.session, self.registry, self.settings, self.conflicts = session, registry, settings, conflicts
         self.clock = clock or registry.ctx.clock
+        self.cache = cache  # the permission table in memory (a serving process); None: read the database
 
     # ---- the check ------------------------------------------------------------------------
     def check(self, req: ActionCheckIn, principal: str | None = None) -> ActionCheckOut:
@@ -83,7 +94,7 @@ class ActionService:
         tool = req.tool.strip()
         risk = req.risk or self.settings.default_risk
         try:
-            ev = self._evaluate(tool, req.parameters, risk)
+            ev = self._evaluate(tool, req.parameters, risk, now)
         except SQLAlchemyError as exc:
             log.error("action check could not read the registry: %s", exc)
             self.session.rollback()
@@ -99,15 +110,25 @@ class ActionService:
             ev.reasons.insert(0, DecisionReason("freshness_unknown", "the database is unavailable (no receipt recorded)"))
         return self._answer(req, tool, ev, receipt_id, now)
 
-    def _evaluate(self, tool: str, params: dict[str, Any], risk: str) -> Evaluation:
+    def _gather(self, tool: str) -> tuple[Gathered | None, str]:
+        """The rules about a tool and the documents they rely on: from the permission table in memory
+        when this process keeps one (None with the reason when it cannot be trusted now), else from the
+        database."""
+        if self.cache is not None:
+            got = self.cache.gather(tool)
+            return got, "" if got is not None else (self.cache.unready_reason() or "the permission table changed")
+        return PartialStore(self.session).gather(tool), ""
+
+    def _evaluate(self, tool: str, params: dict[str, Any], risk: str, now: datetime) -> Evaluation:
         ev = Evaluation()
-        candidates = [(row, table.as_rule(row)) for row in table.rows_for_tool(self.session, tool)]
-        candidates = [(row, rule) for row, rule in candidates if rule.covers(tool)]
-        ids = list({row.card_id for row, _ in candidates})
-        ev.docs = {d.id: d for d in self.session.exec(select(Document).where(Document.id.in_(ids))).all()} if ids else {}
-        live = [(row, rule) for row, rule in candidates if row.card_id in ev.docs and not self._superseded(ev.docs[row.card_id])]
-        ev.rows = {(row.card_id, row.position): row for row, _ in live}
-        res = resolve([rule for _, rule in live], tool, params)
+        got, why = self._gather(tool)
+        if got is None:
+            ev.reasons = [DecisionReason("freshness_unknown", f"freshness cannot be determined: {why}")]
+            return ev
+        ev.docs = got.docs
+        live = [r for r in got.rules if r.card_id in ev.docs and not _superseded(ev.docs[r.card_id], ev.docs)]
+        ev.rows = {(r.card_id, r.position): r for r in live}
+        res = resolve([r.rule for r in live], tool, params)
         ev.covered, ev.lane, ev.applicable, ev.governing = res.covered, res.lane, res.applicable, res.governing
         if not res.covered:
             read_only = is_read_only(tool, self.settings.read_only_verbs)
@@ -117,13 +138,13 @@ class ActionService:
                                         read_only_caution=read_only and self.settings.unknown_read_only == "caution")
             return ev
         if res.lane is None:
-            cards = ", ".join(sorted({r.card_id for _, r in live}))
+            cards = ", ".join(sorted({r.card_id for r in live}))
             ev.reasons = [DecisionReason("no_matching_rule", f"the cards governing {tool} ({cards}) have no rule for "
                                          f"these parameters ({_summary(params) or 'none'})", None)]
             ev.decision = STOP
             return ev
         card_ids = list(dict.fromkeys(o.rule.card_id for o in res.governing))
-        reasons = self._freshness(card_ids, risk, ev)
+        reasons = self._freshness(card_ids, risk, ev, got, now)
         reasons += lane_reasons(res.lane, [(o.rule.card_id, ev.docs[o.rule.card_id].title,
                                             _rule_text(o.rule.pattern, o.rule.conditions)) for o in res.governing])
         for o in res.governing:
@@ -135,22 +156,15 @@ class ActionService:
         ev.decision = decide_action(covered=True, lane=res.lane, reasons=ev.reasons)
         return ev
 
-    def _superseded(self, doc: Document) -> bool:
-        """A retired card with an active successor no longer governs: its successor's rules do."""
-        if doc.status != "retired" or not doc.successor:
-            return False
-        nxt = self.session.get(Document, doc.successor)
-        return nxt is not None and nxt.status == "active"
-
-    def _freshness(self, card_ids: list[str], risk: str, ev: Evaluation) -> list[DecisionReason]:
+    def _freshness(self, card_ids: list[str], risk: str, ev: Evaluation, got: Gathered,
+                   now: datetime) -> list[DecisionReason]:
         cards = [ev.docs[c] for c in card_ids]
-        deps = {card.id: self.registry.dependencies(card.id) for card in cards}
-        wanted = {sid for lst in deps.values() for sid in lst} - set(ev.docs)
-        if wanted:  # held in ev.docs: the session's identity map alone would let them go
-            ev.docs.update((d.id, d) for d in self.session.exec(select(Document).where(Document.id.in_(wanted))).all())
+        deps = {card.id: got.deps.get(card.id, ()) for card in cards}
         sources = {sid: ev.docs[sid] for lst in deps.values() for sid in lst if sid in ev.docs}
-        ev.fresh = self.registry.freshness(cards + [d for d in sources.values() if d.id not in card_ids])
-        counts = self._conflict_counts(card_ids + list(sources))
+        owners = {d.owner_id for d in (*cards, *sources.values())} | {r.owner for r in ev.rows.values()}
+        ev.live = read_live(self.session, [*card_ids, *sources], owners, self.conflicts is not None)
+        ev.fresh = freshness_of([*card_ids, *sources], ev.docs, got.deps, ev.live, now, self.registry.ctx.rules)
+        counts = ev.live.conflicts
         out: list[DecisionReason] = []
         for card in cards:
             fr = ev.fresh[card.id]
@@ -165,7 +179,7 @@ class ActionService:
                 sfr = ev.fresh[sid]
                 ev.sources.append(DocumentRef(id=sid, title=src.title, kind=src.kind, version=src.version,
                                               state=sfr.state, owner=src.owner_id, card=card.id))
-                if src.status == "retired" and self._superseded(src):
+                if src.status == "retired" and _superseded(src, ev.docs):
                     superseded.append((sid, src.successor))
                     continue
                 evidence.append(Evidence(sid, src.title, kind=src.kind, state=sfr.state, criticality=src.criticality,
@@ -174,21 +188,6 @@ class ActionService:
             card_ev = Evidence(card.id, card.title, kind="sop", state=fr.state, criticality=card.criticality,
                                detail=fr.reasons[0].message if fr.reasons else "", open_conflicts=counts.get(card.id, 0))
             out += freshness_reasons(card_ev, evidence, missing, superseded, risk)
-        return out
-
-    def _conflict_counts(self, doc_ids: list[str]) -> dict[str, int]:
-        """{document: open or confirmed conflicts} of these documents (one query; {} without conflict detection)."""
-        if self.conflicts is None or not doc_ids:
-            return {}
-        from freshgate.conflicts.models import ACTIVE_STATUSES, ConflictRecord
-
-        q = select(ConflictRecord.doc_a, ConflictRecord.doc_b).where(
-            ConflictRecord.status.in_(ACTIVE_STATUSES),
-            or_(ConflictRecord.doc_a.in_(doc_ids), ConflictRecord.doc_b.in_(doc_ids)))
-        out: dict[str, int] = {}
-        for a, b in self.session.exec(q).all():
-            for d in {a, b}:
-                out[d] = out.get(d, 0) + 1
         return out
 
     # ---- receipt and answer -----------------------------------------------------------------
@@ -251,11 +250,13 @@ class ActionService:
             fr = ev.fresh.get(doc.id)
             target = SimpleNamespace(title=doc.title, document_id=doc.id, cite=doc.id, last_verified=doc.last_verified,
                                      next_review=fr.next_review if fr else None, substituted_for=None)
-        return self._who(owner, suggest(call, Decision(ev.decision, tuple(ev.reasons)), target))
+        return self._who(owner, suggest(call, Decision(ev.decision, tuple(ev.reasons)), target), ev.live)
 
-    def _who(self, owner: str | None, question: str | None) -> AskOut:
+    def _who(self, owner: str | None, question: str | None, live: Live | None = None) -> AskOut:
         contact = None
-        if owner:
+        if owner and live is not None and owner in live.owners:
+            contact = live.contact(owner)
+        elif owner:
             try:
                 contact = self.registry.owner(owner).contact or None
             except (NotFound, SQLAlchemyError):

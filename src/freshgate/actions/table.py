@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from sqlalchemy import delete, insert, or_
+from sqlalchemy import or_
 from sqlmodel import Session, select
 
 from freshgate.actions.models import ToolRuleRow
@@ -37,13 +37,16 @@ def rebuild(session: Session, card_ids: Iterable[str]) -> int:
     """Replace the rules of these documents by those of their current rows; returns rules written."""
     ids = list(dict.fromkeys(card_ids))
     written = 0
+    session.flush()
+    conn = session.connection()  # plain statements: a sync rebuilds thousands of rules at once
+    t, d = ToolRuleRow.__table__, Document.__table__.c
     for i in range(0, len(ids), CHUNK):
         part = ids[i:i + CHUNK]
-        session.execute(delete(ToolRuleRow).where(ToolRuleRow.card_id.in_(part)))
-        q = select(Document).where(Document.id.in_(part), Document.kind == "sop")
-        rows = [r for doc in session.exec(q).all() for r in rule_rows(doc)]
+        conn.execute(t.delete().where(t.c.card_id.in_(part)))
+        q = select(d.id, d.kind, d.lane, d.tools, d.version).where(d.id.in_(part), d.kind == "sop")
+        rows = [r for doc in conn.execute(q).all() for r in rule_rows(doc)]
         if rows:
-            session.execute(insert(ToolRuleRow), rows)
+            conn.execute(t.insert(), rows)
             written += len(rows)
     return written
 
@@ -57,6 +60,15 @@ def rows_for_tool(session: Session, tool: str) -> list[ToolRuleRow]:
     """Rules naming this tool exactly, and every glob rule (the caller matches the globs)."""
     q = select(ToolRuleRow).where(or_(ToolRuleRow.pattern == tool.casefold(), ToolRuleRow.is_glob.is_(True)))
     return list(session.exec(q.order_by(ToolRuleRow.card_id, ToolRuleRow.position)).all())
+
+
+def active_rules(session: Session) -> list[ToolRule]:
+    """The pure rules of active cards (plain columns: the overlap check after a sync reads them all)."""
+    t, d = ToolRuleRow.__table__.c, Document.__table__.c
+    q = (select(t.pattern, t.conditions, t.lane, t.card_id, t.position).join_from(ToolRuleRow.__table__, Document.__table__,
+                                                                                d.id == t.card_id)
+         .where(d.status == "active").order_by(t.pattern, t.card_id, t.position))
+    return [ToolRule(p, tuple(c or ()), lane, card, pos) for p, c, lane, card, pos in session.connection().execute(q)]
 
 
 def all_rows(session: Session, *, active_only: bool = False) -> list[ToolRuleRow]:

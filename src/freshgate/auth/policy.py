@@ -96,6 +96,7 @@ POLICY: dict[tuple[str, str], str] = {
     ("POST", "/conflicts/{conflict_id}/reopen"): "conflicts.verdict",
     ("POST", "/owners/{owner_id}/activate"): "owners.write",
     ("POST", "/owners/{owner_id}/deactivate"): "owners.write",
+    ("GET", "/tools"): "dashboard",  # the tool permission table (web/tools.py)
 }
 
 AGENT = frozenset({PUBLIC, "lookup", "actions.check", "receipts", "read", "whoami"})
