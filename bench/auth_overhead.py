@@ -1,6 +1,6 @@
 """What key authentication adds to a lookup: p50/p99 with `auth.mode = keys` vs `off`, interleaved.
 
-One SQLite registry of SECTIONS generated sections (5 per document, embedded with the deterministic
+One SQLite registry of SECTIONS generated sections (6 per document: a title and 5 parts, embedded with the deterministic
 hashing embedder, so the model's noise does not hide a fraction of a millisecond): the first SYNCED
 sections (default 2,000) go through `run_sync` like real files; the rest are the same kind of
 documents written in bulk (document, version and sections rows with their hashing vectors, as
@@ -41,6 +41,9 @@ QUERIES = ["what is our refund window?", "how do I handle a chargeback?", "how l
            "what discount can I give?", "a parcel was lost", "service credit for an outage"]
 
 
+PER_DOC = 6  # sections per generated document: "# Document d" and its 5 parts
+
+
 def sections_of(d: int) -> list[tuple[str, str]]:
     """(heading, text) of document d's 5 sections."""
     out = []
@@ -51,10 +54,10 @@ def sections_of(d: int) -> list[tuple[str, str]]:
 
 
 def corpus(root: Path, sections: int) -> None:
-    """Markdown documents of 5 sections each."""
+    """Markdown documents of PER_DOC sections each (the title heading is a section of its own)."""
     src = root / "sources"
     src.mkdir(parents=True)
-    for d in range(sections // 5):
+    for d in range(sections // PER_DOC):
         parts = [f"---\nid: doc-{d}\nowner: owner-{d % 50}\nlast_verified: -10d\n---\n# Document {d}\n"]
         parts += [f"\n## {h}\n\n{t}\n" for h, t in sections_of(d)]
         (src / f"doc-{d}.md").write_text("".join(parts))
@@ -186,9 +189,9 @@ def main() -> None:
     report = run_sync(rt, [tmp / "sources"])
     print(f"{len(report.added)} documents synced in {time.perf_counter() - t:.0f} s", flush=True)
     t = time.perf_counter()
-    bulk(rt, synced // 5, sections // 5)
+    bulk(rt, synced // PER_DOC, sections // PER_DOC)
     lk.warm_up()
-    print(f"{sections // 5 - synced // 5} documents written in bulk; {len(lk.index)} sections indexed in "
+    print(f"{sections // PER_DOC - synced // PER_DOC} documents written in bulk; {len(lk.index)} sections indexed in "
           f"{time.perf_counter() - t:.0f} s", flush=True)
     off = s.model_copy(deep=True)
     off.auth.mode = "off"
