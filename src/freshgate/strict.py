@@ -39,10 +39,31 @@ def _nul_paths(value: Any, where: str = "") -> list[str]:
     return []
 
 
-class StrictIn(BaseModel):
-    """Base of every request body: extra fields are an error, NUL bytes are refused."""
+NO_NUL = r"^[^\x00]*$"
 
-    model_config = ConfigDict(extra="forbid")
+
+def _document_no_nul(schema: dict[str, Any], *_: Any) -> None:
+    """Say in the OpenAPI document what `_no_nul` enforces: every text field without a pattern gets NO_NUL."""
+    def mark(node: Any) -> None:
+        if not isinstance(node, dict):
+            return
+        if node.get("type") == "string" and "pattern" not in node and "enum" not in node and "format" not in node:
+            node["pattern"] = NO_NUL
+        for key in ("anyOf", "oneOf", "allOf"):
+            for sub in node.get(key, []):
+                mark(sub)
+        mark(node.get("items"))
+        if isinstance(node.get("additionalProperties"), dict):
+            mark(node["additionalProperties"])
+
+    for prop in schema.get("properties", {}).values():
+        mark(prop)
+
+
+class StrictIn(BaseModel):
+    """Base of every request body: extra fields are an error, NUL bytes are refused (and documented so)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_document_no_nul)
 
     @model_validator(mode="before")
     @classmethod

@@ -135,3 +135,16 @@ def test_if_match_is_documented_as_the_route_reads_it(docs):
         r = docs.post("/v1/documents/refunds/verify", json={}, headers={"If-Match": value})
         assert r.status_code == status, (value, r.text)
         rev = docs.get("/v1/documents/refunds").json()["revision"]
+
+
+def test_a_number_is_not_a_boolean_and_text_without_nul_is_documented(docs):
+    """`"verify": 0` is refused naming the field; the spec says text fields hold no NUL (as the server enforces)."""
+    from freshgate.strict import NO_NUL
+
+    before = snapshot(docs)
+    b = problem(docs.put("/v1/documents/refunds/content", json={"content": "# T\n\nx\n", "verify": 0}), 422, "invalid")
+    assert b["errors"][0]["field"] == "verify"
+    assert snapshot(docs) == before
+    schemas = docs.app.openapi()["components"]["schemas"]
+    assert schemas["VerifyIn"]["properties"]["note"]["pattern"] == NO_NUL
+    assert schemas["LookupIn"]["properties"]["query"]["pattern"] == NO_NUL

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
-from pydantic import Field
+from pydantic import Field, StrictBool
 from sqlmodel import Session
 
 from freshgate.auth.deps import Caller, guard
@@ -51,7 +51,8 @@ class ContentIn(Actor):
     """New content for a document."""
 
     content: str = Field(min_length=1, max_length=1_000_000)
-    verify: bool = Field(False, description="The author also verifies the new content.")
+    verify: StrictBool = Field(False, description="The author also verifies the new content (true or false, "
+                               "not 0 or 1).")
 
 
 class RetireIn(Actor):
