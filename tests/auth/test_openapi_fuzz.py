@@ -40,6 +40,7 @@ def test_every_operation_matches_its_spec(docs, operator_key, runtime, tmp_path)
     from tests.lookup.live import serve
 
     spare = make_key(runtime.engine, "agent", label="spare key the fuzzer may revoke").split("_")[1]
+    _open_conflict(runtime.engine, "refunds", "shipping")  # so the verdict routes meet a real conflict, not 404s
     report, spec = tmp_path / "schemathesis.json", tmp_path / "openapi.json"
     app = create_app(runtime=runtime)
     spec.write_text(json.dumps(app.openapi()))  # the document /openapi.json serves, without a timed fetch
@@ -57,6 +58,26 @@ def test_every_operation_matches_its_spec(docs, operator_key, runtime, tmp_path)
     print(f"\nschemathesis ({EXAMPLES} examples per operation and phase): {_counts(summary, r.stdout)}")
     assert r.returncode == 0, (r.stdout[-12000:] + r.stderr[-3000:])
     assert _cases(summary, r.stdout) > 500
+
+
+def _open_conflict(engine, doc_a: str, doc_b: str) -> None:
+    """A real open conflict row between the first sections of two registered documents."""
+    from datetime import datetime, timezone
+
+    from sqlmodel import Session, select
+
+    from freshgate.conflicts.models import ConflictRecord, pair_key
+    from freshgate.registry.models import Section
+
+    now = datetime.now(timezone.utc)
+    with Session(engine) as s:
+        sa, sb = (s.exec(select(Section).where(Section.document_id == d).order_by(Section.id)).first()
+                  for d in (doc_a, doc_b))
+        s.add(ConflictRecord(pair_key=pair_key(sa.text_hash, sb.text_hash), doc_a=doc_a, version_a=sa.version,
+                             anchor_a=sa.anchor, hash_a=sa.text_hash, text_a=sa.text, doc_b=doc_b,
+                             version_b=sb.version, anchor_b=sb.anchor, hash_b=sb.text_hash, text_b=sb.text,
+                             similarity=0.9, score=0.9, judge="test", detected_at=now, updated_at=now))
+        s.commit()
 
 
 def _counts(summary: dict, stdout: str) -> str:
