@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from freshgate.cli import app
-from tests.conftest import write_doc
+from tests.conftest import NOW, write_doc
 
 
 @pytest.fixture
@@ -21,6 +21,7 @@ def cli(database_url, tmp_path, monkeypatch):
     def run(*args: str, input: str | None = None):
         r = runner.invoke(app, ["--database-url", database_url, *args], input=input, catch_exceptions=False)
         return r.exit_code, r.stdout, r.stderr
+    run.database_url = database_url
     return run
 
 
@@ -143,3 +144,112 @@ def test_cli_sync_alone_finds_the_example_contradictions(cli, kb):
     assert pairs == {("billing-faq", "refund-policy"), ("discount-approval-limits", "sales-playbook")}
     code, _out, _err = cli("sync", "--no-embed", str(kb / "sources"), str(kb / "sop_cards"))
     assert code == 0
+
+
+# ---- the local administrator is recorded as both: `--as` and the OS user ----------------------------------------
+
+def os_user() -> str:
+    """Who runs the tests, from the uid (what the audit must name, whatever --as says)."""
+    import os
+    import pwd
+
+    return pwd.getpwuid(os.getuid()).pw_name
+
+
+def _open_conflict(database_url: str, doc_a: str, doc_b: str) -> int:
+    """A real open conflict row between the first sections of two registered documents."""
+    from sqlmodel import Session, select
+
+    from freshgate import db
+    from freshgate.conflicts.models import ConflictRecord, pair_key
+    from freshgate.registry.models import Section
+
+    engine = db.make_engine(database_url)
+    with Session(engine) as s:
+        sa, sb = (s.exec(select(Section).where(Section.document_id == d).order_by(Section.id)).first()
+                  for d in (doc_a, doc_b))
+        c = ConflictRecord(pair_key=pair_key(sa.text_hash, sb.text_hash), doc_a=doc_a, version_a=sa.version,
+                           anchor_a=sa.anchor, hash_a=sa.text_hash, text_a=sa.text, doc_b=doc_b, version_b=sb.version,
+                           anchor_b=sb.anchor, hash_b=sb.text_hash, text_b=sb.text, similarity=0.9, score=0.9,
+                           judge="test", detected_at=NOW, updated_at=NOW)
+        s.add(c)
+        s.commit()
+        cid = c.id
+    engine.dispose()
+    return cid
+
+
+def last_audit(database_url: str) -> tuple[str, str, str | None, str | None]:
+    """(action, actor, document, owner) of the newest audit event."""
+    from sqlmodel import Session, select
+
+    from freshgate import db
+    from freshgate.registry.models import AuditEvent
+
+    engine = db.make_engine(database_url)
+    with Session(engine) as s:
+        e = s.exec(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+    engine.dispose()
+    return e.action, e.actor, e.document_id, e.owner_id
+
+
+# command -> (setup commands run first, the command, the audit action and the document or owner it must record;
+# a conflict verdict records one event per side, the newest on side b)
+WRITES = {
+    "verify": ([], ["verify", "shipping", "--as", "maria"], "verify", "shipping"),
+    "update": ([], ["update", "refunds", "-", "--as", "maria"], "update", "refunds"),
+    "retire": ([], ["retire", "old", "--as", "maria", "--reason", "gone"], "retire", "old"),
+    "unretire": ([["retire", "old", "--as", "lena"]], ["unretire", "old", "--as", "maria"], "unretire", "old"),
+    "transfer": ([], ["transfer", "old", "dana", "--as", "maria"], "transfer", "old"),
+    "owners deactivate": ([], ["owners", "deactivate", "lena", "--as", "maria"], "owner_deactivated", "lena"),
+    "owners activate": ([["owners", "deactivate", "lena", "--as", "lena"]], ["owners", "activate", "lena", "--as",
+                                                                             "maria"], "owner_activated", "lena"),
+    "sync": ([], ["sync", "--no-embed", "--as", "maria", "{new}"], "register", "added"),
+    "conflicts confirm": ([], ["conflicts", "confirm", "{conflict}", "--as", "maria"], "conflict_confirmed", "old"),
+    "conflicts dismiss": ([], ["conflicts", "dismiss", "{conflict}", "--as", "maria", "--reason", "same rule"],
+                          "conflict_dismissed", "old"),
+    "conflicts reopen": ([["conflicts", "dismiss", "{conflict}", "--as", "lena", "--reason", "x"]],
+                         ["conflicts", "reopen", "{conflict}", "--as", "maria", "--reason", "it is real"],
+                         "conflict_reopened", "old"),
+}
+
+
+@pytest.mark.parametrize("command", list(WRITES))
+def test_every_cli_write_records_as_and_the_os_user(command, cli, kbdir, database_url, tmp_path):
+    """The CLI is a local administrator: its audit actor is `<--as> (by local:<OS user>)`, the API's on-behalf form."""
+    setup, args, action, subject = WRITES[command]
+    assert cli("sync", "--no-embed", *map(str, kbdir))[0] == 0
+    new = tmp_path / "more"
+    write_doc(new, "added.md", "owner: dana\nlast_verified: -1d")
+    conflict = str(_open_conflict(database_url, "refunds", "old")) if command.startswith("conflicts") else ""
+
+    def fill(a: list[str]) -> list[str]:
+        return [x.format(new=new, conflict=conflict) for x in a]
+
+    for step in setup:
+        assert cli(*fill(step))[0] == 0
+    code, out, err = cli(*fill(args), input="# Refunds\n\nNow 14 days.\n")
+    assert code == 0, err
+    got_action, actor, doc, owner = last_audit(database_url)
+    assert (got_action, doc or owner) == (action, subject)
+    assert actor == f"maria (by local:{os_user()})"
+
+
+def test_keys_record_the_os_user(cli):
+    """`keys create|revoke` act for nobody else: the OS user alone."""
+    code, out, _ = cli("keys", "create", "--role", "agent", "--label", "bot", "--json")
+    assert code == 0
+    assert last_audit(cli.database_url)[:2] == ("key_created", f"local:{os_user()}")
+    assert cli("keys", "revoke", json.loads(out)["id"])[0] == 0
+    assert last_audit(cli.database_url)[:2] == ("key_revoked", f"local:{os_user()}")
+
+
+def test_a_long_or_odd_as_name_never_hides_the_os_user(cli, kbdir):
+    """A 1,000-character --as is shortened, not the OS user; control characters are refused and change nothing."""
+    cli("sync", "--no-embed", *map(str, kbdir))
+    assert cli("verify", "shipping", "--as", "m" * 1000)[0] == 0
+    _, actor, _, _ = last_audit(cli.database_url)
+    assert actor.startswith("mmm") and actor.endswith(f" (by local:{os_user()})") and len(actor) <= 200
+    code, _, err = cli("verify", "shipping", "--as", "eve\nadmin")
+    assert code == 1 and "control characters" in err
+    assert last_audit(cli.database_url)[1] == actor

@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from freshgate.cli_common import (  # noqa: F401 - re-exported for older imports
-    STATE_STYLE, console, err, fail, registry, runtime, set_database_url, settings, styled as _styled,
+    STATE_STYLE, console, err, fail, local_actor, registry, runtime, set_database_url, settings, styled as _styled,
 )
 
 app = typer.Typer(help="Freshgate: knowledge-freshness and SOP registry.", no_args_is_help=True,
@@ -30,7 +30,8 @@ def _root(database_url: Optional[str] = typer.Option(None, "--database-url", env
 
 @app.command()
 def sync(dirs: list[Path] = typer.Argument(None, help="Directories of Markdown files (default: sources sop_cards)."),
-         actor: str = typer.Option("sync", help="Recorded as the actor in the audit log."),
+         actor: str = typer.Option("sync", "--as", "--actor", help="Recorded in the audit log as the actor, "
+                                   "with the OS user who ran the sync."),
          embed: bool = typer.Option(True, "--embed/--no-embed",
                                     help="Embed new sections and check them for conflicts (loads the model)."),
          check: bool = typer.Option(False, "--check", help="Print what a sync would do, including where files and "
@@ -52,7 +53,7 @@ def sync(dirs: list[Path] = typer.Argument(None, help="Directories of Markdown f
         if embed and lookup is not None and not check:
             # Same path as the server: embeddings are stored at commit, the conflict check follows.
             lookup.warm_up()
-        report = run_sync(rt, dirs, actor=actor, check=check,
+        report = run_sync(rt, dirs, actor=local_actor(actor), check=check,
                           progress=lambda n, total: bar.update(task, completed=n, total=total))
     table = Table(title="sync")
     for col in ("added", "updated", "unchanged", "failed", "missing on disk"):
@@ -142,7 +143,8 @@ def _action(fn) -> None:
 @app.command()
 def verify(doc_id: str, actor: str = typer.Option(..., "--as", help="Who verifies."), note: str = ""):
     """Verify (renew) a document: its content is right as of now."""
-    _action(lambda s: s.verify(doc_id, actor=actor, note=note))
+    who = local_actor(actor)
+    _action(lambda s: s.verify(doc_id, actor=who, note=note))
 
 
 @app.command()
@@ -150,27 +152,31 @@ def update(doc_id: str, file: Path = typer.Argument(..., help="Markdown body of 
            actor: str = typer.Option(..., "--as", help="Who updates."),
            also_verify: bool = typer.Option(False, "--verify", help="Also verify the new content.")):
     """Replace a document's content with a new version."""
+    who = local_actor(actor)
     body = sys.stdin.read() if str(file) == "-" else file.read_text("utf-8")
-    _action(lambda s: s.update_content(doc_id, body, actor=actor, verify=also_verify))
+    _action(lambda s: s.update_content(doc_id, body, actor=who, verify=also_verify))
 
 
 @app.command()
 def retire(doc_id: str, actor: str = typer.Option(..., "--as", help="Who retires it."),
            successor: Optional[str] = typer.Option(None, help="Active document that replaces it."), reason: str = ""):
     """Retire a document, optionally for a successor."""
-    _action(lambda s: s.retire(doc_id, actor=actor, successor=successor, reason=reason))
+    who = local_actor(actor)
+    _action(lambda s: s.retire(doc_id, actor=who, successor=successor, reason=reason))
 
 
 @app.command()
 def unretire(doc_id: str, actor: str = typer.Option(..., "--as", help="Who brings it back.")):
     """Bring a retired document back into use."""
-    _action(lambda s: s.unretire(doc_id, actor=actor))
+    who = local_actor(actor)
+    _action(lambda s: s.unretire(doc_id, actor=who))
 
 
 @app.command()
 def transfer(doc_id: str, owner: str, actor: str = typer.Option(..., "--as", help="Who hands it over.")):
     """Hand a document over to another owner."""
-    _action(lambda s: s.transfer(doc_id, owner, actor=actor))
+    who = local_actor(actor)
+    _action(lambda s: s.transfer(doc_id, owner, actor=who))
 
 
 @owners_app.callback(invoke_without_command=True)
@@ -194,19 +200,20 @@ def owners(ctx: typer.Context):
 
 
 def _set_active(owner_id: str, active: bool, actor: str) -> None:
+    who = local_actor(actor)
     with registry() as svc:
-        svc.set_owner_active(owner_id, active, actor=actor)
+        svc.set_owner_active(owner_id, active, actor=who)
     console.print(f"{owner_id}: {'active' if active else 'inactive'}")
 
 
 @owners_app.command("deactivate")
-def owner_deactivate(owner_id: str, actor: str = typer.Option(..., "--as")):
+def owner_deactivate(owner_id: str, actor: str = typer.Option(..., "--as", help="Who deactivates.")):
     """Mark an owner inactive: their documents become orphaned."""
     _set_active(owner_id, False, actor)
 
 
 @owners_app.command("activate")
-def owner_activate(owner_id: str, actor: str = typer.Option(..., "--as")):
+def owner_activate(owner_id: str, actor: str = typer.Option(..., "--as", help="Who activates.")):
     """Mark an owner active again."""
     _set_active(owner_id, True, actor)
 

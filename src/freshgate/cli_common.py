@@ -74,6 +74,21 @@ def fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+def local_actor(as_name: str | None = None) -> str:
+    """The audit actor of a local write: the `--as` name and the OS user, recorded as the API records an
+    operator acting on someone's behalf (`maria (by local:root)`); without `--as`, `local:root`.
+
+    The CLI is a local administrator (file access is database access): `--as` says for whom, the OS
+    user says who actually ran it. Every CLI command that writes records its actor through this.
+    """
+    from freshgate.auth.principal import acting_as, local_principal
+
+    name = (as_name or "").strip()
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        fail("--as: control characters are not allowed in a name")
+    return acting_as(local_principal(), name or None)
+
+
 def styled(state: str) -> str:
     """A freshness state in its colour."""
     return f"[{STATE_STYLE.get(state, 'white')}]{state}[/]"

@@ -22,7 +22,9 @@ def registry(request: Request, session: Session) -> RegistryService:
     return RegistryService(session, request.app.state.registry_ctx)
 
 
-_ETAG = re.compile(r'\s*(W/)?"([\x21\x23-\x7e]*)"\s*')
+_ETAG = re.compile(r'[ \t]*(W/)?"([\x21\x23-\x7e]*)"[ \t]*')
+IF_MATCH_PATTERN = r'^[ \t]*(\*|(W/)?"[\x21\x23-\x7e]*"([ \t]*,[ \t]*(W/)?"[\x21\x23-\x7e]*")*)[ \t]*$'
+"""What `parse_if_match` accepts, for the OpenAPI document (the route answers 400, not 422, for the rest)."""
 
 
 def parse_if_match(value: str | None) -> list[str] | None:
@@ -33,7 +35,7 @@ def parse_if_match(value: str | None) -> list[str] | None:
     """
     if value is None:
         return None
-    if value.strip() == "*":
+    if value.strip(" \t") == "*":
         return ["*"]
     tags, rest = [], value
     while True:

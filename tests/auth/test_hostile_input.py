@@ -96,3 +96,55 @@ def test_options_answers_allow(docs, anon_client):
     r = anon_client.options("/v1/documents/refunds")
     assert r.status_code == 204 and r.headers["allow"] == "GET, HEAD, OPTIONS"
     assert "POST" in anon_client.options("/v1/keys").headers["allow"]
+
+
+@pytest.mark.parametrize("method,url,body,field", [
+    ("get", "/v1/documents?due_before=0.5", None, "due_before"),
+    ("get", "/v1/documents?due_before=1796055149", None, "due_before"),
+    ("post", "/v1/keys", {"label": "bot", "role": "agent", "expires": 4102444800}, "expires"),
+])
+def test_a_number_is_not_a_date_time(docs, method, url, body, field):
+    """The spec says ISO 8601 text; a number (pydantic would read Unix seconds) is refused, naming the field."""
+    before = snapshot(docs)
+    b = problem(getattr(docs, method)(url, **({"json": body} if body is not None else {})), 422, "invalid")
+    assert b["errors"][0]["field"].endswith(field) and "ISO 8601" in b["errors"][0]["message"]
+    assert snapshot(docs) == before
+    assert docs.get("/v1/documents?due_before=2999-01-01T00:00:00Z").status_code == 200
+    assert docs.get("/v1/documents?due_before=2999-01-01").status_code == 200
+
+
+def test_a_stale_key_does_not_break_public_routes(docs, anon_client):
+    """A health probe with a revoked or mistyped key still gets its answer; a protected route says 401."""
+    stale = {"Authorization": "Bearer fg_000000000000_not-a-key-at-all-xxxxxxxxxxxxx"}
+    for url in ("/livez", "/healthz", "/openapi.json"):
+        assert anon_client.get(url, headers=stale).status_code == 200, url
+    problem(anon_client.get("/v1/documents", headers=stale), 401, "unauthenticated")
+    problem(anon_client.get("/v1/status", headers=stale), 401, "unauthenticated")
+
+
+def test_if_match_is_documented_as_the_route_reads_it(docs):
+    """The spec's If-Match pattern accepts what the route accepts (a header is never `null`)."""
+    import re
+
+    p = next(x for x in docs.app.openapi()["paths"]["/v1/documents/{doc_id}/verify"]["post"]["parameters"]
+             if x["name"] == "If-Match")
+    assert p["schema"]["type"] == "string" and "anyOf" not in p["schema"]
+    rev = docs.get("/v1/documents/refunds").json()["revision"]
+    for value, status in ((f'"{rev}"', 200), ("*", 200), (f'W/"x", "{rev + 1}"', 412), ("null", 400), ("7", 400)):
+        assert bool(re.match(p["schema"]["pattern"], value)) == (status != 400), value
+        r = docs.post("/v1/documents/refunds/verify", json={}, headers={"If-Match": value})
+        assert r.status_code == status, (value, r.text)
+        rev = docs.get("/v1/documents/refunds").json()["revision"]
+
+
+def test_a_number_is_not_a_boolean_and_text_without_nul_is_documented(docs):
+    """`"verify": 0` is refused naming the field; the spec says text fields hold no NUL (as the server enforces)."""
+    from freshgate.strict import NO_NUL
+
+    before = snapshot(docs)
+    b = problem(docs.put("/v1/documents/refunds/content", json={"content": "# T\n\nx\n", "verify": 0}), 422, "invalid")
+    assert b["errors"][0]["field"] == "verify"
+    assert snapshot(docs) == before
+    schemas = docs.app.openapi()["components"]["schemas"]
+    assert schemas["VerifyIn"]["properties"]["note"]["pattern"] == NO_NUL
+    assert schemas["LookupIn"]["properties"]["query"]["pattern"] == NO_NUL

@@ -37,13 +37,20 @@ def test_vectors_of_another_model_are_refused_until_reembed(runtime, client, tmp
     assert a["decision"] != "stop_and_ask", a
     with Session(runtime.engine) as s:
         assert stored(s).fingerprint == HashingEmbedder.fingerprint
+    fp = client.get("/healthz").json()["lookup"]["model_fingerprint"]
+    assert fp == {"status": "ok", "model": HashingEmbedder.name, "sha256": HashingEmbedder.fingerprint}
     before = vectors(runtime.engine)
 
     lk.use_embedder(OtherModel())  # a restart with different weights
     a = client.post("/v1/lookup", json={"query": "refund window"}).json()
     assert a["decision"] == "stop_and_ask" and "reembed" in a["reasons"][0]["message"]
-    health = client.get("/healthz").json()["lookup"]
-    assert health["index"].startswith("error") and "not the model that made" in health["index"]
+    health = client.get("/healthz").json()
+    assert health["ready"] is False
+    assert health["lookup"]["index"].startswith("error") and "not the model that made" in health["lookup"]["index"]
+    fp = health["lookup"]["model_fingerprint"]  # the mismatch has a field of its own, naming both models
+    assert (fp["status"], fp["model"], fp["sha256"]) == ("mismatch", "altered-weights", "0" * 64)
+    assert (fp["stored_model"], fp["stored_sha256"]) == (HashingEmbedder.name, HashingEmbedder.fingerprint)
+    assert "not the model that made" in fp["detail"] and "freshgate reembed --yes" in fp["remedy"]
     write_doc(src, "more.md", "owner: dana\nlast_verified: -1d", "# More\n\n## M\n\nMore text.\n")
     run_sync(runtime, [src])
     assert vectors(runtime.engine)[: len(before)] == before  # nothing re-embedded behind anyone's back
@@ -55,6 +62,7 @@ def test_vectors_of_another_model_are_refused_until_reembed(runtime, client, tmp
     a = client.post("/v1/lookup", json={"query": "refunds within 30 days window"}).json()
     assert a["decision"] != "stop_and_ask", a
     assert all(v is not None for v in vectors(runtime.engine))
+    assert client.get("/healthz").json()["lookup"]["model_fingerprint"]["status"] == "ok"
 
 
 def test_a_failed_model_load_is_remembered_for_the_back_off(tmp_path):

@@ -6,7 +6,6 @@ stop_and_ask, 3 for a usage error, so a wrapper can gate a tool call on it.
 
 from __future__ import annotations
 
-import getpass
 import json
 import re
 from typing import Any, Optional
@@ -69,6 +68,7 @@ def check_action(tool: str = typer.Argument(..., help="The tool about to be call
 
     from freshgate.actions.api import check_and_commit, service_for
     from freshgate.actions.schemas import ActionCheckIn
+    from freshgate.auth.principal import local_principal
 
     try:
         if risk not in (None, "low", "high"):
@@ -78,7 +78,7 @@ def check_action(tool: str = typer.Argument(..., help="The tool about to be call
         err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(3)
     with _runtime() as rt, Session(rt.engine, expire_on_commit=False) as session:
-        out = check_and_commit(service_for(rt, session), body, principal=f"local:{getpass.getuser()}"[:200])
+        out = check_and_commit(service_for(rt, session), body, principal=local_principal().id[:200])
     if as_json:
         console.print_json(out.model_dump_json())
         raise typer.Exit(EXIT_CODES[out.decision])

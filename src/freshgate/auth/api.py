@@ -16,6 +16,7 @@ from freshgate.auth.models import ApiKey
 from freshgate.auth.service import KeyService
 from freshgate.deps import get_session, registry
 from freshgate.problems import PROBLEM_RESPONSES
+from freshgate.strict import IsoDateTime
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["auth"], responses=PROBLEM_RESPONSES)
@@ -33,7 +34,8 @@ class KeyIn(BaseModel):
     role: Literal["agent", "owner", "operator"]
     owner: str | None = Field(None, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]*$",
                               description="The owner or team an owner key acts for (owner role only).")
-    expires: datetime | None = Field(None, description="When the key stops working (default: never).")
+    expires: IsoDateTime | None = Field(None, description="When the key stops working (default: never); in the "
+                                        "future.")
 
 
 class KeyOut(BaseModel):

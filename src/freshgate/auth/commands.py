@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 import re
 from datetime import datetime, timedelta, timezone
@@ -27,7 +26,9 @@ def _scope():
 
 
 def _local_actor() -> str:
-    return f"local:{getpass.getuser()}"
+    from freshgate.cli_common import local_actor
+
+    return local_actor()  # `local:<OS user>`, as every other CLI write records it
 
 
 def _expiry(value: str | None) -> datetime | None:

@@ -166,13 +166,12 @@ class AuthMiddleware:
             perm = policy.PUBLIC  # metrics.public_scrape: an unauthenticated scraper may read /metrics
         try:
             principal = await self._principal(request)
-        except _BadCredential as exc:
-            return await self._deny(401, "unauthenticated", str(exc))(scope, receive, send)
-        except SQLAlchemyError as exc:
-            log.error("credential check failed, database unavailable: %s", exc)
-            return await problem_response(503, "database_unavailable", "the database is not reachable, so the "
-                                          "credential cannot be checked; retry shortly",
-                                          headers={"Retry-After": "5"})(scope, receive, send)
+        except (_BadCredential, SQLAlchemyError) as exc:
+            if perm != policy.PUBLIC:
+                return await self._credential_problem(exc)(scope, receive, send)
+            # A public route needs no credential: a stale or wrong one (a probe's old key) or a database
+            # that cannot check it does not turn /livez, /healthz or the API description into an error.
+            principal = None
         if perm is None:
             log.error("refused %s %s: the route has no entry in auth/policy.py", scope["method"], route.path)
             return await self._deny(403, "no_policy", "this route has no access policy; refused for everyone"
@@ -187,6 +186,14 @@ class AuthMiddleware:
         return await self._call(scope, receive, send)
 
     # ---- parts -----------------------------------------------------------------
+    def _credential_problem(self, exc: Exception):
+        """401 for a credential that is not valid; 503 when the database cannot check it."""
+        if isinstance(exc, _BadCredential):
+            return self._deny(401, "unauthenticated", str(exc))
+        log.error("credential check failed, database unavailable: %s", exc)
+        return problem_response(503, "database_unavailable", "the database is not reachable, so the credential "
+                                "cannot be checked; retry shortly", headers={"Retry-After": "5"})
+
     async def _call(self, scope, receive, send) -> None:
         limit, seen, started = self.settings.max_body_bytes, 0, False
 
@@ -340,7 +347,7 @@ class AuthMiddleware:
 
 
 class _BadCredential(Exception):
-    """A credential was sent but is not valid (401, never treated as anonymous)."""
+    """A credential was sent but is not valid (401; on a public route it is ignored, never an identity)."""
 
 
 def current_principal(request: Request) -> Principal | None:

@@ -45,7 +45,31 @@ def acting_as(principal: Principal, on_behalf_of: str | None) -> str:
     if not principal.is_operator:
         raise Forbidden("only operators may act on someone's behalf (on_behalf_of)",
                         errors=[{"field": "on_behalf_of", "message": "operators only"}])
-    return f"{on_behalf_of} (by {principal.actor})"[:200]
+    by = f" (by {principal.actor})"[:150]  # the real principal is never cut off by a long name
+    return f"{on_behalf_of[:200 - len(by)]}{by}"
+
+
+def os_user() -> str:
+    """The operating-system user running this process: its uid's login name (not $USER, which anyone sets)."""
+    import os
+
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_name
+    except (ImportError, KeyError, AttributeError):  # no passwd entry (some containers) or not POSIX
+        import getpass
+
+        try:
+            return getpass.getuser()
+        except Exception:  # noqa: BLE001 - no name at all: the uid still says who
+            return f"uid-{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+
+
+def local_principal() -> Principal:
+    """The local administrator: whoever runs the CLI on this machine (file access is database access)."""
+    user = os_user()
+    return Principal(id=f"local:{user}", name=f"local:{user}", role="operator", via="local")
 
 
 OFF = Principal(id="anonymous-off", name="anonymous (auth off)", role="operator", via="auth_off")

@@ -1,4 +1,4 @@
-"""`freshgate conflicts list|show|confirm|dismiss|scan` and `freshgate eval conflicts`."""
+"""`freshgate conflicts list|show|confirm|dismiss|reopen|scan` and `freshgate eval conflicts`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Iterator, Optional
 import typer
 from rich.table import Table
 
-conflicts_app = typer.Typer(help="Review conflicts between documents: list, show, confirm, dismiss, scan.",
+conflicts_app = typer.Typer(help="Review conflicts between documents: list, show, confirm, dismiss, reopen, scan.",
                             no_args_is_help=True)
 
 
@@ -79,10 +79,11 @@ def show(conflict_id: int, as_json: bool = typer.Option(False, "--json", help="P
 def confirm(conflict_id: int, actor: str = typer.Option(..., "--as", help="Who confirms."),
             reason: str = typer.Option("", help="Why (optional).")):
     """Confirm a conflict is real."""
-    from freshgate.cli_common import console
+    from freshgate.cli_common import console, local_actor
 
+    who = local_actor(actor)
     with _service() as svc:
-        c = svc.confirm(conflict_id, actor=actor, reason=reason)
+        c = svc.confirm(conflict_id, actor=who, reason=reason)
     console.print(f"conflict {c.id}: {c.status}")
 
 
@@ -90,10 +91,23 @@ def confirm(conflict_id: int, actor: str = typer.Option(..., "--as", help="Who c
 def dismiss(conflict_id: int, actor: str = typer.Option(..., "--as", help="Who dismisses."),
             reason: str = typer.Option(..., help="Why it is not a real conflict.")):
     """Dismiss a false conflict; the same two texts are not reported again."""
-    from freshgate.cli_common import console
+    from freshgate.cli_common import console, local_actor
 
+    who = local_actor(actor)
     with _service() as svc:
-        c = svc.dismiss(conflict_id, actor=actor, reason=reason)
+        c = svc.dismiss(conflict_id, actor=who, reason=reason)
+    console.print(f"conflict {c.id}: {c.status}")
+
+
+@conflicts_app.command()
+def reopen(conflict_id: int, actor: str = typer.Option(..., "--as", help="Who reopens."),
+           reason: str = typer.Option(..., help="Why the dismissal was wrong.")):
+    """Reopen a dismissed conflict: it is open again and stops lookups touching it."""
+    from freshgate.cli_common import console, local_actor
+
+    who = local_actor(actor)
+    with _service() as svc:
+        c = svc.reopen(conflict_id, actor=who, reason=reason)
     console.print(f"conflict {c.id}: {c.status}")
 
 

@@ -61,6 +61,23 @@ def snapshot_location(settings: Settings, engine, embedder) -> tuple[Path | None
     return base / f"index-{fingerprint[:16]}.fgidx", fingerprint
 
 
+def fingerprint_status(engine, fingerprint: str | None, name: str, refused: str | None) -> dict[str, Any]:
+    """What /healthz says about the model fingerprint: ok | mismatch (with both models and the remedy) | unchecked."""
+    if not fingerprint:
+        return {"status": "unchecked", "model": name or None, "detail": "this embedder has no fingerprint"}
+    out: dict[str, Any] = {"status": "mismatch" if refused else "ok", "model": name or None, "sha256": fingerprint}
+    if refused:
+        from sqlmodel import Session
+
+        from freshgate.embeddings.fingerprint import stored
+
+        with Session(engine) as session:
+            row = stored(session)
+        out.update(stored_model=row.name if row else None, stored_sha256=row.fingerprint if row else None,
+                   detail=refused, remedy="freshgate reembed --yes (drops the stored vectors and embeds again)")
+    return out
+
+
 def _pinned() -> str:
     from freshgate.embeddings.embedder import MINILM_SHA256
 
@@ -82,6 +99,7 @@ class LookupEngine:
                                       embed=settings.embedding.enabled, lexical=self.lexical)
         self._locate_snapshot()
         self.index_error: str | None = None
+        self.model_fingerprint: dict[str, Any] = {"status": "not_checked"}  # /healthz: its own field
         self.batcher = self._batcher()
         self._ready = threading.Event()
         self._warm_lock = threading.Lock()
@@ -113,6 +131,7 @@ class LookupEngine:
         """Readiness for /healthz."""
         ix = self.indexer
         return {"model": self.model_status(), "index": self.index_status(), "sections_indexed": len(self.index),
+                "model_fingerprint": dict(self.model_fingerprint),
                 "retrieval": self.settings.lookup.retrieval, "sections_indexed_lexical": len(self.lexical),
                 "index_source": ix.build_source, "index_watermark": ix.watermark,
                 "snapshot": str(ix.snapshot_path) if ix.snapshot_path else None, "snapshot_bytes": ix.snapshot_bytes,
@@ -150,6 +169,7 @@ class LookupEngine:
                 refused = self._fingerprint_refused()
             except Exception as exc:  # noqa: BLE001 - a warm-up that dies would leave the index never ready
                 self.index_error = refused = f"the embedding model's fingerprint could not be checked: {exc}"
+                self.model_fingerprint = {"status": "error", "detail": self.index_error}
                 log.exception("fingerprint check failed")
             if refused:
                 self._ready.set()
@@ -168,7 +188,9 @@ class LookupEngine:
         """Refuse stored vectors made by another model (fail safe: lookups stop, /healthz says why)."""
         from freshgate.embeddings.fingerprint import check
 
-        why = check(self.engine, getattr(self.embedder, "fingerprint", None), getattr(self.embedder, "name", ""))
+        fp, name = getattr(self.embedder, "fingerprint", None), getattr(self.embedder, "name", "")
+        why = check(self.engine, fp, name)
+        self.model_fingerprint = fingerprint_status(self.engine, fp, name, why)
         if why:
             self.index_error = why
             self.indexer.embed = False  # nor store new vectors of this model next to the old ones
@@ -271,4 +293,5 @@ class LookupEngine:
         self._ready.clear()
         self._thread = None
         self.indexer.watermark = None
+        self.model_fingerprint = {"status": "not_checked"}
         self._locate_snapshot()

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
-from pydantic import Field
+from pydantic import Field, StrictBool
 from sqlmodel import Session
 
 from freshgate.auth.deps import Caller, guard
 from freshgate.auth.principal import acting_as
-from freshgate.deps import etag, get_session, if_match_revision, registry
+from freshgate.deps import IF_MATCH_PATTERN, etag, get_session, if_match_revision, registry
 from freshgate.problems import PROBLEM_RESPONSES, WRITE_RESPONSES
-from freshgate.strict import MAX_INT, DocId, OwnerIdPath, StrictIn
+from freshgate.strict import MAX_INT, DocId, IsoDateTime, OwnerIdPath, StrictIn
 from freshgate.registry import queries
 from freshgate.registry.schemas import (
     AuditOut, DocumentDetail, DocumentSummary, OwnerOut, State, VersionOut, audit_out, owner_out, version_out,
@@ -22,8 +21,10 @@ from freshgate.registry.service import RegistryService
 
 router = APIRouter(prefix="/v1", tags=["registry"], responses=PROBLEM_RESPONSES)
 SessionDep = Annotated[Session, Depends(get_session)]
-IfMatch = Annotated[str | None, Header(alias="If-Match", description="The ETag (quoted), `*` or a list of ETags "
-                                      "(RFC 9110); none matching -> 412, malformed -> 400")]
+# `str`, not `str | None`: a header is absent or text, never null (the spec said `null` was a valid If-Match).
+IfMatch = Annotated[str, Header(alias="If-Match", description="The ETag (quoted), `*` or a list of ETags "
+                                      "(RFC 9110); none matching -> 412, malformed -> 400",
+                                      json_schema_extra={"pattern": IF_MATCH_PATTERN})]
 
 
 def _svc(request: Request, session: SessionDep) -> RegistryService:
@@ -50,7 +51,8 @@ class ContentIn(Actor):
     """New content for a document."""
 
     content: str = Field(min_length=1, max_length=1_000_000)
-    verify: bool = Field(False, description="The author also verifies the new content.")
+    verify: StrictBool = Field(False, description="The author also verifies the new content (true or false, "
+                               "not 0 or 1).")
 
 
 class RetireIn(Actor):
@@ -98,7 +100,7 @@ def _detail(svc: RegistryService, doc_id: str, response: Response) -> DocumentDe
 @router.get("/documents", response_model=list[DocumentSummary])
 def list_documents(svc: Svc, kind: Literal["source", "sop"] | None = None, state: State | None = None,
                    owner: str | None = Query(None, max_length=200), tag: str | None = Query(None, max_length=200),
-                   due_before: datetime | None = None):
+                   due_before: IsoDateTime | None = None):
     """List sources and SOP cards with their computed state; filter by kind, state, owner, tag, due date."""
     return queries.list_documents(svc, kind=kind, state=state, owner=owner, tag=tag, due_before=due_before)
 
