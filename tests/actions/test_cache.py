@@ -134,3 +134,29 @@ def test_a_change_without_this_process_listening_arrives_by_the_feed(example, ru
         hub.cache.follower.poll()  # what the follower thread does every poll interval
     a = check(example, "orders.lookup")
     assert a["decision"] == "stop_and_ask" and codes(a)[0] == "retired_no_successor"
+
+
+def test_a_table_behind_the_pruned_point_reloads_instead_of_missing_changes(example, runtime):
+    """Pruning never lets the permission table skip a change: behind the pruned point it reloads whole."""
+    from datetime import datetime, timedelta, timezone
+
+    from freshgate.feed import prune
+    from freshgate.registry.service import RegistryContext
+
+    hub = runtime.extras["actions"]
+    follower = hub.cache.follower
+    follower.stop()  # no heartbeat from here on: this table does not hold pruning back
+    with Session(runtime.engine) as s:  # committed as another process would: only the feed says so
+        RegistryService(s, RegistryContext(rules=runtime.registry_ctx.rules)).retire(
+            "shipping-delay-reply", actor="elsewhere")
+        s.commit()
+    with Session(runtime.engine) as s:  # a second change: pruning always keeps the newest entry
+        RegistryService(s, RegistryContext(rules=runtime.registry_ctx.rules)).update_content(
+            "shipping-policy", "# Shipping\n\n## Cut-off\n\nOrders leave at noon.\n", actor="elsewhere")
+        s.commit()
+    later = datetime.now(timezone.utc) + timedelta(days=30)
+    assert prune.prune(runtime.engine, retention_days=7, consumer_timeout=0, now=later)["pruned"] > 0
+    follower.poll()
+    assert follower.gaps == 1 and hub.cache.watermark == follower.db_watermark
+    docs = hub.cache.store.docs  # the reload saw both changes
+    assert docs["shipping-delay-reply"].status == "retired" and docs["shipping-policy"].version > 1

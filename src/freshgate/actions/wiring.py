@@ -52,7 +52,7 @@ class ActionsHub:
         cache = RuleCache(self.rt.engine, max_feed_age=settings.actions.feed_max_age)
         follower = FeedFollower(self.rt.engine, cache.apply_feed, interval=settings.feed.poll_interval,
                                 listen=settings.feed.listen, watermark=lambda: cache.watermark,
-                                set_watermark=cache.set_watermark)
+                                set_watermark=cache.set_watermark, on_gap=lambda: _rebuilt(cache))
         cache.follower = follower
         self.cache = cache  # from here on checks go through it: stop_and_ask until it is built and following
         try:
@@ -150,3 +150,9 @@ def wire(rt) -> ActionsHub:
     rt.extras["actions"] = hub
     rt.registry_ctx.listeners.append(hub.listener)
     return hub
+
+
+def _rebuilt(cache: RuleCache) -> int:
+    """The feed was pruned past the table's watermark: reload it whole; returns the watermark it reflects."""
+    cache.build()
+    return cache.watermark or 0
