@@ -61,17 +61,37 @@ def evaluation(session: Session, rules: RulesConfig, now: datetime):
     return evaluate_all(session, rules, now)
 
 
-def documents_page(session: Session, ev, f: Filters, offset: int, limit: int, facets=None) -> Page:
-    """Documents matching the filters, ordered by id, one page (facets from `facets(session, f)`)."""
-    state_of = {i: fr.state for i, fr in ev.fresh.items()}
+def matching_ids(session: Session, f: Filters) -> list[str]:
+    """Ids of the documents matching the filters (state aside), in id order (memoise it: 100k ids)."""
+    return list(session.connection().execute(select(Document.id).where(*_where(f)).order_by(Document.id))
+                .scalars().all())
+
+
+def _with_state(ev, state: str, f: Filters, ids) -> list[str]:
+    """Ids in id order of the documents in `state` that match the filters. States are computed, not stored:
+    a state other than fresh is read off the evaluation (a few thousand ids); fresh, or any state with other
+    filters, walks the (memoised) matching ids."""
+    fresh = ev.fresh
+    if state != "fresh" and not _where(f):
+        return sorted(i for i, fr in fresh.items() if fr.state == state)
+    out = []
+    for i in ids():
+        fr = fresh.get(i)
+        if (fr.state if fr is not None else "fresh") == state:
+            out.append(i)
+    return out
+
+
+def documents_page(session: Session, ev, f: Filters, offset: int, limit: int, facets=None, ids=None) -> Page:
+    """Documents matching the filters, ordered by id, one page (facets from `facets(session, f)`; `ids`: a
+    memoised `matching_ids(session, f)`, used when filtering by state)."""
     conds = _where(f)
     conn = session.connection()
     cols = (Document.id, Document.title, Document.kind, Document.lane, Document.owner_id, Document.criticality,
             Document.tags, Document.status, Document.last_verified)
-    if f.state:  # states are computed, not stored: filter the matching ids, then read one page of rows
-        ids = [i for (i,) in conn.execute(select(Document.id).where(*conds).order_by(Document.id)).all()
-               if state_of.get(i, "fresh") == f.state]
-        total, page_ids = len(ids), ids[offset:offset + limit]
+    if f.state:
+        wanted = _with_state(ev, f.state, f, ids or (lambda: matching_ids(session, f)))
+        total, page_ids = len(wanted), wanted[offset:offset + limit]
         rows = ([dict(r._mapping) for r in conn.execute(select(*cols).where(Document.id.in_(page_ids))
                                                          .order_by(Document.id)).all()] if page_ids else [])
     else:

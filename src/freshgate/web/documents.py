@@ -13,8 +13,8 @@ from sqlmodel import Session
 from freshgate.deps import get_session, registry
 from freshgate.registry import queries
 from freshgate.web import identity, stats
-from freshgate.web.catalog import Filters, documents_page, evaluation, facets
-from freshgate.web.memo import cached
+from freshgate.web.catalog import Filters, documents_page, facets, matching_ids
+from freshgate.web.memo import cached, shared_evaluation
 from freshgate.web.pages import query_with, receipt_scope, render
 
 router = APIRouter(include_in_schema=False)
@@ -28,10 +28,11 @@ def document_list(request: Request, session: SessionDep, q: str = "", state: str
     """Every document with its state: search by id or title, facets, pages of 50."""
     rt = request.app.state.runtime
     f = Filters(q=q.strip()[:200], state=state, kind=kind, lane=lane, owner=owner, tag=tag)
-    rules, clock = rt.registry_ctx.rules, rt.registry_ctx.clock
-    ev = cached(request, session, "evaluate", lambda s: evaluation(s, rules, clock()))
-    fac = cached(request, session, "facets", lambda s: facets(s, f), f.q, f.kind, f.lane, f.owner, f.tag)
-    res = documents_page(session, ev, f, (page - 1) * PAGE, PAGE, fac)
+    ev = shared_evaluation(request, session)
+    keys = (f.q, f.kind, f.lane, f.owner, f.tag)
+    fac = cached(request, session, "facets", lambda s: facets(s, f), *keys)
+    ids = lambda: cached(request, session, "ids", lambda s: matching_ids(s, f), *keys)  # noqa: E731
+    res = documents_page(session, ev, f, (page - 1) * PAGE, PAGE, fac, ids)
     pages = max(1, math.ceil(res.total / PAGE))
     return render(request, "documents.html", {"res": res, "f": f, "page": page, "pages": pages,
                                               "qs": lambda **kw: query_with(request, **kw)})

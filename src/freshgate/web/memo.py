@@ -106,3 +106,18 @@ def cached_by_time(request, session: Session, name: str, compute: Compute) -> An
     """`compute(session)` memoised under `name`, refreshed in the background when old (for figures no audit
     event changes, like decision counts from receipts)."""
     return memo_for(request.app).get((name,), None, session, compute)
+
+
+def review_report(request, session: Session):
+    """The review list at the app clock's now, memoised for the current data version (overview, queue and
+    document list share it: one bulk evaluation per change, not one per page)."""
+    from freshgate.reports.service import review
+
+    rt = request.app.state.runtime
+    ctx = rt.registry_ctx
+    return cached(request, session, "review", lambda s: review(s, ctx.rules, rt.extras, ctx.clock()))
+
+
+def shared_evaluation(request, session: Session):
+    """The bulk document states the memoised review list was built from."""
+    return review_report(request, session).evaluation

@@ -10,13 +10,12 @@ from sqlmodel import Session
 
 from freshgate.deps import get_session
 from freshgate.lookup.receipts import unanswered
-from freshgate.reports import chart
-from freshgate.reports.service import review
+from freshgate.reports import chart, rollup
 from freshgate.scheduler.service import last_runs
 from freshgate.auth import policy
 from freshgate.web import stats
 from freshgate.web.identity import principal_for
-from freshgate.web.memo import cached, cached_by_time
+from freshgate.web.memo import cached_by_time, review_report
 from freshgate.web.pages import render
 
 router = APIRouter(include_in_schema=False)
@@ -29,13 +28,12 @@ def overview(request: Request, session: SessionDep):
     rt = request.app.state.runtime
     who = principal_for(request)
     now = rt.registry_ctx.clock()
-    ctx = rt.registry_ctx
-    report = cached(request, session, "review", lambda s: review(s, ctx.rules, rt.extras, ctx.clock()))
+    report = review_report(request, session)
     n_conflicts, oldest = stats.open_conflicts(session, now)
     return render(request, "overview.html", {
         "counts": report.state_counts, "week_ago": report.week_ago, "chart": chart.svg(report.weeks),
         "windows": cached_by_time(request, session, "windows",
-                                  lambda s: [stats.window(s, rt.registry_ctx.clock(), d) for d in (7, 30)]),
+                                  lambda s: rollup.windows(s, rt.registry_ctx.clock())),
         "conflicts": n_conflicts, "oldest_conflict_days": oldest,
         "topics": unanswered(session, 5) if policy.allows(who.role, "unanswered") else None,
         "queue": report.groups, "queue_total": report.total,

@@ -12,10 +12,11 @@ from sqlmodel import Session, select
 
 from freshgate.conflicts.models import ACTIVE_STATUSES, ConflictRecord
 
-from freshgate.deps import get_session, registry
-from freshgate.reports.service import REVIEW_STATES, OwnerGroup, review
+from freshgate.deps import get_session
+from freshgate.registry.models import Owner
+from freshgate.reports.service import REVIEW_STATES, OwnerGroup
 from freshgate.web import identity
-from freshgate.web.memo import cached
+from freshgate.web.memo import cached, review_report
 from freshgate.web.pages import query_with, render
 
 router = APIRouter(include_in_schema=False)
@@ -50,19 +51,25 @@ def _conflicts_of(rt, session: Session, doc_ids: list[str]) -> dict[str, list[di
     return out
 
 
+def _active_owners(session: Session) -> list:
+    """(id, name) of the active owners, for the filter and the transfer forms' list."""
+    return list(session.connection().execute(select(Owner.id, Owner.name).where(Owner.active.is_(True))
+                                             .order_by(Owner.id)).all())
+
+
 @router.get("/review", response_class=HTMLResponse)
 def review_queue(request: Request, session: SessionDep, owner: str | None = None, state: str | None = None,
                  page: int = Query(1, ge=1)):
     """Everything that needs a human, riskiest first; an owner's own items come first."""
     rt = request.app.state.runtime
-    now = rt.registry_ctx.clock()
     state = state if state in REVIEW_STATES else None
-    ctx = rt.registry_ctx
-    report = cached(request, session, "review", lambda s: review(s, ctx.rules, rt.extras, ctx.clock()))
+    report = review_report(request, session)
     who = identity.principal_for(request)
     mine_ids = set(who.owners) if who.role == "owner" else set()
-    items = [i for i in report.items if (not owner or i.owner == owner)
-             and (not state or i.state == state or any(x["state"] == state for x in i.reasons))]
+    items = report.items  # the memoised list itself: filters and "my items first" build new lists
+    if owner or state:
+        items = [i for i in items if (not owner or i.owner == owner)
+                 and (not state or i.state == state or any(x["state"] == state for x in i.reasons))]
     if mine_ids:
         items = [i for i in items if i.owner in mine_ids] + [i for i in items if i.owner not in mine_ids]
     pages = max(1, math.ceil(len(items) / PAGE))
@@ -70,7 +77,7 @@ def review_queue(request: Request, session: SessionDep, owner: str | None = None
     shown = items[(page - 1) * PAGE: page * PAGE]
     groups = _groups(shown, {g.owner: g for g in report.groups})
     conflicts = _conflicts_of(rt, session, [i.document_id for i in shown if i.document_id and i.open_conflicts])
-    owners = [o for o in registry(request, session).owners() if o.active]
+    owners = cached(request, session, "active_owners", _active_owners)
     return render(request, "review.html", {
         "groups": groups, "total": len(items), "page": page, "pages": pages, "mine": mine_ids,
         "owner": owner or "", "state": state or "", "states": sorted(REVIEW_STATES), "owners": owners,
