@@ -188,3 +188,23 @@ def test_retire_with_successor_and_transfer_from_the_queue(kb_rt, client, web):
     assert client.get("/v1/documents/faq").json()["owner"] == "carol"
     page = web.get("/review", params={"owner": "carol"}, headers=HTML).text
     assert 'data-testid="row-faq"' in page
+
+
+def test_inline_editor_is_a_fragment_for_htmx_and_the_document_form_without_it(kb_rt, client, web, owner_web):
+    queue = web.get("/review", headers=HTML).text
+    assert 'hx-get="/documents/returns/edit?back=/review"' in queue and 'href="/documents/returns#edit"' in queue
+    plain = web.get("/documents/returns/edit", headers=HTML, follow_redirects=False)
+    assert plain.status_code == 303 and plain.headers["location"] == "/documents/returns#edit"
+    frag = web.get("/documents/returns/edit", params={"back": "/review?owner=alice"},
+                   headers={**HTML, "HX-Request": "true"})
+    assert frag.status_code == 200 and "<html" not in frag.text
+    revision = client.get("/v1/documents/returns").json()["revision"]
+    assert f'name="revision" value="{revision}"' in frag.text and "prepaid label" in frag.text
+    assert 'name="back" value="/review?owner=alice"' in frag.text
+    token = re.search(r'name="csrf" value="([^"]+)"', frag.text).group(1)
+    r = web.post("/documents/returns/content", headers=HTML, follow_redirects=False, data={
+        "csrf": token, "revision": str(revision), "back": "/review?owner=alice", "content": "# Returns\n\nNew text.\n"})
+    assert r.status_code == 303 and r.headers["location"].startswith("/review?owner=alice&done=update")
+    assert client.get("/v1/documents/returns").json()["version"] == 2
+    refused = owner_web.get("/documents/faq/edit", headers={**HTML, "HX-Request": "true"})  # alice, bob's document
+    assert refused.status_code == 403 and "may not act on faq" in refused.text

@@ -96,6 +96,8 @@ POLICY: dict[tuple[str, str], str] = {
     ("POST", "/conflicts/{conflict_id}/reopen"): "conflicts.verdict",
     ("POST", "/owners/{owner_id}/activate"): "owners.write",
     ("POST", "/owners/{owner_id}/deactivate"): "owners.write",
+    ("GET", "/documents/{doc_id}/edit"): "documents.write",  # the review queue's inline editor (a fragment)
+    ("POST", "/unanswered/{topic_id}/assign"): "unanswered",  # hand a topic to an owner (operators)
 }
 
 AGENT = frozenset({PUBLIC, "lookup", "actions.check", "receipts", "read", "whoami"})

@@ -7,7 +7,7 @@ import math
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlmodel import Session
 
 from freshgate.deps import get_session, registry
@@ -15,7 +15,7 @@ from freshgate.registry import queries
 from freshgate.web import identity, stats
 from freshgate.web.catalog import Filters, documents_page, facets, matching_ids
 from freshgate.web.memo import cached, shared_evaluation
-from freshgate.web.pages import query_with, receipt_scope, render
+from freshgate.web.pages import query_with, receipt_scope, render, safe_back
 
 router = APIRouter(include_in_schema=False)
 SessionDep = Annotated[Session, Depends(get_session)]
@@ -70,3 +70,14 @@ def document_page(doc_id: str, request: Request, session: SessionDep, a: int | N
         "diff": _diff(svc.versions(doc_id), a, b),
         "can_act": who.can_act_on(d.owner), "owners": owners,
     })
+
+
+@router.get("/documents/{doc_id}/edit", response_class=HTMLResponse)
+def inline_editor(doc_id: str, request: Request, session: SessionDep, back: str = ""):
+    """The content editor as a fragment for the review queue's row (htmx); a browser without JavaScript
+    follows the Edit link to the document page's form instead, and so does anyone opening this URL."""
+    if request.headers.get("hx-request") != "true":
+        return RedirectResponse(f"/documents/{doc_id}#edit", status_code=303)
+    d = queries.document_detail(registry(request, session), doc_id)
+    identity.require_can_act(identity.principal_for(request), d.owner, doc_id)
+    return render(request, "edit_inline.html", {"d": d, "back": safe_back(back, "/review")})

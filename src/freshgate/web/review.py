@@ -14,6 +14,7 @@ from freshgate.conflicts.models import ACTIVE_STATUSES, ConflictRecord
 
 from freshgate.deps import get_session
 from freshgate.registry.models import Owner
+from freshgate.reports import handoff
 from freshgate.reports.service import REVIEW_STATES, OwnerGroup
 from freshgate.web import identity
 from freshgate.web.memo import cached, review_report
@@ -83,5 +84,5 @@ def review_queue(request: Request, session: SessionDep, owner: str | None = None
         "owner": owner or "", "state": state or "", "states": sorted(REVIEW_STATES), "owners": owners,
         "conflicts": conflicts, "qs": lambda **kw: query_with(request, **kw),
         "back": str(request.url.path) + (("?" + request.url.query) if request.url.query else ""),
-        "counts": report.state_counts,
+        "counts": report.state_counts, "handed": handoff.handed_to(session, sorted(mine_ids)),
     })
