@@ -20,6 +20,7 @@ from freshgate.web.pages import render
 
 router = APIRouter(include_in_schema=False)
 SessionDep = Annotated[Session, Depends(get_session)]
+OWNERS_SHOWN = 20  # the riskiest owners' queues; the review queue lists everyone's
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -36,7 +37,7 @@ def overview(request: Request, session: SessionDep):
                                   lambda s: rollup.windows(s, rt.registry_ctx.clock())),
         "conflicts": n_conflicts, "oldest_conflict_days": oldest,
         "topics": unanswered(session, 5) if policy.allows(who.role, "unanswered") else None,
-        "queue": report.groups, "queue_total": report.total,
+        "queue": report.groups[:OWNERS_SHOWN], "queue_owners": len(report.groups), "queue_total": report.total,
         "generated_at": report.generated_at, "now": now,
         "jobs": sorted(last_runs(rt.engine).values(), key=lambda r: r.job_id),
     })

@@ -23,6 +23,7 @@ from freshgate.web.pages import query_with, render
 router = APIRouter(include_in_schema=False)
 SessionDep = Annotated[Session, Depends(get_session)]
 PAGE = 50
+CONFLICTS_PER_ROW = 3
 
 
 def _groups(items, owners_info) -> list[OwnerGroup]:
@@ -38,17 +39,26 @@ def _groups(items, owners_info) -> list[OwnerGroup]:
 
 
 def _conflicts_of(rt, session: Session, doc_ids: list[str]) -> dict[str, list[dict]]:
-    """Open or confirmed conflicts of these documents (one query), by document."""
+    """Open or confirmed conflicts of these documents (one query), by document: the first `CONFLICTS_PER_ROW` of
+    each inline (a document in dozens of conflicts links to its conflict list for the rest)."""
     hub = rt.extras.get("conflicts")
     if hub is None or not doc_ids:
         return {}
     records = session.exec(select(ConflictRecord).where(
         ConflictRecord.status.in_(ACTIVE_STATUSES),
         or_(ConflictRecord.doc_a.in_(doc_ids), ConflictRecord.doc_b.in_(doc_ids))).order_by(ConflictRecord.id)).all()
+    wanted, keep = set(doc_ids), {}
+    per_doc: dict[str, int] = {}
+    for r in records:
+        for d in dict.fromkeys((r.doc_a, r.doc_b)):
+            if d in wanted and per_doc.get(d, 0) < CONFLICTS_PER_ROW:
+                per_doc[d] = per_doc.get(d, 0) + 1
+                keep[r.id] = r
     out: dict[str, list[dict]] = {}
-    for c in hub.service(session).describe(records):
+    for c in hub.service(session).describe(list(keep.values())):
         for d in dict.fromkeys((c["a"]["document_id"], c["b"]["document_id"])):
-            out.setdefault(d, []).append(c)
+            if d in wanted and len(out.get(d, ())) < CONFLICTS_PER_ROW:
+                out.setdefault(d, []).append(c)
     return out
 
 
@@ -82,7 +92,7 @@ def review_queue(request: Request, session: SessionDep, owner: str | None = None
     return render(request, "review.html", {
         "groups": groups, "total": len(items), "page": page, "pages": pages, "mine": mine_ids,
         "owner": owner or "", "state": state or "", "states": sorted(REVIEW_STATES), "owners": owners,
-        "conflicts": conflicts, "qs": lambda **kw: query_with(request, **kw),
+        "conflicts": conflicts, "per_row": CONFLICTS_PER_ROW, "qs": lambda **kw: query_with(request, **kw),
         "back": str(request.url.path) + (("?" + request.url.query) if request.url.query else ""),
         "counts": report.state_counts, "handed": handoff.handed_to(session, sorted(mine_ids)),
     })
