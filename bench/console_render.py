@@ -116,6 +116,9 @@ def measure(url: str, label: str, rows: dict, load, n: int, profile: str | None 
     t = time.perf_counter()
     load(rows)
     out = {"db": label, "load_s": round(time.perf_counter() - t, 1)}
+    with rt.engine.begin() as con:  # a reused database: measure the first rollup again
+        con.execute(rollup.DecisionDaily.__table__.delete())
+        con.execute(rollup.DecisionDay.__table__.delete())
     with Session(rt.engine) as s:  # the one-time lazy rollup of the closed days (later: one day a day)
         t, cpu = time.perf_counter(), time.process_time()
         rolled = rollup.ensure_rolled(rt.engine, [NOW.date() - timedelta(days=k) for k in range(30)], NOW)
@@ -143,6 +146,7 @@ def measure(url: str, label: str, rows: dict, load, n: int, profile: str | None 
             if profile:
                 _profile(c, pages[profile], n)
                 return out
+            gc_full = _watch_full_gc()
             wall = {k: [] for k in pages}
             cpu = {k: [] for k in pages}
             for i in range(n):  # interleaved: every page once per round
@@ -158,10 +162,30 @@ def measure(url: str, label: str, rows: dict, load, n: int, profile: str | None 
                 out[f"{name}_p99_ms"] = round(_percentile(wall[name], 99), 1)
                 out[f"{name}_cpu_p50_ms"] = round(statistics.median(cpu[name]), 1)
                 out[f"{name}_cpu_p99_ms"] = round(_percentile(cpu[name], 99), 1)
+            out["full_gc_runs"] = len(gc_full)
+            out["full_gc_max_ms"] = round(max(gc_full, default=0), 1)
             out["loadavg_1m_end"] = round(os.getloadavg()[0], 2)
     finally:
         rt.close()
     return out
+
+
+def _watch_full_gc() -> list[float]:
+    """Durations (ms) of the cyclic GC's full collections from now on (a p99 suspect with big memoised models)."""
+    import gc
+
+    runs: list[float] = []
+    started = [0.0]
+
+    def cb(phase, info):
+        if info.get("generation") == 2:
+            if phase == "start":
+                started[0] = time.perf_counter()
+            else:
+                runs.append((time.perf_counter() - started[0]) * 1e3)
+
+    gc.callbacks.append(cb)
+    return runs
 
 
 def _profile(c, path: str, n: int) -> None:

@@ -1,21 +1,19 @@
 """The document list of the console: search, facets and pages over the whole registry, fast at 100k.
 
 States come from the bulk evaluation the review list uses (only documents that may not be fresh are
-evaluated; the rest are fresh by construction), so a page costs one evaluation plus one SQL page.
+evaluated; the rest are fresh by construction), memoised with the review list per data version, so a page
+costs one SQL page (a state filter: a walk over the memoised ids).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import String, cast, func, or_, select
 from sqlmodel import Session
 
 from freshgate.registry.models import Document
-from freshgate.registry.views import RulesConfig
-from freshgate.reports.states import evaluate_all
 
 
 @dataclass
@@ -54,11 +52,6 @@ def _where(f: Filters) -> list:
     if f.tag:
         conds.append(cast(Document.tags, String).like(f'%"{f.tag}"%'))
     return conds
-
-
-def evaluation(session: Session, rules: RulesConfig, now: datetime):
-    """States of every document that may not be fresh (the rest are fresh), with counts."""
-    return evaluate_all(session, rules, now)
 
 
 def matching_ids(session: Session, f: Filters) -> list[str]:

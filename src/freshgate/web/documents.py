@@ -26,7 +26,6 @@ PAGE = 50
 def document_list(request: Request, session: SessionDep, q: str = "", state: str = "", kind: str = "", lane: str = "",
                   owner: str = "", tag: str = "", page: int = Query(1, ge=1, le=1_000_000)):
     """Every document with its state: search by id or title, facets, pages of 50."""
-    rt = request.app.state.runtime
     f = Filters(q=q.strip()[:200], state=state, kind=kind, lane=lane, owner=owner, tag=tag)
     ev = shared_evaluation(request, session)
     keys = (f.q, f.kind, f.lane, f.owner, f.tag)
