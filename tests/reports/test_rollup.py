@@ -71,7 +71,7 @@ def test_closed_days_are_rolled_up_once_and_today_is_counted_live(runtime):
     assert len(days) == 29 and NOW.date() not in days and max(days) == NOW.date() - timedelta(days=1)
     assert first[1].live == sum(r["at"].date() == NOW.date() for r in rows)
     # a receipt of today shows on the next load; nothing is rolled twice
-    more = _receipts(runtime.engine, 5, seed=9, minutes=60)
+    more = _receipts(runtime.engine, 5, seed=9, minutes=2)  # written as they happen: within the last minutes
     with Session(runtime.engine) as s:
         second = rollup.windows(s, NOW)
         n_groups = s.execute(select(func.count()).select_from(DecisionDaily)).scalar_one()
@@ -119,3 +119,20 @@ def test_processes_racing_for_the_same_days_count_each_receipt_once(runtime):
     with Session(runtime.engine) as s:
         _check(rollup.windows(s, NOW), rows, NOW)
     assert len(_rolled_days(runtime.engine)) == 29
+
+
+def test_a_receipt_written_late_counts_once_its_day_is_rolled_up(runtime):
+    rows = _receipts(runtime.engine, 200)
+    with Session(runtime.engine) as s:
+        _check(rollup.windows(s, NOW), rows, NOW)
+    # stamped an hour ago but written only now (a queue that was stuck): today's settled counts miss it ...
+    late = [{"id": "late-1", "at": NOW - timedelta(hours=1), "query": "q", "decision": "caution", "reasons": [],
+             "citations": [{"document_id": "d", "version": 1, "anchor": "a", "state": "fresh"}]}]
+    with Session(runtime.engine) as s:
+        s.add(LookupReceipt(**late[0]))
+        s.commit()
+        assert rollup.windows(s, NOW)[0].by_decision["caution"] == _expected(rows, NOW, 7)[0]["caution"]
+    # ... and the day's rollup, counted from the table once the day is closed, has it
+    tomorrow = NOW + timedelta(days=1)
+    with Session(runtime.engine) as s:
+        _check(rollup.windows(s, tomorrow), rows + late, tomorrow)

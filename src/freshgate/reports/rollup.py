@@ -5,7 +5,9 @@ ago, so receipts a writer queued late are in) is read from `decision_daily`, mat
 need: one transaction per day claims the day in `decision_day` (its primary key decides: a second
 process or replica racing for the same day loses the insert and leaves the day to the winner) and
 writes the day's groups. The days still open (today, and yesterday during the grace) are counted
-live with an index range on `lookup_receipt.at`, so no page scans the receipts of 30 days.
+from the receipts with an index range on `lookup_receipt.at`, incrementally: what settled (older than
+`SETTLE`) is kept per process, only the newest minutes are read on each load. No page scans the
+receipts of 30 days, and the overview needs no cache in front of its decision counts.
 
 The first-reason JSON expression is the only dialect-specific SQL here (SQLite json_extract /
 PostgreSQL ->>).
@@ -14,6 +16,7 @@ PostgreSQL ->>).
 from __future__ import annotations
 
 import logging
+import threading
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
@@ -28,6 +31,7 @@ log = logging.getLogger(__name__)
 DECISIONS = ("proceed", "caution", "stop_and_ask")
 NOT_FRESH = ("expired", "changed", "orphaned", "unreachable", "stale", "suspect", "due")
 GRACE = timedelta(hours=1)  # a day is closed this long after its end (late-written receipts are in)
+SETTLE = timedelta(minutes=2)  # an open day's receipts older than this are counted once per process
 WINDOWS = (7, 30)
 
 
@@ -138,7 +142,8 @@ def windows(session: Session, now: datetime, sizes: tuple[int, ...] = WINDOWS) -
     first = today - timedelta(days=max(sizes) - 1)
     days = [first + timedelta(days=k) for k in range(max(sizes))]
     bind = session.get_bind()
-    ensure_rolled(getattr(bind, "engine", bind), days, now)
+    engine = getattr(bind, "engine", bind)
+    ensure_rolled(engine, days, now)
     conn = session.connection()
     rolled = {d for (d,) in conn.execute(select(DecisionDay.day).where(DecisionDay.day >= first))}
     open_days = [d for d in days if d not in rolled]
@@ -146,11 +151,38 @@ def windows(session: Session, now: datetime, sizes: tuple[int, ...] = WINDOWS) -
         (d, dec, r, bool(s), int(n), False) for d, dec, r, s, n in conn.execute(
             select(DecisionDaily.day, DecisionDaily.decision, DecisionDaily.reason, DecisionDaily.served_stale,
                    DecisionDaily.receipts).where(DecisionDaily.day >= first)).all()]
-    for d in open_days:  # normally today (and yesterday within the grace): an index range of a day or two
-        end = None if d == today else _start(d + timedelta(days=1))  # today: also receipts stamped ahead of `now`
-        for dec, r, s, n in conn.execute(_group_query(conn.dialect.name, _start(d), end)).all():
+    for d in open_days:  # normally today (and yesterday within the grace)
+        for (dec, r, s), n in _open_day(conn, str(engine.url), d, today, now).items():
             groups.append((d, dec, r or "", bool(s), int(n), True))
     return [_window(size, today, groups) for size in sizes]
+
+
+_settled: dict[tuple[str, date], tuple[datetime, Counter]] = {}  # (database, open day) -> (counted up to, groups)
+_settled_lock = threading.Lock()
+
+
+def _open_day(conn, db: str, day: date, today: date, now: datetime) -> Counter:
+    """Groups of a day still open: the receipts older than `SETTLE` are counted once per process and kept
+    (each load adds only those settled since the last), the newest few minutes are counted live. A receipt
+    written more than `SETTLE` after its time is counted when its day is rolled up (exactly, from the table)."""
+    start, end = _start(day), _start(day + timedelta(days=1))
+    cut = max(start, min(end, now - SETTLE))
+    with _settled_lock:
+        upto, counts = _settled.get((db, day), (start, Counter()))
+    if cut > upto:
+        counts = counts.copy()
+        for dec, r, s, n in conn.execute(_group_query(conn.dialect.name, upto, cut)).all():
+            counts[(dec, r or "", bool(s))] += int(n)
+        with _settled_lock:
+            if _settled.get((db, day), (start,))[0] < cut:
+                _settled[(db, day)] = (cut, counts)
+            for key in [k for k in _settled if k[1] < today - timedelta(days=1)]:
+                del _settled[key]  # days rolled up by now
+    out = counts.copy()
+    live_end = None if day == today else end  # today: also receipts stamped ahead of `now`
+    for dec, r, s, n in conn.execute(_group_query(conn.dialect.name, max(cut, upto), live_end)).all():
+        out[(dec, r or "", bool(s))] += int(n)
+    return out
 
 
 def _window(size: int, today: date, groups: list) -> Window:

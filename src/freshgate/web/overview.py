@@ -15,7 +15,7 @@ from freshgate.scheduler.service import last_runs
 from freshgate.auth import policy
 from freshgate.web import stats
 from freshgate.web.identity import principal_for
-from freshgate.web.memo import cached_by_time, review_report
+from freshgate.web.memo import review_report
 from freshgate.web.pages import render
 
 router = APIRouter(include_in_schema=False)
@@ -33,8 +33,7 @@ def overview(request: Request, session: SessionDep):
     n_conflicts, oldest = stats.open_conflicts(session, now)
     return render(request, "overview.html", {
         "counts": report.state_counts, "week_ago": report.week_ago, "chart": chart.svg(report.weeks),
-        "windows": cached_by_time(request, session, "windows",
-                                  lambda s: rollup.windows(s, rt.registry_ctx.clock())),
+        "windows": rollup.windows(session, now),  # closed days rolled up, today incremental: cheap, always current
         "conflicts": n_conflicts, "oldest_conflict_days": oldest,
         "topics": unanswered(session, 5) if policy.allows(who.role, "unanswered") else None,
         "queue": report.groups[:OWNERS_SHOWN], "queue_owners": len(report.groups), "queue_total": report.total,
