@@ -11,3 +11,5 @@ from freshgate.feed import models as _feed  # noqa: F401
 from freshgate.auth import models as _auth  # noqa: F401
 from freshgate.embeddings import models as _embeddings  # noqa: F401
 from freshgate.actions import models as _actions  # noqa: F401
+from freshgate.reports import rollup as _rollup  # noqa: F401
+from freshgate.reports import handoff as _handoff  # noqa: F401

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 from playwright.sync_api import expect
@@ -129,10 +131,33 @@ def test_every_action_works_without_javascript(chromium, served, shots):
     page.goto("/review")
     page.get_by_test_id("row-returns").get_by_role("button", name="Verify returns").click()
     expect(page.get_by_test_id("flash")).to_have_text("Verified returns: it is fresh again.")
+    page.get_by_role("link", name="Edit refunds").click()  # no JavaScript: the document's own form
+    expect(page).to_have_url(f"{served[0]}/documents/refunds#edit")
+    expect(page.get_by_label("Content (Markdown)")).to_be_visible()
     page.goto("/no/such/page")
     expect(page.get_by_test_id("error")).to_contain_text("There is no page at this address.")
     shots(page, "error-404")
     ctx.close()
+
+
+def test_operator_edits_a_document_inline_in_the_queue(page, served, shots):
+    page.goto("/review")
+    row = page.get_by_test_id("row-returns")
+    row.get_by_role("link", name="Edit returns").click()
+    editor = row.get_by_test_id("inline-edit-returns")
+    expect(editor).to_be_visible()
+    expect(page).to_have_url(f"{served[0]}/review")  # the editor opened in the row, not on another page
+    box = editor.get_by_label("Content of returns (Markdown)")
+    expect(box).to_have_value(re.compile("prepaid label"))
+    shots(page, "review-inline-edit", keep=True)
+    box.fill("# Returns process\n\n## Printing the label\n\nCustomers print the label from the returns page.\n")
+    editor.get_by_label("I also verify the new content").check()
+    editor.get_by_role("button", name="Save a new version of returns").click()
+    expect(page.get_by_test_id("flash")).to_have_text("Saved a new version of returns.")
+    expect(page).to_have_url(re.compile(r"/review\?done=update"))
+    expect(page.get_by_test_id("row-returns")).to_have_count(0)  # verified with the edit: no longer in the queue
+    page.goto("/documents/returns")
+    expect(page.locator("main")).to_contain_text("from the returns page")
 
 
 PAGES = ["/", "/review", "/conflicts", "/conflicts/1", "/documents", "/documents/refunds", "/receipts", "/unanswered",
@@ -150,7 +175,7 @@ def test_every_page_is_labelled_keyboard_reachable_and_screenshotted(page, serve
         assert unlabelled == [], (path, unlabelled)
         name = path.strip("/").replace("/", "-") or "overview"
         shots(page, name if not name.startswith("receipts-") else "receipt",
-              keep=name in ("overview", "documents", "documents-refunds", "receipt"))
+              keep=name in ("overview", "documents", "documents-refunds", "unanswered") or name.startswith("receipts-"))
     page.goto("/")
     page.keyboard.press("Tab")
     expect(page.locator(".skip")).to_be_focused()

@@ -107,7 +107,7 @@ def test_document_page_banner_diff_receipts_and_stale_form(kb_rt, client, web):
     assert client.get("/v1/documents/refunds").json()["state"] == "changed"
 
 
-def test_documents_search_facets_and_pages(kb_rt, client, web, tmp_path):
+def test_documents_search_facets_and_pages(kb_rt, client, web, tmp_path, monkeypatch):
     many = tmp_path / "many"
     for n in range(60):
         write_doc(many, f"bulk-{n:02d}.md", f"id: bulk-{n:02d}\ntitle: Bulk {n}\nowner: carol\nreview_every: 90d\n"
@@ -117,6 +117,12 @@ def test_documents_search_facets_and_pages(kb_rt, client, web, tmp_path):
     assert "Page 1 of 2" in first and 'rel="next"' in first
     second = web.get("/documents", params={"page": 2}, headers=HTML).text
     assert "Page 2 of 2" in second and "shipping" in second
+    from freshgate.web import catalog
+
+    monkeypatch.setattr(catalog, "DEEP", 1)  # deep pages take their ids from the memoised list: same page
+    rows = re.compile(r'<tr>.*?</tr>', re.S)
+    deep = web.get("/documents", params={"page": 2}, headers=HTML).text
+    assert "Page 2 of 2" in deep and len(rows.findall(second)) > 5 and rows.findall(deep) == rows.findall(second)
     found = web.get("/documents", params={"q": "RETURNS"}, headers=HTML).text
     assert 'href="/documents/returns"' in found and "1 match" in found
     stale = web.get("/documents", params={"state": "stale"}, headers=HTML).text
@@ -188,3 +194,23 @@ def test_retire_with_successor_and_transfer_from_the_queue(kb_rt, client, web):
     assert client.get("/v1/documents/faq").json()["owner"] == "carol"
     page = web.get("/review", params={"owner": "carol"}, headers=HTML).text
     assert 'data-testid="row-faq"' in page
+
+
+def test_inline_editor_is_a_fragment_for_htmx_and_the_document_form_without_it(kb_rt, client, web, owner_web):
+    queue = web.get("/review", headers=HTML).text
+    assert 'hx-get="/documents/returns/edit?back=/review"' in queue and 'href="/documents/returns#edit"' in queue
+    plain = web.get("/documents/returns/edit", headers=HTML, follow_redirects=False)
+    assert plain.status_code == 303 and plain.headers["location"] == "/documents/returns#edit"
+    frag = web.get("/documents/returns/edit", params={"back": "/review?owner=alice"},
+                   headers={**HTML, "HX-Request": "true"})
+    assert frag.status_code == 200 and "<html" not in frag.text
+    revision = client.get("/v1/documents/returns").json()["revision"]
+    assert f'name="revision" value="{revision}"' in frag.text and "prepaid label" in frag.text
+    assert 'name="back" value="/review?owner=alice"' in frag.text
+    token = re.search(r'name="csrf" value="([^"]+)"', frag.text).group(1)
+    r = web.post("/documents/returns/content", headers=HTML, follow_redirects=False, data={
+        "csrf": token, "revision": str(revision), "back": "/review?owner=alice", "content": "# Returns\n\nNew text.\n"})
+    assert r.status_code == 303 and r.headers["location"].startswith("/review?owner=alice&done=update")
+    assert client.get("/v1/documents/returns").json()["version"] == 2
+    refused = owner_web.get("/documents/faq/edit", headers={**HTML, "HX-Request": "true"})  # alice, bob's document
+    assert refused.status_code == 403 and "may not act on faq" in refused.text

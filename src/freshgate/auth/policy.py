@@ -97,6 +97,8 @@ POLICY: dict[tuple[str, str], str] = {
     ("POST", "/owners/{owner_id}/activate"): "owners.write",
     ("POST", "/owners/{owner_id}/deactivate"): "owners.write",
     ("GET", "/tools"): "dashboard",  # the tool permission table (web/tools.py)
+    ("GET", "/documents/{doc_id}/edit"): "documents.write",  # the review queue's inline editor (a fragment)
+    ("POST", "/unanswered/{topic_id}/assign"): "unanswered",  # hand a topic to an owner (operators)
 }
 
 AGENT = frozenset({PUBLIC, "lookup", "actions.check", "receipts", "read", "whoami"})

@@ -23,7 +23,7 @@ from freshgate.freshness.rules import Facts
 from freshgate.registry.views import RulesConfig
 from freshgate.reports import history
 from freshgate.reports.signals import Signals, gather
-from freshgate.reports.states import Evaluation, evaluate_all, paused_gc  # noqa: F401 - Evaluation re-exported
+from freshgate.reports.states import Evaluation, evaluate_all, paused_gc
 
 CRITICALITY_WEIGHT = {"low": 1.0, "medium": 2.0, "high": 4.0}
 STATE_BASE = {"expired": 3.0, "changed": 3.0, "conflict": 3.0, "orphaned": 2.5, "stale": 2.0, "unreachable": 2.0,
@@ -103,6 +103,7 @@ class ReviewReport:
     weeks: list[tuple[datetime, dict[str, int]]]
     total_items: int | None = None  # rows in the whole list when this is one page of it
     offset: int = 0
+    evaluation: Evaluation | None = None  # the bulk states it was built from (the console's document list reuses them)
 
     def page(self, offset: int, limit: int | None) -> "ReviewReport":
         """Rows `offset` .. `offset + limit` of the risk order, their owner groups, the same summary and chart."""
@@ -214,7 +215,7 @@ def _build(session: Session, rules: RulesConfig, signals: Signals, now: datetime
     if with_history:
         weeks, week_ago = history.weekly_counts(session, now, state_counts)
     return ReviewReport(generated_at=now, items=items, groups=groups, state_counts=state_counts,
-                        week_ago=week_ago, weeks=weeks)
+                        week_ago=week_ago, weeks=weeks, evaluation=ev)
 
 
 def _action_items(signals: Signals) -> list[ReviewItem]:

@@ -5,19 +5,21 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import String, cast, func, or_
 from sqlmodel import select
 from sqlmodel import Session
 
-from freshgate.deps import get_session
+from freshgate.deps import get_session, registry
 from freshgate.lookup.models import LookupReceipt, ReceiptDocument
 from freshgate.lookup.receipts import get_receipt, unanswered
-from freshgate.registry.models import Document
+from freshgate.registry.models import Document, Owner
+from freshgate.reports import handoff
 from freshgate.errors import NotFound
+from freshgate.web import identity
 from freshgate.web.identity import principal_for
-from freshgate.web.pages import query_with, receipt_scope, render
+from freshgate.web.pages import done, query_with, receipt_scope, render
 
 router = APIRouter(include_in_schema=False)
 SessionDep = Annotated[Session, Depends(get_session)]
@@ -73,8 +75,21 @@ def suggest_owners(session: Session, text: str, limit: int = 2) -> list[tuple[st
 
 @router.get("/unanswered", response_class=HTMLResponse)
 def unanswered_topics(request: Request, session: SessionDep):
-    """Questions nothing registered answers, most asked first, with who should write the source."""
+    """Questions nothing registered answers, most asked first, with who should write the source and who has it."""
     topics = unanswered(session, 100)
+    owners = session.exec(select(Owner.id, Owner.name).where(Owner.active.is_(True)).order_by(Owner.id)).all()
     return render(request, "unanswered.html", {
         "topics": [(t, suggest_owners(session, t.query + " " + t.last_query)) for t in topics],
+        "assigned": handoff.assignments(session, [t.id for t in topics]), "owners_all": owners,
         "total": sum(t.count for t in topics)})
+
+
+@router.post("/unanswered/{topic_id}/assign")
+def assign_topic(topic_id: int, request: Request, session: SessionDep,
+                 owner: Annotated[str, Form(min_length=1, max_length=200)], csrf: Annotated[str, Form()] = ""):
+    """Hand an unanswered topic to an owner to write the missing source (operators); it shows in their items."""
+    identity.check_csrf(request, csrf)
+    who = principal_for(request)
+    handoff.assign(registry(request, session), topic_id, owner.strip(), actor=who.actor)
+    session.commit()
+    return done("/unanswered", "assigned", owner.strip(), anchor=f"#topic-{topic_id}")

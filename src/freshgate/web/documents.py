@@ -7,15 +7,15 @@ import math
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlmodel import Session
 
 from freshgate.deps import get_session, registry
 from freshgate.registry import queries
 from freshgate.web import identity, stats
-from freshgate.web.catalog import Filters, documents_page, evaluation, facets
-from freshgate.web.memo import cached
-from freshgate.web.pages import query_with, receipt_scope, render
+from freshgate.web.catalog import Filters, documents_page, facets, matching_ids
+from freshgate.web.memo import cached, shared_evaluation
+from freshgate.web.pages import query_with, receipt_scope, render, safe_back
 
 router = APIRouter(include_in_schema=False)
 SessionDep = Annotated[Session, Depends(get_session)]
@@ -26,12 +26,12 @@ PAGE = 50
 def document_list(request: Request, session: SessionDep, q: str = "", state: str = "", kind: str = "", lane: str = "",
                   owner: str = "", tag: str = "", page: int = Query(1, ge=1, le=1_000_000)):
     """Every document with its state: search by id or title, facets, pages of 50."""
-    rt = request.app.state.runtime
     f = Filters(q=q.strip()[:200], state=state, kind=kind, lane=lane, owner=owner, tag=tag)
-    rules, clock = rt.registry_ctx.rules, rt.registry_ctx.clock
-    ev = cached(request, session, "evaluate", lambda s: evaluation(s, rules, clock()))
-    fac = cached(request, session, "facets", lambda s: facets(s, f), f.q, f.kind, f.lane, f.owner, f.tag)
-    res = documents_page(session, ev, f, (page - 1) * PAGE, PAGE, fac)
+    ev = shared_evaluation(request, session)
+    keys = (f.q, f.kind, f.lane, f.owner, f.tag)
+    fac = cached(request, session, "facets", lambda s: facets(s, f), *keys)
+    ids = lambda: cached(request, session, "ids", lambda s: matching_ids(s, f), *keys)  # noqa: E731
+    res = documents_page(session, ev, f, (page - 1) * PAGE, PAGE, fac, ids)
     pages = max(1, math.ceil(res.total / PAGE))
     return render(request, "documents.html", {"res": res, "f": f, "page": page, "pages": pages,
                                               "qs": lambda **kw: query_with(request, **kw)})
@@ -69,3 +69,14 @@ def document_page(doc_id: str, request: Request, session: SessionDep, a: int | N
         "diff": _diff(svc.versions(doc_id), a, b),
         "can_act": who.can_act_on(d.owner), "owners": owners,
     })
+
+
+@router.get("/documents/{doc_id}/edit", response_class=HTMLResponse)
+def inline_editor(doc_id: str, request: Request, session: SessionDep, back: str = ""):
+    """The content editor as a fragment for the review queue's row (htmx); a browser without JavaScript
+    follows the Edit link to the document page's form instead, and so does anyone opening this URL."""
+    if request.headers.get("hx-request") != "true":
+        return RedirectResponse(f"/documents/{doc_id}#edit", status_code=303)
+    d = queries.document_detail(registry(request, session), doc_id)
+    identity.require_can_act(identity.principal_for(request), d.owner, doc_id)
+    return render(request, "edit_inline.html", {"d": d, "back": safe_back(back, "/review")})

@@ -31,6 +31,7 @@ FLASH = {
     "deactivate": "Owner {on} is inactive: their items are orphaned until transferred.",
     "key_created": "Key created for {on}.",
     "key_revoked": "Key {on} revoked.",
+    "assigned": "Handed the topic to {on}: it shows in their review queue.",
     "signed_in": "Signed in.",
     "signed_out": "Signed out.",
     "stale": "Someone changed {on} while you had it open; nothing was saved. Here is the current version: "

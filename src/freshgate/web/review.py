@@ -12,15 +12,18 @@ from sqlmodel import Session, select
 
 from freshgate.conflicts.models import ACTIVE_STATUSES, ConflictRecord
 
-from freshgate.deps import get_session, registry
-from freshgate.reports.service import REVIEW_STATES, OwnerGroup, review
+from freshgate.deps import get_session
+from freshgate.registry.models import Owner
+from freshgate.reports import handoff
+from freshgate.reports.service import REVIEW_STATES, OwnerGroup
 from freshgate.web import identity
-from freshgate.web.memo import cached
+from freshgate.web.memo import cached, review_report
 from freshgate.web.pages import query_with, render
 
 router = APIRouter(include_in_schema=False)
 SessionDep = Annotated[Session, Depends(get_session)]
 PAGE = 50
+CONFLICTS_PER_ROW = 3
 
 
 def _groups(items, owners_info) -> list[OwnerGroup]:
@@ -36,18 +39,33 @@ def _groups(items, owners_info) -> list[OwnerGroup]:
 
 
 def _conflicts_of(rt, session: Session, doc_ids: list[str]) -> dict[str, list[dict]]:
-    """Open or confirmed conflicts of these documents (one query), by document."""
+    """Open or confirmed conflicts of these documents (one query), by document: the first `CONFLICTS_PER_ROW` of
+    each inline (a document in dozens of conflicts links to its conflict list for the rest)."""
     hub = rt.extras.get("conflicts")
     if hub is None or not doc_ids:
         return {}
     records = session.exec(select(ConflictRecord).where(
         ConflictRecord.status.in_(ACTIVE_STATUSES),
         or_(ConflictRecord.doc_a.in_(doc_ids), ConflictRecord.doc_b.in_(doc_ids))).order_by(ConflictRecord.id)).all()
+    wanted, keep = set(doc_ids), {}
+    per_doc: dict[str, int] = {}
+    for r in records:
+        for d in dict.fromkeys((r.doc_a, r.doc_b)):
+            if d in wanted and per_doc.get(d, 0) < CONFLICTS_PER_ROW:
+                per_doc[d] = per_doc.get(d, 0) + 1
+                keep[r.id] = r
     out: dict[str, list[dict]] = {}
-    for c in hub.service(session).describe(records):
+    for c in hub.service(session).describe(list(keep.values())):
         for d in dict.fromkeys((c["a"]["document_id"], c["b"]["document_id"])):
-            out.setdefault(d, []).append(c)
+            if d in wanted and len(out.get(d, ())) < CONFLICTS_PER_ROW:
+                out.setdefault(d, []).append(c)
     return out
+
+
+def _active_owners(session: Session) -> list:
+    """(id, name) of the active owners, for the filter and the transfer forms' list."""
+    return list(session.connection().execute(select(Owner.id, Owner.name).where(Owner.active.is_(True))
+                                             .order_by(Owner.id)).all())
 
 
 @router.get("/review", response_class=HTMLResponse)
@@ -55,14 +73,14 @@ def review_queue(request: Request, session: SessionDep, owner: str | None = None
                  page: int = Query(1, ge=1)):
     """Everything that needs a human, riskiest first; an owner's own items come first."""
     rt = request.app.state.runtime
-    now = rt.registry_ctx.clock()
     state = state if state in REVIEW_STATES else None
-    ctx = rt.registry_ctx
-    report = cached(request, session, "review", lambda s: review(s, ctx.rules, rt.extras, ctx.clock()))
+    report = review_report(request, session)
     who = identity.principal_for(request)
     mine_ids = set(who.owners) if who.role == "owner" else set()
-    items = [i for i in report.items if (not owner or i.owner == owner)
-             and (not state or i.state == state or any(x["state"] == state for x in i.reasons))]
+    items = report.items  # the memoised list itself: filters and "my items first" build new lists
+    if owner or state:
+        items = [i for i in items if (not owner or i.owner == owner)
+                 and (not state or i.state == state or any(x["state"] == state for x in i.reasons))]
     if mine_ids:
         items = [i for i in items if i.owner in mine_ids] + [i for i in items if i.owner not in mine_ids]
     pages = max(1, math.ceil(len(items) / PAGE))
@@ -70,11 +88,11 @@ def review_queue(request: Request, session: SessionDep, owner: str | None = None
     shown = items[(page - 1) * PAGE: page * PAGE]
     groups = _groups(shown, {g.owner: g for g in report.groups})
     conflicts = _conflicts_of(rt, session, [i.document_id for i in shown if i.document_id and i.open_conflicts])
-    owners = [o for o in registry(request, session).owners() if o.active]
+    owners = cached(request, session, "active_owners", _active_owners)
     return render(request, "review.html", {
         "groups": groups, "total": len(items), "page": page, "pages": pages, "mine": mine_ids,
         "owner": owner or "", "state": state or "", "states": sorted(REVIEW_STATES), "owners": owners,
-        "conflicts": conflicts, "qs": lambda **kw: query_with(request, **kw),
+        "conflicts": conflicts, "per_row": CONFLICTS_PER_ROW, "qs": lambda **kw: query_with(request, **kw),
         "back": str(request.url.path) + (("?" + request.url.query) if request.url.query else ""),
-        "counts": report.state_counts,
+        "counts": report.state_counts, "handed": handoff.handed_to(session, sorted(mine_ids)),
     })

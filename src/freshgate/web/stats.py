@@ -1,68 +1,18 @@
-"""Read models of the overview: decisions, stop reasons, served-stale, conflicts, jobs (no web imports).
+"""Read models of the console: open conflicts, receipts that relied on a document (no web imports).
 
-The first-reason JSON expression is the only dialect-specific SQL here (SQLite json_extract / PostgreSQL ->>).
+Decision counts (by outcome, stop reason, served stale) live in `reports.rollup`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import String, cast, func, or_, select, text
+from sqlalchemy import func, select
 from sqlmodel import Session
 
 from freshgate.conflicts.models import ACTIVE_STATUSES, ConflictRecord
 from freshgate.lookup.models import LookupReceipt
 from freshgate.reports import history
-
-DECISIONS = ("proceed", "caution", "stop_and_ask")
-
-
-@dataclass
-class Window:
-    """Decisions of one time window."""
-
-    days: int
-    by_decision: dict[str, int]
-    stop_reasons: list[tuple[str, int]]
-    served_stale: int
-
-    @property
-    def total(self) -> int:
-        """All decisions in the window."""
-        return sum(self.by_decision.values())
-
-
-def _first_reason(dialect: str) -> str:
-    return "reasons->0->>'code'" if dialect == "postgresql" else "json_extract(reasons, '$[0].code')"
-
-
-NOT_FRESH = ("expired", "changed", "orphaned", "unreachable", "stale", "suspect", "due")
-
-
-def _cites_not_fresh():
-    """The receipt cited a section whose state was not fresh: a text match on the stored JSON (json.dumps writes
-    `"state": "stale"`), ten times cheaper than expanding every citation array."""
-    text_ = cast(LookupReceipt.citations, String)
-    return or_(*[text_.like(f'%"state": "{s}"%') for s in NOT_FRESH])
-
-
-def window(session: Session, now: datetime, days: int) -> Window:
-    """Decisions by outcome, stops by first reason, and lookups that cited a not-fresh source, in `days`."""
-    since = now - timedelta(days=days)
-    conn = session.connection()
-    dialect = conn.dialect.name
-    at = LookupReceipt.at >= since
-    by = {d: int(n) for d, n in conn.execute(select(LookupReceipt.decision, func.count()).where(at)
-                                                .group_by(LookupReceipt.decision)).all()}
-    reason = text(_first_reason(dialect))
-    stops = conn.execute(select(reason, func.count()).select_from(LookupReceipt)
-                         .where(at, LookupReceipt.decision == "stop_and_ask").group_by(reason)
-                         .order_by(func.count().desc())).all()
-    stale = conn.execute(select(func.count()).select_from(LookupReceipt).where(at, _cites_not_fresh()))
-    return Window(days, {d: by.get(d, 0) for d in (*DECISIONS, *sorted(set(by) - set(DECISIONS)))},
-                  [(r or "(none)", int(n)) for r, n in stops], int(stale.scalar_one()))
-
 
 def open_conflicts(session: Session, now: datetime) -> tuple[int, int | None]:
     """(open or confirmed conflicts, age in days of the oldest)."""

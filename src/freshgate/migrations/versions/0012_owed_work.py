@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import sqlmodel
 
 revision = '0012_owed_work'
-down_revision = '0010'
+down_revision = '0011_console_rollup'
 branch_labels = None
 depends_on = None
 
