@@ -98,6 +98,13 @@ class LookupSettings(BaseModel):
         None, description="Whom a lookup's `ask` names when the document's owner is deactivated or has no contact "
         "(default: notify.operator_emails)."
     )
+    receipt_queue: int = Field(
+        2048, description="Decision receipts waiting to be written in batches off the response path (0 = every "
+        "lookup writes its own before answering). A full queue makes lookups write their own (never dropped)."
+    )
+    receipt_flush_interval: float = Field(
+        0.05, description="Seconds the receipt writer lets a batch gather; other processes see receipts this late."
+    )
 
 
 class ConflictSettings(BaseModel):

@@ -112,13 +112,19 @@ class LookupService:
         try:
             if decision.codes and decision.codes[0] == "no_source":
                 receipts.record_unanswered(self.session, req.query, vector, now, self.settings.unanswered_similarity)
-            receipt_id = receipts.record_receipt(
-                self.session, receipt_id=receipts.new_receipt_id(), at=now, query=req.query, risk=req.risk,
-                scope=req.scope.model_dump() if req.scope else None, decision=decision.decision,
-                reasons=[{"code": r.code, "message": r.message, "item": r.item} for r in decision.reasons],
-                citations=[{"document_id": c.document_id, "version": c.version, "anchor": c.anchor,
-                            "state": c.state, "score": round(c.score, 4), "lane": c.lane,
-                            "substituted_for": c.substituted_for} for c in citations], principal=self.principal)
+            row = dict(id=receipts.new_receipt_id(), at=now, query=req.query, risk=req.risk,
+                       scope=req.scope.model_dump() if req.scope else None, decision=decision.decision,
+                       reasons=[{"code": r.code, "message": r.message, "item": r.item} for r in decision.reasons],
+                       citations=[{"document_id": c.document_id, "version": c.version, "anchor": c.anchor,
+                                   "state": c.state, "score": round(c.score, 4), "lane": c.lane,
+                                   "substituted_for": c.substituted_for} for c in citations],
+                       principal=self.principal)
+            writer = self.engine.receipts
+            if writer is not None and writer.submit({**row, "links": {c["document_id"]: c["version"]
+                                                                      for c in row["citations"]}}):
+                receipt_id = row["id"]  # written off the response path (lookup/receipt_queue.py)
+            else:  # no queue, queue full or the writer failing: this lookup writes (and fails safe) itself
+                receipt_id = receipts.record_receipt(self.session, receipt_id=row.pop("id"), **row)
         except SQLAlchemyError as exc:
             log.error("lookup receipt not recorded: %s", exc)
             self.session.rollback()
@@ -160,6 +166,7 @@ class LookupService:
         notes: list[DecisionReason] = []  # successors that do not answer the question: named, not cited
         cited_ids: set[str] = set()
         top_docs = list(best)[:top_k]
+        self._prefetch(top_docs + [h.document_id for h in above])
         for doc_id in top_docs:
             hit = best[doc_id]
             try:
@@ -219,6 +226,18 @@ class LookupService:
                                      open_conflicts=per_doc.get(doc.id, 0),
                                      conflict_notes=tuple(notes.get(doc.id, ()))))
         return citations, evidence, conflicts, successor_notes
+
+    def _prefetch(self, doc_ids: list[str]) -> None:
+        """Load these documents and their successor chains into the session in one query per hop, so the
+        `registry.get` calls of this lookup are identity-map hits, not one SELECT each."""
+        want = set(doc_ids)
+        for _ in range(MAX_SUCCESSOR_HOPS):
+            if not want:
+                return
+            docs = self.session.exec(select(Document).where(Document.id.in_(sorted(want)))).all()
+            have = {d.id for d in docs}
+            want = {d.successor for d in docs if d.status == "retired" and d.successor} - have
+            want = {i for i in want if self.session.identity_map.get(self.session.identity_key(Document, i)) is None}
 
     def _relevant_conflicts(self, chosen: list, cited_ids: set[str], above: list) -> list[dict[str, Any]]:
         """Open conflicts touching a cited section, or between two sections relevant to the question.
