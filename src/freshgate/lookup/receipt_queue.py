@@ -59,8 +59,8 @@ class ReceiptWriter:
         return self.error is None and not self._closed
 
     def pending(self) -> int:
-        """Receipts queued or being written."""
-        return len(self._queue) + self._inflight
+        """Receipts queued or being written (a batch being written stays in the queue until it is committed)."""
+        return len(self._queue)
 
     def submit(self, receipt: dict[str, Any]) -> bool:
         """Queue a receipt; False when the caller must write it itself (queue full, unhealthy, closed)."""
