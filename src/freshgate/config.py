@@ -99,6 +99,13 @@ class LookupSettings(BaseModel):
         "document's owner is deactivated or has no contact, and 401/403 answers name it as whom to ask for a key "
         "(default: notify.operator_emails). FRESHGATE_AUTH__OPERATORS_CONTACT is a deprecated alias."
     )
+    receipt_queue: int = Field(
+        2048, description="Decision receipts waiting to be written in batches off the response path (0 = every "
+        "lookup writes its own before answering). A full queue makes lookups write their own (never dropped)."
+    )
+    receipt_flush_interval: float = Field(
+        0.05, description="Seconds the receipt writer lets a batch gather; other processes see receipts this late."
+    )
 
 
 class ConflictSettings(BaseModel):

@@ -62,6 +62,19 @@ class Scope:
         """True when every document is allowed."""
         return self.ids is None and self.tags is None and self.kinds is None and not self.exclude_retired
 
+    def docs(self, by_id: dict[str, DocMeta]) -> list[DocMeta]:
+        """The in-scope documents of a scope naming ids (looked up by id: cost follows the scope, not the registry)."""
+        return [d for d in (by_id.get(i) for i in sorted(self.ids or ())) if d is not None and self.allows(d)]
+
+    def allowed(self, by_ordinal: list, cache: dict) -> np.ndarray:
+        """Per document ordinal: in scope? Cached per scope until the documents change (`cache.clear()`)."""
+        got = cache.get(self)
+        if got is None or len(got) != len(by_ordinal):
+            if len(cache) > 64:
+                cache.clear()
+            got = cache[self] = np.array([d is not None and self.allows(d) for d in by_ordinal], dtype=bool)
+        return got
+
     def allows(self, d: DocMeta) -> bool:
         """Whether a document is in scope."""
         return ((self.ids is None or d.id in self.ids) and (self.kinds is None or d.kind in self.kinds)
@@ -89,6 +102,7 @@ class VectorIndex:
         self._docs: dict[str, DocMeta] = {}
         self._by_ordinal: list[DocMeta | None] = []
         self._ann = None
+        self._allowed: dict[Scope, np.ndarray] = {}  # scope -> in-scope mask per document ordinal
         self.ready = False
 
     # ---- size ------------------------------------------------------------------
@@ -123,6 +137,7 @@ class VectorIndex:
             self._maybe_rebuild()
 
     def _replace(self, doc: DocMeta, rows: Sequence[tuple[int, str, np.ndarray]]) -> None:
+        self._allowed.clear()
         old = self._docs.get(doc.id)
         if old is not None:
             self._kill(old.rows)
@@ -141,6 +156,7 @@ class VectorIndex:
             d = self._docs.get(doc_id)
             if d is None:
                 return
+            self._allowed.clear()
             d.kind = kind or d.kind
             d.tags = frozenset(tags) if tags is not None else d.tags
             d.status = status or d.status
@@ -150,6 +166,7 @@ class VectorIndex:
         with self._lock:
             d = self._docs.pop(doc_id, None)
             if d is not None:
+                self._allowed.clear()
                 self._kill(d.rows)
                 self._by_ordinal[d.ordinal] = None
                 self._maybe_rebuild()
@@ -287,6 +304,7 @@ class VectorIndex:
             self._anchors = list(state["anchors"])
             self._n = n
             self._docs, self._by_ordinal = {}, []
+            self._allowed.clear()
             for ordinal, d in enumerate(state["docs"]):
                 meta = None if d is None else DocMeta(d["id"], kind=d["kind"], tags=frozenset(d["tags"]),
                                                       status=d["status"], rows=list(d["rows"]), ordinal=ordinal)
@@ -320,16 +338,25 @@ class VectorIndex:
         with self._lock:
             n, vecs, alive, row_doc = self._n, self._vecs, self._alive, self._row_doc
             row_section, anchors, by_ordinal = self._row_section, self._anchors, self._by_ordinal
-            mask = alive[:n]
-            if not scope.unrestricted:
-                allowed = np.array([d is not None and scope.allows(d) for d in self._by_ordinal], dtype=bool)
-                mask = mask & allowed[row_doc[:n]] if len(allowed) else mask & False
-            selected = int(mask.sum())
+            picked = None
+            if scope.ids is not None:  # named documents: their rows, whatever the registry's size
+                picked = np.fromiter((r for d in scope.docs(self._docs) for r in d.rows), dtype=np.int64)
+                picked = np.sort(picked[alive[picked]]) if len(picked) else picked
+                selected = len(picked)
+            else:
+                mask = alive[:n]
+                if not scope.unrestricted:
+                    allowed = scope.allowed(self._by_ordinal, self._allowed)
+                    mask = mask & allowed[row_doc[:n]] if len(allowed) else mask & False
+                selected = int(mask.sum())
             use_ann = self._ann is not None and not exact and selected > self.approximate_above
             if use_ann:
+                if picked is not None:
+                    mask = np.zeros(n, dtype=bool)
+                    mask[picked] = True
                 rows, scores = self._ann_filtered(q, k, mask, selected)
         if not use_ann:
-            rows, scores = _exact(vecs, mask, n, q, k)
+            rows, scores = (_exact_rows(vecs, picked, q, k) if picked is not None else _exact(vecs, mask, n, q, k))
         hits = []
         for r, s in zip(rows.tolist(), scores.tolist()):
             d = by_ordinal[int(row_doc[r])]
@@ -378,6 +405,17 @@ def _exact(vecs: np.ndarray, mask: np.ndarray, n: int, q: np.ndarray, k: int) ->
     top = np.argpartition(-scores, k - 1)[:k] if k < len(idx) else np.arange(len(idx))
     top = top[np.argsort(-scores[top], kind="stable")]
     return idx[top], scores[top]
+
+
+def _exact_rows(vecs: np.ndarray, rows: np.ndarray, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top k among the given rows."""
+    if len(rows) == 0:
+        return rows, np.zeros(0, dtype=np.float32)
+    scores = vecs[rows] @ q
+    k = min(k, len(rows))
+    top = np.argpartition(-scores, k - 1)[:k] if k < len(rows) else np.arange(len(rows))
+    top = top[np.argsort(-scores[top], kind="stable")]
+    return rows[top], scores[top]
 
 
 def grow_rows(arr: np.ndarray, cap: int) -> np.ndarray:

@@ -101,6 +101,7 @@ class LookupEngine:
         self.index_error: str | None = None
         self.model_fingerprint: dict[str, Any] = {"status": "not_checked"}  # /healthz: its own field
         self.batcher = self._batcher()
+        self.receipts = self._receipt_writer()
         self._ready = threading.Event()
         self._warm_lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -277,6 +278,19 @@ class LookupEngine:
             out.append(Hit(sid, doc_id, anchor, float(score)))
         out.sort(key=lambda h: -h.score)
         return out[:k]
+
+    def _receipt_writer(self):
+        lk = self.settings.lookup
+        if self.engine is None or lk.receipt_queue <= 0:
+            return None
+        from freshgate.lookup.receipt_queue import ReceiptWriter
+
+        return ReceiptWriter(self.engine, capacity=lk.receipt_queue, interval=lk.receipt_flush_interval)
+
+    def close(self) -> None:
+        """Write the queued receipts (shutdown); nothing is dropped silently."""
+        if self.receipts is not None:
+            self.receipts.close()
 
     def _batcher(self) -> QueryBatcher | None:
         lk = self.settings.lookup

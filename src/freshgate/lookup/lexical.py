@@ -93,6 +93,18 @@ def query_terms(query: str) -> tuple[list[str], list[str]]:
     return list(dict.fromkeys(words(query))), ["=" + t for t in sorted(identifiers(query))]
 
 
+def _restrict(post: tuple[np.ndarray, np.ndarray], picked: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """(positions, term frequencies) of a term's postings: all rows, or those among `picked` (sorted rows;
+    positions index `picked`). Postings are sorted by row: a binary search per picked row."""
+    rows, tf = post
+    if picked is None:
+        return rows, tf
+    at = np.searchsorted(rows, picked)
+    hit = at < len(rows)
+    hit[hit] = rows[at[hit]] == picked[hit]
+    return np.flatnonzero(hit), tf[at[hit]]
+
+
 @dataclass(frozen=True)
 class LexHit:
     """A section's lexical match: BM25 normalised to [0, 1) and the share of identifiers it contains."""
@@ -123,6 +135,8 @@ class LexicalIndex:
         self._docs: dict[str, DocMeta] = {}
         self._by_ordinal: list[DocMeta | None] = []
         self._row_of: dict[int, int] = {}
+        self._allowed: dict[Scope, np.ndarray] = {}  # scope -> in-scope mask per document ordinal
+        self._df: dict[str, int] = {}  # term -> live sections containing it (cleared by every write)
 
     def __len__(self) -> int:
         return self._live
@@ -140,6 +154,8 @@ class LexicalIndex:
         """Replace many documents (tokenising outside the lock)."""
         prepared = [(meta, [(sid, anchor, terms(text)) for sid, anchor, text in rows]) for meta, rows in items]
         with self._lock:
+            self._allowed.clear()
+            self._df.clear()
             for meta, rows in prepared:
                 doc = replace(meta, rows=[], ordinal=-1)  # our own copy: the vector index keeps its own
                 old = self._docs.get(doc.id)
@@ -160,6 +176,7 @@ class LexicalIndex:
         with self._lock:
             d = self._docs.get(doc_id)
             if d is not None:
+                self._allowed.clear()
                 d.kind = kind or d.kind
                 d.tags = frozenset(tags) if tags is not None else d.tags
                 d.status = status or d.status
@@ -169,6 +186,8 @@ class LexicalIndex:
         with self._lock:
             d = self._docs.pop(doc_id, None)
             if d is not None:
+                self._allowed.clear()
+                self._df.clear()
                 self._kill(d.rows)
                 self._by_ordinal[d.ordinal] = None
                 self._maybe_compact()
@@ -242,38 +261,51 @@ class LexicalIndex:
         return got
 
     def scores(self, query: str, scope: Scope | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(section ids, normalised BM25, identifier share) of every live in-scope section matching a query term."""
+        """(section ids, normalised BM25, identifier share) of every live in-scope section matching a query term.
+
+        A scope naming documents is scored on those documents' rows only (each term's postings are
+        searched for them), so its cost follows the scope, not the registry; IDF stays global."""
         qwords, qids = query_terms(query)
         with self._lock:
             n, alive, n_live = self._n, self._alive[: self._n], max(self._live, 1)
             avg = max(self._live_len / n_live, 1.0)
             post = {t: self._postings(t) for t in qwords + qids}
+            df = {t: self._doc_freq(t, p, alive) for t, p in post.items()}
             lens, row_section = self._len[:n], self._row_section[:n]
-            mask = alive
-            if scope is not None and not scope.unrestricted:
-                allowed = np.array([d is not None and scope.allows(d) for d in self._by_ordinal], dtype=bool)
+            picked, mask = None, alive
+            if scope is not None and scope.ids is not None:
+                picked = np.fromiter((r for d in scope.docs(self._docs) for r in d.rows), dtype=np.int64)
+                picked = np.sort(picked[alive[picked]]) if len(picked) else picked
+            elif scope is not None and not scope.unrestricted:
+                allowed = scope.allowed(self._by_ordinal, self._allowed)
                 mask = alive & allowed[self._row_doc[:n]] if len(allowed) else alive & False
-        total = np.zeros(n, dtype=np.float32)
-        best = 0.0
         k1, b = self.k1, self.b
+        m = n if picked is None else len(picked)
+        total, ids, best = np.zeros(m, dtype=np.float32), np.zeros(m, dtype=np.float32), 0.0
         for t in qwords + qids:
-            p = post.get(t)
-            df = int(alive[p[0]].sum()) if p is not None else 0
+            p, d = post.get(t), df[t]
             # A word nobody uses still counts in the bound: "UK" with no UK section is not a full match.
-            idf = float(np.log(1.0 + (n_live - df + 0.5) / (df + 0.5)))
+            idf = float(np.log(1.0 + (n_live - d + 0.5) / (d + 0.5)))
             best += idf * (k1 + 1.0)
-            if p is None or not df:
+            if p is None or not d:
                 continue
-            rows, tf = p
-            total[rows] += idf * tf * (k1 + 1.0) / (tf + k1 * (1.0 - b + b * lens[rows] / avg))
-        ids = np.zeros(n, dtype=np.float32)
-        for t in qids:
-            p = post.get(t)
-            if p is not None:
-                ids[p[0]] += 1.0 / len(qids)
-        rows = np.flatnonzero((total > 0) & mask)
-        norm = total[rows] / best if best > 0 else total[rows]
-        return row_section[rows].copy(), norm, ids[rows]
+            at, tf = _restrict(p, picked)
+            rows = at if picked is None else picked[at]
+            total[at] += idf * tf * (k1 + 1.0) / (tf + k1 * (1.0 - b + b * lens[rows] / avg))
+            if t in qids:
+                ids[at] += 1.0 / len(qids)
+        keep = np.flatnonzero((total > 0) & (mask if picked is None else True))
+        norm = total[keep] / best if best > 0 else total[keep]
+        rows = keep if picked is None else picked[keep]
+        return row_section[rows].copy(), norm, ids[keep]
+
+    def _doc_freq(self, t: str, p, alive: np.ndarray) -> int:
+        if p is None:
+            return 0
+        got = self._df.get(t)
+        if got is None:
+            got = self._df[t] = int(alive[p[0]].sum())
+        return got
 
     def search(self, query: str, k: int = 10, scope: Scope | None = None) -> list[LexHit]:
         """The `k` best lexical matches in scope, best first."""

@@ -47,6 +47,20 @@ def count_reliance(session: Session, at: datetime, decision: str, document_ids: 
         session.execute(_UPSERT, rows)
 
 
+_UPSERT_N = text(
+    "INSERT INTO reliance_daily (document_id, day, lookups, stops) VALUES (:document_id, :day, :n, :stop)"
+    " ON CONFLICT (document_id, day) DO UPDATE SET lookups = reliance_daily.lookups + excluded.lookups,"
+    " stops = reliance_daily.stops + excluded.stops"
+).bindparams(bindparam("day", type_=Date()), bindparam("n", type_=Integer()), bindparam("stop", type_=Integer()))
+
+
+def count_reliance_many(conn, counts: dict[tuple[str, date], list[int]]) -> None:
+    """Add {(document, day): [lookups, stops]} at once (a batch of receipts; sorted: same lock order)."""
+    rows = [{"document_id": d, "day": day, "n": n, "stop": s} for (d, day), (n, s) in sorted(counts.items())]
+    if rows:
+        conn.execute(_UPSERT_N, rows)
+
+
 def reliance(session: Session, since: datetime) -> dict[str, tuple[int, int]]:
     """{document: (lookups citing it, of which stop_and_ask)} on the UTC days from `since`'s day on."""
     q = (select(RelianceDaily.document_id, func.sum(RelianceDaily.lookups), func.sum(RelianceDaily.stops))

@@ -64,6 +64,7 @@ class LookupService:
         self.timings: dict[str, float] = {}  # phase -> ms of the last lookup (Server-Timing header)
         self.not_ready: str | None = None  # why the last lookup could not use the model or index (Retry-After)
         self.principal: str | None = None  # who asks (auth principal id), recorded on receipts
+        self._loaded: list[Document] = []  # documents this lookup prefetched (kept alive for session.get)
 
     # ---- the lookup ------------------------------------------------------------
     def lookup(self, req: LookupIn) -> LookupOut:
@@ -112,13 +113,19 @@ class LookupService:
         try:
             if decision.codes and decision.codes[0] == "no_source":
                 receipts.record_unanswered(self.session, req.query, vector, now, self.settings.unanswered_similarity)
-            receipt_id = receipts.record_receipt(
-                self.session, receipt_id=receipts.new_receipt_id(), at=now, query=req.query, risk=req.risk,
-                scope=req.scope.model_dump() if req.scope else None, decision=decision.decision,
-                reasons=[{"code": r.code, "message": r.message, "item": r.item} for r in decision.reasons],
-                citations=[{"document_id": c.document_id, "version": c.version, "anchor": c.anchor,
-                            "state": c.state, "score": round(c.score, 4), "lane": c.lane,
-                            "substituted_for": c.substituted_for} for c in citations], principal=self.principal)
+            row = dict(id=receipts.new_receipt_id(), at=now, query=req.query, risk=req.risk,
+                       scope=req.scope.model_dump() if req.scope else None, decision=decision.decision,
+                       reasons=[{"code": r.code, "message": r.message, "item": r.item} for r in decision.reasons],
+                       citations=[{"document_id": c.document_id, "version": c.version, "anchor": c.anchor,
+                                   "state": c.state, "score": round(c.score, 4), "lane": c.lane,
+                                   "substituted_for": c.substituted_for} for c in citations],
+                       principal=self.principal)
+            writer = self.engine.receipts
+            if writer is not None and writer.submit({**row, "links": {c["document_id"]: c["version"]
+                                                                      for c in row["citations"]}}):
+                receipt_id = row["id"]  # written off the response path (lookup/receipt_queue.py)
+            else:  # no queue, queue full or the writer failing: this lookup writes (and fails safe) itself
+                receipt_id = receipts.record_receipt(self.session, receipt_id=row.pop("id"), **row)
         except SQLAlchemyError as exc:
             log.error("lookup receipt not recorded: %s", exc)
             self.session.rollback()
@@ -151,7 +158,7 @@ class LookupService:
         above = [h for h in hits if h.section_id in current]
         relevant = above
         if relevant:
-            floor = relevant[0].score - self.settings.relevance_margin
+            floor = relevant[0].score - self.margin("relevance_margin")
             relevant = [h for h in relevant if h.score >= floor]
         best: dict[str, Any] = {}
         for h in relevant:
@@ -160,6 +167,7 @@ class LookupService:
         notes: list[DecisionReason] = []  # successors that do not answer the question: named, not cited
         cited_ids: set[str] = set()
         top_docs = list(best)[:top_k]
+        self._prefetch(top_docs + [h.document_id for h in above])
         for doc_id in top_docs:
             hit = best[doc_id]
             try:
@@ -201,10 +209,10 @@ class LookupService:
         # The agent would run one procedure: the best-matching SOP card (and any near tie).
         best_sop = max((h.score for d, h, _ in chosen if d.kind == "sop"), default=None)
         # ...and only when the card is (close to) what the question is about, not a tangent of it.
-        lane_floor = max((h.score for _, h, _ in chosen), default=0.0) - self.settings.lane_reach
+        lane_floor = max((h.score for _, h, _ in chosen), default=0.0) - self.margin("lane_reach")
         citations, evidence = [], []
         for doc, hit, substituted_for in chosen:
-            lane_applies = doc.kind == "sop" and hit.score >= max(best_sop - self.settings.lane_margin, lane_floor)
+            lane_applies = doc.kind == "sop" and hit.score >= max(best_sop - self.margin("lane_margin"), lane_floor)
             fr = fresh[doc.id]
             sec = current.get(hit.section_id)
             detail = fr.reasons[0].message if fr.reasons else ""
@@ -220,6 +228,28 @@ class LookupService:
                                      conflict_notes=tuple(notes.get(doc.id, ()))))
         return citations, evidence, conflicts, successor_notes
 
+    def _prefetch(self, doc_ids: list[str]) -> None:
+        """Load these documents and their successor chains into the session in one query per hop, so the
+        `registry.get` calls of this lookup are identity-map hits, not one SELECT each."""
+        want = set(doc_ids)
+        self._loaded = []
+        for _ in range(MAX_SUCCESSOR_HOPS):
+            if not want:
+                return
+            docs = self.session.exec(select(Document).where(Document.id.in_(sorted(want)))).all()
+            self._loaded.extend(docs)  # held: the session's identity map keeps objects only while referenced
+            have = {d.id for d in docs}
+            want = {d.successor for d in docs if d.status == "retired" and d.successor} - have
+            want = {i for i in want if self.session.identity_map.get(self.session.identity_key(Document, i)) is None}
+
+    def margin(self, name: str) -> float:
+        """A score gap setting (`relevance_margin`, `lane_margin`, `lane_reach`, `conflict_margin`) in the units
+        of this lookup's scores: calibrated in cosine units, and a hybrid score spans cosine + the lexical and
+        identifier weights, so the same gap is wider by that factor (else e.g. relevant conflicts are missed)."""
+        lk = self.settings
+        scale = 1.0 + (lk.lexical_weight + lk.identifier_weight if lk.retrieval == "hybrid" else 0.0)
+        return getattr(lk, name) * scale
+
     def _relevant_conflicts(self, chosen: list, cited_ids: set[str], above: list) -> list[dict[str, Any]]:
         """Open conflicts touching a cited section, or between two sections relevant to the question.
 
@@ -233,11 +263,7 @@ class LookupService:
         hit_of = {(h.document_id, h.anchor): h for h in above}
         conflicts = self.open_conflicts(list(dict.fromkeys(cited + list(hit_of))))
         cited_keys = set(cited)
-        # conflict_margin is calibrated in cosine units; a hybrid score spans cosine + the lexical and
-        # identifier weights, so the same gap is wider by that factor (else relevant conflicts are missed).
-        lk = self.settings
-        scale = 1.0 + (lk.lexical_weight + lk.identifier_weight if lk.retrieval == "hybrid" else 0.0)
-        floor = (above[0].score if above else 1.0) - lk.conflict_margin * scale
+        floor = (above[0].score if above else 1.0) - self.margin("conflict_margin")
         kept = []
         for c in conflicts:
             sides = [(c[w]["document_id"], c[w]["anchor"]) for w in ("a", "b") if isinstance(c.get(w), dict)]

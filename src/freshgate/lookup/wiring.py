@@ -11,6 +11,7 @@ def wire(rt) -> LookupEngine:
     """Create the lookup engine (nothing loads yet) and listen to registry changes."""
     engine = LookupEngine(rt.settings, rt.engine)
     rt.extras["lookup"] = engine
+    rt.on_close.append(engine.close)  # queued receipts are written before the engine is disposed
     # Other domains (conflicts) reach the embedder and index as rt.extras["lookup"].embedder / .index.
     rt.registry_ctx.listeners.append(lambda session, change: engine.indexer(session, change))
     return engine
