@@ -54,8 +54,9 @@ e = E(backend='onnx', cache_dir='/opt/onnx'); e.load(); assert e.backend == 'onn
 
 FROM ${BASE_IMAGE} AS runtime
 # python3 only (no venv module, no pip, no compiler); docs, man pages and locales dropped in the same layer.
-# chmod /: a base image made from a directory that was mode 0700 (mktemp -d) locks every non-root user out.
-RUN chmod 755 / && apt-get update && apt-get install -y --no-install-recommends python3 ca-certificates \
+# The base image's / must be mode 0755 (scripts/lib.sh makes it so): a later layer cannot change the mode of /,
+# and a 0700 root locks the non-root user out of everything ("stat /bin/sh: permission denied").
+RUN apt-get update && apt-get install -y --no-install-recommends python3 ca-certificates \
  && apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log \
         /usr/share/doc/* /usr/share/man/* /usr/share/info/* \
  && find /usr/share/locale -mindepth 1 -maxdepth 1 ! -name 'en*' -exec rm -rf {} + \
