@@ -8,7 +8,11 @@ FastAPI instrumentation is included): `base` (metrics and tracing off), `metrics
 Rounds rotate the order. Besides wall p50/p99, the process CPU time per lookup (median over blocks) is
 reported: on a shared, overloaded machine it is the steadier measure of what metrics and tracing add. Table + bench/results/observability_overhead.json.
 
-    python bench/observability_overhead.py [SIZE=10000] [REQUESTS=150] [ROUNDS=4]
+Auth is on (as deployed): the clients send an agent key, so the key check is in every configuration alike.
+EMBEDDER=hashing swaps the model for the deterministic hashing embedder (a cheaper base, so the same
+absolute overhead shows as a larger percentage: the conservative choice when the model run would dominate).
+
+    python bench/observability_overhead.py [SIZE=10000] [REQUESTS=150] [ROUNDS=4] [EMBEDDER=onnx|hashing]
 """
 
 from __future__ import annotations
@@ -29,10 +33,12 @@ from lookup_latency import QUERIES, build_db  # noqa: E402
 
 from fastapi.testclient import TestClient  # noqa: E402
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter  # noqa: E402
+from sqlmodel import Session  # noqa: E402
 
 from freshgate.app import build_runtime, create_app  # noqa: E402
 from freshgate.config import Settings  # noqa: E402
-from freshgate.embeddings.embedder import SentenceTransformerEmbedder  # noqa: E402
+from freshgate.auth.service import KeyService  # noqa: E402
+from freshgate.embeddings.embedder import HashingEmbedder, SentenceTransformerEmbedder  # noqa: E402
 from freshgate.observability import tracing  # noqa: E402
 
 CONFIGS = ("base", "metrics", "tracing")
@@ -90,8 +96,12 @@ def main() -> None:
     requests = int(os.environ.get("REQUESTS", 150))
     rounds = int(os.environ.get("ROUNDS", 4))
     tmp = Path(tempfile.mkdtemp(prefix="fg-obs-bench-"))
-    emb = SentenceTransformerEmbedder(backend="onnx")
-    emb.load()
+    embedder = os.environ.get("EMBEDDER", "onnx")
+    if embedder == "hashing":
+        emb = HashingEmbedder()
+    else:
+        emb = SentenceTransformerEmbedder(backend="onnx")
+        emb.load()
     t = time.perf_counter()
     build_db(tmp / "fg.db", size, emb)
     print(f"registry with {size} sections built in {time.perf_counter() - t:.0f} s; load {os.getloadavg()}")
@@ -100,15 +110,23 @@ def main() -> None:
     s.server.scheduler = False
     s.conflicts.scan_on_start = False
     s.lookup.warm_up = False
+    s.auth.key_file = str(tmp / "first-start-key")  # never the working directory
+    s.auth.allowed_hosts = ["testserver"]  # TestClient's Host header
     rt = build_runtime(s)
+    with Session(rt.engine) as session:
+        _, key = KeyService(session).create("bench agent", "agent")
+        session.commit()
+    headers = {"Authorization": f"Bearer {key}"}
+    t = time.perf_counter()
     rt.extras["lookup"].use_embedder(emb)
     rt.extras["lookup"].warm_up()
+    print(f"index of {size} sections ready in {time.perf_counter() - t:.0f} s; load {os.getloadavg()}")
     spans_file = open(tmp / "spans.jsonl", "w")
-    plain = TestClient(create_app(runtime=rt))
+    plain = TestClient(create_app(runtime=rt), headers=headers)
     s.tracing.enabled, s.tracing.exporter = True, "none"
     provider = tracing.configure(s, processors=[BatchSpanProcessor(ConsoleSpanExporter(
         out=spans_file, formatter=lambda span: span.to_json(indent=None) + "\n"))])
-    traced = TestClient(create_app(runtime=rt))
+    traced = TestClient(create_app(runtime=rt), headers=headers)
     samples: dict[str, list[float]] = {c: [] for c in CONFIGS}
     cpu: dict[str, list[float]] = {c: [] for c in CONFIGS}  # process CPU seconds per lookup, per block
     loads = []
@@ -137,7 +155,7 @@ def main() -> None:
         rows.append({"config": cfg, "p50_ms": round(p50, 2), "p99_ms": round(p99, 2), "n": len(samples[cfg]),
                      "p50_overhead_pct": round(100 * (p50 / 1e3 - base) / base, 1),
                      "cpu_ms_per_lookup": round(1e3 * c, 2), "cpu_overhead_pct": round(100 * (c - base_cpu) / base_cpu, 1)})
-    print(f"size {size} sections, {rounds} rounds x {requests} lookups per config, spans exported: {spans}")
+    print(f"size {size} sections, embedder {embedder}, {rounds} rounds x {requests} lookups per config, spans exported: {spans}")
     print(f"load average (1 min) during blocks: min {min(loads):.1f} max {max(loads):.1f}; now {os.getloadavg()}")
     print(f"{'config':10} {'p50 ms':>8} {'p99 ms':>8} {'p50 vs base':>12} {'CPU ms/lookup':>14} {'CPU vs base':>12}")
     for row in rows:
@@ -148,7 +166,7 @@ def main() -> None:
           f"decision spans {m['guardrail_spans_us']:.1f} us (SQL and HTTP spans come on top)")
     out = ROOT / "bench" / "results" / "observability_overhead.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"size": size, "requests": requests, "rounds": rounds, "loads": loads,
+    out.write_text(json.dumps({"size": size, "embedder": embedder, "requests": requests, "rounds": rounds, "loads": loads,
                                "spans_exported": spans, "rows": rows,
                                "micro": m}, indent=2))
     print(f"wrote {out}")

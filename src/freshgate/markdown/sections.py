@@ -6,11 +6,9 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Sequence
 
-from markdown_it import MarkdownIt
-
-_md = MarkdownIt("commonmark")
 MAX_ANCHOR = 200  # leaves room for a "-N" suffix within the 300-character column
 MAX_HEADING = 500
 
@@ -38,10 +36,18 @@ def slugify(text: str) -> str:
     return re.sub(r"[\s]+", "-", text)[:MAX_ANCHOR].rstrip("-") or "section"
 
 
+@lru_cache(maxsize=1)
+def _parser():
+    """The CommonMark parser, built on first use: importing markdown-it costs CLI commands that parse nothing."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark")
+
+
 def split_sections(body: str, doc_id: str) -> list[Section]:
     """Sections of `body`; text before the first heading becomes the `overview` section."""
     lines = body.splitlines()
-    tokens = _md.parse(body)
+    tokens = _parser().parse(body)
     heads: list[tuple[int, int, str]] = []  # (start line, level, heading text)
     for i, tok in enumerate(tokens):
         if tok.type == "heading_open" and tok.map:
