@@ -75,40 +75,35 @@ def show(conflict_id: int, as_json: bool = typer.Option(False, "--json", help="P
         console.print(f"\nresolved at {d['resolved_at']}: {d['resolution']}")
 
 
-@conflicts_app.command()
-def confirm(conflict_id: int, actor: str = typer.Option(..., "--as", help="Who confirms."),
-            reason: str = typer.Option("", help="Why (optional).")):
-    """Confirm a conflict is real."""
+def _verdict(verb: str, conflict_id: int, actor: str, reason: str) -> None:
+    """Record a person's verdict on a conflict as the local administrator acting for `actor`."""
     from freshgate.cli_common import console, local_actor
 
     who = local_actor(actor)
     with _service() as svc:
-        c = svc.confirm(conflict_id, actor=who, reason=reason)
+        c = getattr(svc, verb)(conflict_id, actor=who, reason=reason)
     console.print(f"conflict {c.id}: {c.status}")
+
+
+@conflicts_app.command()
+def confirm(conflict_id: int, actor: str = typer.Option(..., "--as", help="Who confirms."),
+            reason: str = typer.Option("", help="Why (optional).")):
+    """Confirm a conflict is real."""
+    _verdict("confirm", conflict_id, actor, reason)
 
 
 @conflicts_app.command()
 def dismiss(conflict_id: int, actor: str = typer.Option(..., "--as", help="Who dismisses."),
             reason: str = typer.Option(..., help="Why it is not a real conflict.")):
     """Dismiss a false conflict; the same two texts are not reported again."""
-    from freshgate.cli_common import console, local_actor
-
-    who = local_actor(actor)
-    with _service() as svc:
-        c = svc.dismiss(conflict_id, actor=who, reason=reason)
-    console.print(f"conflict {c.id}: {c.status}")
+    _verdict("dismiss", conflict_id, actor, reason)
 
 
 @conflicts_app.command()
 def reopen(conflict_id: int, actor: str = typer.Option(..., "--as", help="Who reopens."),
            reason: str = typer.Option(..., help="Why the dismissal was wrong.")):
     """Reopen a dismissed conflict: it is open again and stops lookups touching it."""
-    from freshgate.cli_common import console, local_actor
-
-    who = local_actor(actor)
-    with _service() as svc:
-        c = svc.reopen(conflict_id, actor=who, reason=reason)
-    console.print(f"conflict {c.id}: {c.status}")
+    _verdict("reopen", conflict_id, actor, reason)
 
 
 @conflicts_app.command()
