@@ -23,7 +23,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from freshgate.embeddings.index import DocMeta, Scope, grow_rows
+from freshgate.embeddings.index import grow_rows
+from freshgate.embeddings.scope import DocMeta, Scope
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _PIECE = re.compile(r"\S+")
