@@ -20,8 +20,9 @@ def _measure(client, runtime, monkeypatch) -> tuple[int, int, dict]:
     statements: list[str] = []
 
     def listener(conn, cursor, statement, *a):
-        # This lookup's own statements: not the receipt writer's (earlier lookups), the feed's or the key check's.
-        if threading.current_thread().name != "freshgate-receipts" and "change_log" not in statement \
+        # This lookup's own statements: not those of background threads (every one is named freshgate-*: the
+        # receipt writer, feed followers and their heartbeats, the start-up scan) nor the key check's.
+        if not threading.current_thread().name.startswith("freshgate-") and "change_log" not in statement \
                 and "api_key" not in statement:
             statements.append(statement)
 
