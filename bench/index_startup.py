@@ -1,7 +1,8 @@
 """Start-up to a ready lookup index: from the snapshot (plus feed catch-up) vs a rebuild from the database.
 
 A SQLite registry of N sections with stored 384-dimension embeddings (random unit vectors,
-inserted directly: this measures loading, not embedding). Each round times, in a fresh
+inserted directly: this measures loading, not embedding) and section texts of 40-120 words drawn
+from a 20,000-word Zipf vocabulary with some identifiers (so the BM25 index has realistic postings). Each round times, in a fresh
 runtime, a rebuild (snapshot off) and a start from the snapshot, interleaved; 100 changes
 committed after the snapshot are replayed from the feed on every snapshot start. Also: the
 snapshot's size and whether both paths give the same top-10 for 50 queries.
@@ -52,6 +53,15 @@ def fill(db: Path, n: int) -> None:
     rt = build_runtime(settings(db, ""))
     now = datetime.now(timezone.utc)
     rng = np.random.default_rng(1)
+    vocab = np.array([f"w{i}" for i in range(20000)] + [f"SKU-{i}" for i in range(500)])
+    p = 1.0 / np.arange(1, len(vocab) + 1) ** 1.05
+    p /= p.sum()
+
+    drawn = iter(rng.choice(len(vocab), size=(n, 120), p=p))  # one draw for all sections
+
+    def text() -> str:
+        return " ".join(vocab[next(drawn)[: int(rng.integers(40, 121))]])
+
     with rt.engine.begin() as conn:
         conn.execute(insert(Owner.__table__), [dict(id="bench", name="bench", contact="b@x", active=True, created_at=now)])
         docs = n // PER_DOC
@@ -64,7 +74,7 @@ def fill(db: Path, n: int) -> None:
             vecs = rng.standard_normal((len(ids) * PER_DOC, DIM)).astype(np.float32)
             vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
             conn.execute(insert(Section.__table__), [dict(
-                document_id=f"d{i}", version=1, anchor=f"s{j}", heading=f"S{j}", level=2, position=j, text="t",
+                document_id=f"d{i}", version=1, anchor=f"s{j}", heading=f"S{j}", level=2, position=j, text=text(),
                 text_hash=f"{i}-{j}", embedding=vecs[k * PER_DOC + j].tobytes()) for k, i in enumerate(ids)
                 for j in range(PER_DOC)])
     rt.close()

@@ -47,9 +47,20 @@ def runtime_for(database_url, snap_dir):
 
 
 def answers(rt, queries):
+    """Vector top 10 for each query vector, and BM25 top 10 for text queries (the lexical index is in the
+    snapshot too)."""
     lk = rt.extras["lookup"]
     lk.wait_ready()
-    return [[(h.section_id, h.document_id, h.anchor, round(h.score, 6)) for h in lk.search(q, 10)] for q in queries]
+    vector = [[(h.section_id, h.document_id, h.anchor, round(h.score, 6)) for h in lk.search(q, 10)] for q in queries]
+    rnd = random.Random(11)
+    texts = [" ".join(rnd.sample(WORDS, 3)) for _ in range(40)] + ["edited w1", "Fresh", "Part 2"]
+    lexical = []
+    for t in texts:  # every matching section's score (equal scores may be listed in either order)
+        sec, norm, ids = lk.lexical.scores(t)
+        lexical.append(sorted((int(s), lk.lexical.locate(int(s)), round(float(n), 6), round(float(i), 6))
+                              for s, n, i in zip(sec, norm, ids)))
+    assert sum(map(len, lexical)) > 100
+    return vector, lexical
 
 
 @pytest.fixture
@@ -84,10 +95,12 @@ def test_restart_from_snapshot_equals_a_rebuild_and_bad_snapshots_are_rebuilt(da
     try:
         from_snapshot = answers(restarted, queries)
         assert restarted.extras["lookup"].indexer.build_source == "snapshot"
+        assert restarted.extras["lookup"].indexer.lexical_source == "snapshot"
         assert rebuilt.extras["lookup"].wait_ready() is None and rebuilt.extras["lookup"].indexer.build_source == "rebuilt"
         assert from_snapshot == answers(rebuilt, queries) == live
         health = restarted.extras["lookup"].health()
         assert health["index_source"] == "snapshot" and health["index_watermark"] > 0
+        assert health["sections_indexed_lexical"] == len(restarted.extras["lookup"].lexical) > 0
     finally:
         restarted.close()
         rebuilt.close()

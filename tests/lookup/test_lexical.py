@@ -76,3 +76,59 @@ def test_heading_paths_follow_the_outline_and_drop_a_repeated_title():
         "Shipping policy › Delivery times › Standard", "Shipping policy › Costs"]
     secs = split_sections("# Shipping policy\n\nIntro.\n\n## Delivery times\n\n### Standard\n\n5-8 days.\n", "d")
     assert context_texts("Shipping policy", secs)[-1] == "Shipping policy › Delivery times › Standard\n5-8 days."
+
+
+def _all_scores(ix: LexicalIndex, queries) -> list:
+    out = []
+    for q in queries:
+        sec, norm, ids = ix.scores(q)
+        order = sec.argsort()
+        out.append((sec[order].tolist(), [round(float(x), 6) for x in norm[order]], ids[order].tolist()))
+    return out
+
+
+def test_exported_state_restores_the_same_scores_and_takes_later_updates():
+    import random
+
+    rnd = random.Random(5)
+    vocab = [f"term{i}" for i in range(300)] + ["GDPR", "Sev-1", "€5,000"]
+    docs = {f"d{i}": [(i * 10 + j, f"s{j}", f"Doc {i} › Part {j}\n" + " ".join(rnd.choices(vocab, k=12)))
+                      for j in range(3)] for i in range(2500)}
+    live = LexicalIndex()
+    live.bulk_replace((DocMeta(d, tags=frozenset({"t"}) if i % 2 else frozenset()), rows)
+                      for i, (d, rows) in enumerate(docs.items()))  # a bulk load: postings rebased to flat arrays
+    for i in range(0, 300, 3):  # then ordinary updates on top of the flat base
+        d = f"d{i}"
+        docs[d] = [(100_000 + i, "new", "Changed › New\n" + " ".join(rnd.choices(vocab, k=9)))]
+        live.replace_document(DocMeta(d), docs[d])
+        live.remove_document(f"d{i + 1}")
+        docs.pop(f"d{i + 1}")
+    queries = [" ".join(rnd.choices(vocab, k=3)) for _ in range(60)] + ["GDPR Sev-1", "€5,000 limit"]
+    restored = LexicalIndex()
+    restored.import_state(live.export_state())
+    assert _all_scores(restored, queries) == _all_scores(live, queries)
+    assert restored.search("Sev-1", 5, Scope(tags=frozenset({"t"}))) == live.search("Sev-1", 5, Scope(tags=frozenset({"t"})))
+    # The restored index keeps working: the same writes on both give the same answers, and both equal a
+    # fresh index of the final documents.
+    for ix in (live, restored):
+        ix.replace_document(DocMeta("d5"), [(777, "x", "Late › Edit\nterm1 term2 unique-word")])
+        ix.remove_document("d8")
+    docs["d5"] = [(777, "x", "Late › Edit\nterm1 term2 unique-word")]
+    docs.pop("d8")
+    fresh = LexicalIndex()
+    for d, rows in docs.items():
+        fresh.replace_document(DocMeta(d), rows)
+    assert _all_scores(restored, queries) == _all_scores(live, queries) == _all_scores(fresh, queries)
+    assert restored.locate(777) == ("d5", "x") and restored.search("unique-word", 1)[0].section_id == 777
+
+
+def test_a_state_whose_parts_do_not_fit_is_refused_and_changes_nothing():
+    import pytest
+
+    ix = idx(a=["alpha beta"], b=["beta gamma"])
+    state = ix.export_state()
+    state["rows"] = state["rows"][:-1]
+    other = idx(c=["delta"])
+    with pytest.raises(ValueError):
+        other.import_state(state)
+    assert [h.document_id for h in other.search("delta", 3)] == ["c"]

@@ -1,8 +1,10 @@
-"""The vector index on disk: a snapshot with the change-feed watermark it reflects.
+"""The lookup indexes on disk: a snapshot with the change-feed watermark it reflects.
 
 Layout: magic, header length, JSON header (format, dim, fingerprint, watermark, counts, sha256
-and length of the payload), then the payload (`numpy.savez` of the live rows and the document
-metadata). Written to a temporary file, fsynced and renamed, so a reader sees the old snapshot
+and length of the payload), then the payload (`numpy.savez` of the vector index's rows, document
+metadata and HNSW graph, and, when kept, the BM25 index's rows and flat postings under `lex_`
+keys). Both indexes are exported under the indexer's apply lock, so they reflect the same
+watermark. Written to a temporary file, fsynced and renamed, so a reader sees the old snapshot
 or the new one, never half of one. On load every check must pass (magic, length, checksum,
 format, dimension, fingerprint = same database and embedder); otherwise the snapshot is
 refused and the caller rebuilds from the database.
@@ -26,7 +28,7 @@ from freshgate.embeddings.index import VectorIndex
 
 log = logging.getLogger(__name__)
 MAGIC = b"FGIDX\x00\x01\x00"
-FORMAT = 1
+FORMAT = 2  # 2: the BM25 index is in the snapshot too
 
 
 class SnapshotInvalid(ValueError):
@@ -40,18 +42,31 @@ class Loaded:
     watermark: int
     sections: int
     documents: int
+    lexical: bool  # the BM25 index came from the snapshot too
 
 
-def save(index: VectorIndex, path: Path, *, watermark: int, fingerprint: str, watermark_at: str | None = None) -> int:
-    """Write the index atomically; returns the file size in bytes."""
-    st = index.export_state()
+def export(index: VectorIndex, lexical=None) -> dict:
+    """Both indexes' state (take it under the lock that orders index updates)."""
+    return {"vector": index.export_state(), "lexical": None if lexical is None else lexical.export_state()}
+
+
+def save(index: VectorIndex, path: Path, *, watermark: int, fingerprint: str, watermark_at: str | None = None,
+         lexical=None, state: dict | None = None) -> int:
+    """Write the indexes (or an `export`ed state of them) atomically; returns the file size in bytes."""
+    state = state or export(index, lexical)
+    st, lx = state["vector"], state["lexical"]
+    arrays = dict(vecs=st["vecs"], alive=st["alive"], row_doc=st["row_doc"], row_section=st["row_section"],
+                  anchors=_json_bytes(st["anchors"]), docs=_json_bytes(st["docs"]),
+                  ann=np.frombuffer(st["ann"] or b"", dtype=np.uint8))
+    if lx is not None:
+        arrays.update({f"lex_{k}": lx[k] for k in ("len", "alive", "row_doc", "row_section", "off", "rows", "tf")})
+        arrays.update({f"lex_{k}": _json_bytes(lx[k]) for k in ("anchors", "terms", "docs")})
     buf = io.BytesIO()
-    np.savez(buf, vecs=st["vecs"], alive=st["alive"], row_doc=st["row_doc"], row_section=st["row_section"],
-             anchors=_json_bytes(st["anchors"]), docs=_json_bytes(st["docs"]),
-             ann=np.frombuffer(st["ann"] or b"", dtype=np.uint8))
+    np.savez(buf, **arrays)
     payload = buf.getvalue()
     header = json.dumps({"format": FORMAT, "dim": index.dim, "fingerprint": fingerprint, "watermark": watermark,
-                         "watermark_at": watermark_at, "sections": int(st["alive"].sum()), "documents": sum(d is not None for d in st["docs"]),
+                         "watermark_at": watermark_at, "sections": int(st["alive"].sum()),
+                         "documents": sum(d is not None for d in st["docs"]), "lexical": lx is not None,
                          "sha256": hashlib.sha256(payload).hexdigest(), "length": len(payload)}).encode()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
@@ -71,8 +86,9 @@ def _json_bytes(obj) -> np.ndarray:
     return np.frombuffer(json.dumps(obj).encode(), dtype=np.uint8)
 
 
-def load(index: VectorIndex, path: Path, *, fingerprint: str, check=None) -> Loaded:
-    """Fill `index` from a snapshot after checking it; SnapshotInvalid says why it was refused."""
+def load(index: VectorIndex, path: Path, *, fingerprint: str, check=None, lexical=None) -> Loaded:
+    """Fill `index` (and `lexical`, when given and in the snapshot) from a snapshot after checking it;
+    SnapshotInvalid says why it was refused. Nothing is changed when it is refused."""
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -102,7 +118,16 @@ def load(index: VectorIndex, path: Path, *, fingerprint: str, check=None) -> Loa
         state["anchors"] = json.loads(z["anchors"].tobytes())
         state["docs"] = json.loads(z["docs"].tobytes())
         state["ann"] = z["ann"].tobytes() or None
+        lex = None
+        if lexical is not None and header.get("lexical"):
+            lex = {k: z[f"lex_{k}"] for k in ("len", "alive", "row_doc", "row_section", "off", "rows", "tf")}
+            lex.update({k: json.loads(z[f"lex_{k}"].tobytes()) for k in ("anchors", "terms", "docs")})
     except (ValueError, KeyError, OSError) as exc:
         raise SnapshotInvalid(f"unreadable payload: {exc}") from None
+    if lex is not None:
+        try:
+            lexical.import_state(lex)
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise SnapshotInvalid(f"unusable lexical part: {exc}") from None
     index.import_state(state)
-    return Loaded(int(header["watermark"]), int(header["sections"]), int(header["documents"]))
+    return Loaded(int(header["watermark"]), int(header["sections"]), int(header["documents"]), lex is not None)

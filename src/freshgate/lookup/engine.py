@@ -134,7 +134,7 @@ class LookupEngine:
         return {"model": self.model_status(), "index": self.index_status(), "sections_indexed": len(self.index),
                 "model_fingerprint": dict(self.model_fingerprint),
                 "retrieval": self.settings.lookup.retrieval, "sections_indexed_lexical": len(self.lexical),
-                "index_source": ix.build_source, "index_watermark": ix.watermark,
+                "index_source": ix.build_source, "lexical_source": ix.lexical_source, "index_watermark": ix.watermark,
                 "snapshot": str(ix.snapshot_path) if ix.snapshot_path else None, "snapshot_bytes": ix.snapshot_bytes,
                 "snapshot_refused": ix.snapshot_error,
                 "approximate": self.index.approximate,

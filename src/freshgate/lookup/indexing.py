@@ -116,6 +116,7 @@ class SectionIndexer:
         self.snapshot_error: str | None = None
         self.snapshot_bytes: int | None = None
         self.build_source: str | None = None  # snapshot | rebuilt
+        self.lexical_source: str | None = None  # snapshot | rebuilt (the BM25 index)
 
     # ---- registry listener ---------------------------------------------------------
     def __call__(self, session: Session, change: Change) -> None:
@@ -270,8 +271,6 @@ class SectionIndexer:
             self._touched = set()
             try:
                 if self._from_snapshot(engine):
-                    if self.lexical is not None:
-                        self._build_lexical(engine)  # not in the snapshot: rebuilt from the stored texts
                     return len(self.index)
                 with engine.connect() as conn:
                     watermark = feed.latest_id(conn)  # before reading: later changes are replayed from the feed
@@ -289,7 +288,7 @@ class SectionIndexer:
                     self.lexical.bulk_replace((_meta(docs[d]), lex_rows.get(d, [])) for d in keep)
                 self.watermark = watermark
                 self.index.ready = True
-                self.build_source = "rebuilt"
+                self.build_source = self.lexical_source = "rebuilt"
             finally:
                 self._touched = None
         self.save_snapshot(engine)
@@ -326,13 +325,21 @@ class SectionIndexer:
         try:
             with engine.connect() as conn:
                 loaded = snapshot.load(self.index, self.snapshot_path, fingerprint=self.fingerprint,
-                                       check=lambda wm, at: _same_history(conn, wm, at))
+                                       check=lambda wm, at: _same_history(conn, wm, at), lexical=self.lexical)
         except snapshot.SnapshotInvalid as exc:
             log.warning("index snapshot %s refused (%s): rebuilding", self.snapshot_path, exc)
             self.snapshot_error = str(exc)
             self.index.import_state({"vecs": [], "alive": [], "row_doc": [], "row_section": [], "anchors": [],
                                      "docs": []})
+            if self.lexical is not None:
+                self.lexical.import_state(self.lexical.empty_state())
             return False
+        self.lexical_source = "snapshot" if loaded.lexical else None
+        if self.lexical is not None and not loaded.lexical:
+            # An older snapshot without the BM25 part: rebuilt from the stored texts, as of its watermark
+            # (the feed replay below brings both indexes forward together).
+            self._build_lexical(engine)
+            self.lexical_source = "rebuilt"
         self.watermark = loaded.watermark
         self.index.ready = True  # the feed replay below goes through the ordinary path
         with engine.connect() as conn:
@@ -360,12 +367,13 @@ class SectionIndexer:
         from freshgate.feed import service as feed
 
         try:
-            with self._apply_lock:  # the index and its watermark as one consistent pair
+            with self._apply_lock:  # both indexes and their watermark as one consistent triple
                 wm = self.watermark
-                with engine.connect() as conn:
-                    at = feed.created_at(conn, wm) if wm else None
-                size = snapshot.save(self.index, self.snapshot_path, watermark=wm, fingerprint=self.fingerprint,
-                                     watermark_at=at.isoformat() if at else None)
+                state = snapshot.export(self.index, self.lexical)
+            with engine.connect() as conn:
+                at = feed.created_at(conn, wm) if wm else None
+            size = snapshot.save(self.index, self.snapshot_path, watermark=wm, fingerprint=self.fingerprint,
+                                 watermark_at=at.isoformat() if at else None, state=state)
             self.snapshot_bytes = size
             log.info("index snapshot written: %s (%.1f MB, watermark %d)", self.snapshot_path, size / 1e6, wm)
             return size

@@ -2,8 +2,12 @@
 
 Same document operations as `VectorIndex` (replace, remove, update metadata, scoped search),
 fed by the same indexer calls, so both indexes follow the same committed changes. Rows are
-append-only with a live mask (dead rows are compacted away when they pass half); each term
-keeps a posting list (rows, term frequencies) turned into numpy arrays on first use.
+append-only with a live mask (dead rows are compacted away when they pass half). Postings live
+in two parts: a flat base (every term's rows and term frequencies in one pair of numpy arrays
+with per-term offsets, as built by a compaction, a bulk load or a snapshot) and per-term lists
+of rows appended since; a term's two parts are joined into numpy arrays on first use.
+`export_state` / `import_state` give the whole index to the snapshot (embeddings/snapshot.py),
+so a restart does not tokenise every section again.
 
 Terms: lowercased words, English-stemmed (Snowball), minus a short stop list. Identifiers get
 extra `=` terms: words with a digit, upper-case words and hyphenated names ("Sev-1" -> `=sev1`,
@@ -78,6 +82,7 @@ def identifiers(text: str, *, acronyms: bool = False) -> set[str]:
     return out
 
 
+BULK_REBASE = 2000  # a bulk load of at least this many documents moves the postings into the flat base
 HEADING_WEIGHT = 2  # a word of the heading path counts as this many occurrences (BM25F-style field weight)
 
 
@@ -123,7 +128,11 @@ class LexicalIndex:
     def __init__(self, k1: float = 1.5, b: float = 0.75) -> None:
         self.k1, self.b = k1, b
         self._lock = threading.RLock()
-        self._post: dict[str, tuple[list[int], list[int]]] = {}
+        self._post: dict[str, tuple[list[int], list[int]]] = {}  # rows appended since the base was built
+        self._base: dict[str, int] = {}  # term -> its slot in the flat base arrays
+        self._base_off = np.zeros(1, dtype=np.int64)  # slot i's postings: [off[i], off[i + 1])
+        self._base_rows = np.zeros(0, dtype=np.int32)
+        self._base_tf = np.zeros(0, dtype=np.float32)
         self._cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._len = np.zeros(1024, dtype=np.float32)
         self._alive = np.zeros(1024, dtype=bool)
@@ -169,7 +178,8 @@ class LexicalIndex:
                     self._by_ordinal.append(doc)
                 self._docs[doc.id] = doc
                 doc.rows = [self._append(doc.ordinal, sid, anchor, toks) for sid, anchor, toks in rows]
-            self._maybe_compact()
+            if not self._maybe_compact() and len(prepared) >= BULK_REBASE:
+                self._rebase()  # a big load: postings into flat arrays (8 bytes each, not two Python ints)
 
     def update_meta(self, doc_id: str, *, kind: str | None = None, tags: Iterable[str] | None = None,
                     status: str | None = None) -> None:
@@ -230,20 +240,57 @@ class LexicalIndex:
             self._live -= len(rows)
             self._live_len -= float(self._len[rows].sum())
 
-    def _maybe_compact(self) -> None:
+    def _flat(self) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+        """Every posting as flat arrays: (terms, per-term offsets, rows, term frequencies), rows
+        ascending within a term (appended rows always come after the base's)."""
+        terms = list(self._base)
+        slot = dict(self._base)
+        base_t = np.repeat(np.arange(len(terms), dtype=np.int32), np.diff(self._base_off))
+        t_parts, r_parts, f_parts = [base_t], [self._base_rows], [self._base_tf]
+        if self._post:
+            ext_t, ext_r, ext_f = [], [], []
+            for t, (rows, tfs) in self._post.items():
+                i = slot.get(t)
+                if i is None:
+                    i = slot[t] = len(terms)
+                    terms.append(t)
+                ext_t.append(np.full(len(rows), i, dtype=np.int32))
+                ext_r.extend(rows)
+                ext_f.extend(tfs)
+            t_parts.append(np.concatenate(ext_t))
+            r_parts.append(np.asarray(ext_r, dtype=np.int32))
+            f_parts.append(np.asarray(ext_f, dtype=np.float32))
+        t_all = np.concatenate(t_parts)
+        order = np.argsort(t_all, kind="stable")
+        off = np.zeros(len(terms) + 1, dtype=np.int64)
+        off[1:] = np.cumsum(np.bincount(t_all, minlength=len(terms)))
+        return terms, off, np.concatenate(r_parts)[order], np.concatenate(f_parts)[order]
+
+    def _set_base(self, terms: list[str], off: np.ndarray, rows: np.ndarray, tf: np.ndarray) -> None:
+        self._base = dict(zip(terms, range(len(terms))))
+        self._base_off, self._base_rows, self._base_tf = off, rows, tf
+        self._post = {}
+        self._cache.clear()
+
+    def _rebase(self) -> None:
+        self._set_base(*self._flat())
+
+    def _maybe_compact(self) -> bool:
         if self._n <= 1024 or self._live >= self._n // 2:
-            return
+            return False
         keep = np.flatnonzero(self._alive[: self._n])
         remap = np.full(self._n, -1, dtype=np.int64)
         remap[keep] = np.arange(len(keep))
-        for t in list(self._post):
-            rows, tfs = self._post[t]
-            pairs = [(int(remap[r]), f) for r, f in zip(rows, tfs) if remap[r] >= 0]
-            if pairs:
-                self._post[t] = ([p[0] for p in pairs], [p[1] for p in pairs])
-            else:
-                del self._post[t]
-        self._cache.clear()
+        terms, off, rows, tf = self._flat()
+        t_all = np.repeat(np.arange(len(terms)), np.diff(off))
+        new_rows = remap[rows]
+        live = new_rows >= 0
+        t_all, rows, tf = t_all[live], new_rows[live].astype(np.int32), tf[live]
+        counts = np.bincount(t_all, minlength=len(terms))
+        used = np.flatnonzero(counts)  # terms left with no live row are dropped
+        off = np.zeros(len(used) + 1, dtype=np.int64)
+        off[1:] = np.cumsum(counts[used])
+        self._set_base([terms[i] for i in used], off, rows, tf)
         self._len, self._row_doc = self._len[keep].copy(), self._row_doc[keep].copy()
         self._row_section = self._row_section[keep].copy()
         self._anchors = [self._anchors[i] for i in keep]
@@ -252,13 +299,74 @@ class LexicalIndex:
         for d in self._docs.values():
             d.rows = [int(remap[r]) for r in d.rows]
         self._row_of = {int(self._row_section[r]): r for r in range(self._n)}
+        return True
+
+    # ---- persistence (embeddings/snapshot.py) -----------------------------------------
+    def export_state(self) -> dict:
+        """The whole index (rows, dead rows, postings, documents) as arrays and plain lists."""
+        with self._lock:
+            n = self._n
+            terms, off, rows, tf = self._flat()
+            return {"len": self._len[:n].copy(), "alive": self._alive[:n].copy(),
+                    "row_doc": self._row_doc[:n].copy(), "row_section": self._row_section[:n].copy(),
+                    "anchors": list(self._anchors[:n]), "terms": terms, "off": off, "rows": rows, "tf": tf,
+                    "docs": [None if d is None else {"id": d.id, "kind": d.kind, "tags": sorted(d.tags),
+                                                     "status": d.status, "rows": list(d.rows)}
+                             for d in self._by_ordinal]}
+
+    @staticmethod
+    def empty_state() -> dict:
+        """The state of an empty index (for `import_state`)."""
+        z = np.zeros(0)
+        return {"len": z, "alive": z, "row_doc": z, "row_section": z, "anchors": [], "terms": [],
+                "off": np.zeros(1, dtype=np.int64), "rows": z, "tf": z, "docs": []}
+
+    def import_state(self, state: dict) -> None:
+        """Replace everything with an exported state (ValueError when its parts do not fit together)."""
+        n = len(state["alive"])
+        terms, off = list(state["terms"]), np.asarray(state["off"], dtype=np.int64)
+        rows, tf = np.asarray(state["rows"], dtype=np.int32), np.asarray(state["tf"], dtype=np.float32)
+        if (len(off) != len(terms) + 1 or off[-1] != len(rows) or len(tf) != len(rows) or len(state["anchors"]) != n
+                or any(len(state[k]) != n for k in ("len", "row_doc", "row_section"))
+                or (len(rows) and (rows.min() < 0 or rows.max() >= n))):
+            raise ValueError("lexical index parts do not fit together")
+        cap = max(1024, n)
+        with self._lock:
+            self._len = grow_rows(np.asarray(state["len"], dtype=np.float32), cap)
+            self._alive = grow_rows(np.asarray(state["alive"], dtype=bool), cap)
+            self._row_doc = grow_rows(np.asarray(state["row_doc"], dtype=np.int32), cap)
+            self._row_section = grow_rows(np.asarray(state["row_section"], dtype=np.int64), cap)
+            self._anchors = list(state["anchors"])
+            self._n = n
+            self._set_base(terms, off, rows, tf)
+            self._docs, self._by_ordinal = {}, []
+            for ordinal, d in enumerate(state["docs"]):
+                meta = None if d is None else DocMeta(d["id"], kind=d["kind"], tags=frozenset(d["tags"]),
+                                                      status=d["status"], rows=list(d["rows"]), ordinal=ordinal)
+                self._by_ordinal.append(meta)
+                if meta is not None:
+                    self._docs[meta.id] = meta
+            live = np.flatnonzero(self._alive[:n])
+            self._row_of = dict(zip(self._row_section[live].tolist(), live.tolist()))
+            self._live = len(live)
+            self._live_len = float(self._len[live].sum())
+            self._allowed.clear()
+            self._df.clear()
 
     # ---- search ----------------------------------------------------------------
     def _postings(self, t: str) -> tuple[np.ndarray, np.ndarray] | None:
         got = self._cache.get(t)
-        if got is None and t in self._post:
-            rows, tfs = self._post[t]
-            got = self._cache[t] = (np.asarray(rows, dtype=np.int64), np.asarray(tfs, dtype=np.float32))
+        if got is None:
+            i, extra = self._base.get(t), self._post.get(t)
+            if i is None and extra is None:
+                return None
+            rows = self._base_rows[self._base_off[i]:self._base_off[i + 1]] if i is not None else None
+            tfs = self._base_tf[self._base_off[i]:self._base_off[i + 1]] if i is not None else None
+            if extra is not None:
+                more_r, more_f = np.asarray(extra[0], dtype=np.int32), np.asarray(extra[1], dtype=np.float32)
+                rows = more_r if rows is None else np.concatenate([rows, more_r])
+                tfs = more_f if tfs is None else np.concatenate([tfs, more_f])
+            got = self._cache[t] = (rows, tfs)
         return got
 
     def scores(self, query: str, scope: Scope | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
