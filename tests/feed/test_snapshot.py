@@ -140,3 +140,39 @@ def test_a_snapshot_of_another_database_is_refused(tmp_path, queries):
         assert len(b.extras["lookup"].index) == 0
     finally:
         b.close()
+
+
+def test_a_vectors_only_snapshot_of_the_previous_format_loads_and_rebuilds_only_bm25(tmp_path, queries):
+    from freshgate.embeddings import snapshot
+
+    root, snap = tmp_path / "kb" / "sources", tmp_path / "snap"
+    corpus(root, random.Random(4), n=20)
+    url = f"sqlite:///{tmp_path / 'f.db'}"
+    first = runtime_for(url, snap)
+    try:
+        run_sync(first, [root])
+        first.extras["lookup"].warm_up()
+        ix = first.extras["lookup"].indexer
+        expected = answers(first, queries)
+        # Rewrite the snapshot as format 1 wrote it: vectors only (the header is outside the checksum).
+        state = {"vector": ix.index.export_state(), "lexical": None}
+        at = None
+        from freshgate.feed import service as feed
+
+        with first.engine.connect() as conn:
+            at = feed.created_at(conn, ix.watermark)
+        snapshot.save(ix.index, ix.snapshot_path, watermark=ix.watermark, fingerprint=ix.fingerprint,
+                      watermark_at=at.isoformat() if at else None, state=state)
+        data = ix.snapshot_path.read_bytes()
+        ix.snapshot_path.write_bytes(data.replace(b'"format": 2', b'"format": 1', 1))
+        path = ix.snapshot_path
+    finally:
+        first.close()
+    assert b'"format": 1' in path.read_bytes()
+    again = runtime_for(url, snap)
+    try:
+        assert answers(again, queries) == expected
+        ix = again.extras["lookup"].indexer
+        assert (ix.build_source, ix.lexical_source) == ("snapshot", "rebuilt")
+    finally:
+        again.close()

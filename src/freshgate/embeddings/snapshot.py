@@ -29,6 +29,7 @@ from freshgate.embeddings.index import VectorIndex
 log = logging.getLogger(__name__)
 MAGIC = b"FGIDX\x00\x01\x00"
 FORMAT = 2  # 2: the BM25 index is in the snapshot too
+READABLE = (1, 2)  # a format-1 snapshot (vectors only) loads; the BM25 index is then rebuilt from stored texts
 
 
 class SnapshotInvalid(ValueError):
@@ -102,8 +103,8 @@ def load(index: VectorIndex, path: Path, *, fingerprint: str, check=None, lexica
     except ValueError:
         raise SnapshotInvalid("unreadable header") from None
     payload = data[start:]
-    if header.get("format") != FORMAT:
-        raise SnapshotInvalid(f"format {header.get('format')} (expected {FORMAT})")
+    if header.get("format") not in READABLE:
+        raise SnapshotInvalid(f"format {header.get('format')} (expected one of {READABLE})")
     if len(payload) != header.get("length"):
         raise SnapshotInvalid(f"truncated: {len(payload)} of {header.get('length')} bytes")
     if hashlib.sha256(payload).hexdigest() != header.get("sha256"):
