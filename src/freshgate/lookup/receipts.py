@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
+import weakref
 from datetime import datetime
 from typing import Any
 
@@ -74,21 +77,81 @@ def get_receipt(session: Session, receipt_id: str) -> LookupReceipt:
     return r
 
 
+class TopicVectors:
+    """The unanswered topics' embeddings of one database, held as one matrix per process.
+
+    Topics are only ever added and their embeddings never change, so the matrix follows the table
+    by id: each use reads only the rows with a larger id than it holds (one indexed query), and a
+    full reload every `RELOAD_SECONDS` picks up a row whose lower id committed after a larger one.
+    Without it every unanswered question compared itself with every topic in Python, so a lookup
+    answered `no_source` grew slower with each new topic (≈ 2 ms per 1,000 topics)."""
+
+    RELOAD_SECONDS = 60.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.ids = np.zeros(0, dtype=np.int64)
+        self.mat = np.zeros((0, 0), dtype=np.float32)
+        self._loaded_at = 0.0
+
+    def best(self, session: Session, vector: np.ndarray) -> tuple[int | None, float]:
+        """(id, similarity) of the topic most similar to `vector` (None, -1.0 when there is none)."""
+        with self._lock:
+            full = time.monotonic() - self._loaded_at > self.RELOAD_SECONDS
+            q = select(UnansweredTopic.id, UnansweredTopic.embedding).where(UnansweredTopic.embedding.is_not(None))
+            if not full and len(self.ids):
+                q = q.where(UnansweredTopic.id > int(self.ids[-1]))
+            rows = session.exec(q.order_by(UnansweredTopic.id)).all()
+            fresh = [(tid, from_blob(blob)) for tid, blob in rows if len(blob) == 4 * len(vector)]
+            if full:
+                self.ids, self.mat = np.zeros(0, dtype=np.int64), np.zeros((0, len(vector)), dtype=np.float32)
+                self._loaded_at = time.monotonic()
+            if fresh:
+                ids = np.fromiter((t for t, _ in fresh), dtype=np.int64, count=len(fresh))
+                mat = np.stack([v for _, v in fresh]).astype(np.float32)
+                if self.mat.shape[1:] != mat.shape[1:]:
+                    self.ids, self.mat = np.zeros(0, dtype=np.int64), np.zeros((0, mat.shape[1]), dtype=np.float32)
+                self.ids, self.mat = np.concatenate([self.ids, ids]), np.concatenate([self.mat, mat])
+            ids, mat = self.ids, self.mat
+        if not len(ids) or mat.shape[1] != len(vector):
+            return None, -1.0
+        scores = mat @ np.asarray(vector, dtype=np.float32)
+        i = int(np.argmax(scores))
+        return int(ids[i]), float(scores[i])
+
+    def forget(self, topic_id: int) -> None:
+        """Drop a topic this process saw but the database does not have (an uncommitted row rolled back)."""
+        with self._lock:
+            keep = self.ids != topic_id
+            self.ids, self.mat = self.ids[keep], self.mat[keep]
+
+
+_TOPICS: "weakref.WeakKeyDictionary[Any, TopicVectors]" = weakref.WeakKeyDictionary()
+_TOPICS_LOCK = threading.Lock()
+
+
+def _topics_for(session: Session) -> TopicVectors:
+    bind = session.get_bind()
+    engine = getattr(bind, "engine", bind)
+    with _TOPICS_LOCK:
+        got = _TOPICS.get(engine)
+        if got is None:
+            got = _TOPICS[engine] = TopicVectors()
+        return got
+
+
 def record_unanswered(session: Session, query: str, vector: np.ndarray | None, at: datetime,
                       similarity: float) -> int:
     """Count a question nothing answered under the most similar known topic, or start a new one."""
-    best_id, best = None, -1.0
     if vector is not None:
-        for tid, blob in session.exec(select(UnansweredTopic.id, UnansweredTopic.embedding)).all():
-            if blob is None:
-                continue
-            s = float(from_blob(blob) @ vector)
-            if s > best:
-                best_id, best = tid, s
-    if best_id is not None and best >= similarity:
-        session.execute(update(UnansweredTopic).where(UnansweredTopic.id == best_id).values(
-            count=UnansweredTopic.count + 1, last_seen=at, last_query=query))
-        return best_id
+        topics = _topics_for(session)
+        best_id, best = topics.best(session, vector)
+        if best_id is not None and best >= similarity:
+            done = session.execute(update(UnansweredTopic).where(UnansweredTopic.id == best_id).values(
+                count=UnansweredTopic.count + 1, last_seen=at, last_query=query))
+            if done.rowcount:
+                return best_id
+            topics.forget(best_id)  # seen uncommitted, then rolled back: start a new topic instead
     topic = UnansweredTopic(query=query, last_query=query, count=1, first_seen=at, last_seen=at,
                             embedding=to_blob(vector) if vector is not None else None)
     session.add(topic)
