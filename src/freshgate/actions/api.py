@@ -31,6 +31,8 @@ async def _lifespan(app):
         yield
     finally:
         stop()
+        if hub is not None and hub.receipts is not None:
+            hub.receipts.flush(30)  # durable before the process exits (Runtime.close writes any rest)
 
 
 router = APIRouter(prefix="/v1", tags=["actions"], responses=PROBLEM_RESPONSES, lifespan=_lifespan)

@@ -82,10 +82,12 @@ class ActionService:
     """Action checks, the permission table, uncovered tools and action receipts within one session."""
 
     def __init__(self, session: Session, registry: RegistryService, settings: Any, conflicts: Any = None,
-                 clock: Callable[[], datetime] | None = None, cache: RuleCache | None = None) -> None:
+                 clock: Callable[[], datetime] | None = None, cache: RuleCache | None = None,
+                 writer: Any = None) -> None:
         self.session, self.registry, self.settings, self.conflicts = session, registry, settings, conflicts
         self.clock = clock or registry.ctx.clock
         self.cache = cache  # the permission table in memory (a serving process); None: read the database
+        self.writer = writer  # the receipt queue (lookup/receipt_queue.py); None: every check writes its own
 
     # ---- the check ------------------------------------------------------------------------
     def check(self, req: ActionCheckIn, principal: str | None = None) -> ActionCheckOut:
@@ -201,12 +203,16 @@ class ActionService:
                   "lane": o.rule.lane} for o in ev.governing if (o.rule.card_id, o.rule.position) in ev.rows]
         codes = [r.code for r in ev.reasons]
         uncovered = next((c for c in ("no_procedure", "no_matching_rule") if c in codes), None)
-        return receipts.record(
-            self.session, receipt_id=receipts.new_receipt_id(), at=now, tool=tool,
+        row = receipts.row(
+            receipt_id=receipts.new_receipt_id(), at=now, tool=tool,
             parameters=receipts.redact(req.parameters, self.settings.redact_keys), intent=req.intent, risk=risk,
             decision=ev.decision, lane=ev.lane,
             reasons=[{"code": r.code, "message": r.message, "item": r.item} for r in ev.reasons], rules=rules,
             documents=docs, principal=principal, uncovered_reason=uncovered)
+        if self.writer is not None and self.writer.submit(row):
+            return row["id"]  # written off the response path, in a batch (read-your-writes in this process)
+        # No queue, queue full or the writer failing: this check writes (and fails safe) itself.
+        return receipts.record(self.session, row)
 
     def _answer(self, req: ActionCheckIn, tool: str, ev: Evaluation, receipt_id: str | None,
                 now: datetime) -> ActionCheckOut:
