@@ -13,47 +13,48 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterable, Mapping
 
+from sqlalchemy import TextClause, text
+
 from freshgate.actions.cache import DocFacts
 from freshgate.freshness.rules import Facts, Freshness, SourceFacts, evaluate
 from freshgate.registry.views import RulesConfig
 
-# One statement, as lean as it can be: the SQL text is rendered once per shape (how many documents and
-# owners, conflicts or not) and run as driver SQL with positional values (no compilation, no expanding
-# IN parameters per check). Only documents with fetch failures or open conflicts come back (the rest
-# count 0), and of owners only the active flag and the contact.
+# One statement, as lean as it can be: a Core text statement built once per shape (how many documents
+# and owners, conflicts or not) with one plain parameter per id (no expanding IN to render per check:
+# the compiled form is reused). Only documents with fetch failures or open conflicts come back (the
+# rest count 0), and of owners only the active flag and the contact.
 # Open conflicts of a document, each side through its own index (an OR of both sides, or the status
 # first, would walk every open conflict per document); a conflict between two sections of the same
 # document counts once.
 _CONFLICTS = ('(SELECT COUNT(*) FROM "conflict" x WHERE x.doc_a = d.id AND x.status IN ({s}))'
               ' + (SELECT COUNT(*) FROM "conflict" x WHERE x.doc_b = d.id AND x.doc_a <> d.id AND x.status IN ({s}))')
 _NO_OWNER = "CAST(NULL AS BOOLEAN) AS a, CAST(NULL AS TEXT) AS b"  # typed: PostgreSQL unions them with owner rows
-_SHAPES: dict[tuple[str, int, int, bool], str] = {}
+_SHAPES: dict[tuple[int, int, bool], TextClause] = {}
 
 
-def _sql(style: str, n_docs: int, n_owners: int, with_conflicts: bool) -> str:
-    key = (style, n_docs, n_owners, with_conflicts)
-    sql = _SHAPES.get(key)
-    if sql is None:
-        mark = "?" if style == "qmark" else "%s"  # SQLite | psycopg (format / pyformat)
+def _statement(n_docs: int, n_owners: int, with_conflicts: bool) -> TextClause:
+    key = (n_docs, n_owners, with_conflicts)
+    stmt = _SHAPES.get(key)
+    if stmt is None:
         parts = []
         if n_docs:
-            ids = ", ".join([mark] * n_docs)
+            ids = ", ".join(f":d{i}" for i in range(n_docs))
             if with_conflicts:
                 from freshgate.conflicts.models import ACTIVE_STATUSES
 
                 count = _CONFLICTS.format(s=", ".join(f"'{s}'" for s in ACTIVE_STATUSES))  # code constants
-                parts.append(f"SELECT * FROM (SELECT d.id, d.fetch_failures AS n, {_NO_OWNER}, {count} AS c"
+                parts.append(f"SELECT * FROM (SELECT 'd' AS k, d.id, d.fetch_failures AS n, {_NO_OWNER}, {count} AS c"
                              f" FROM document d WHERE d.id IN ({ids})) f WHERE f.n > 0 OR f.c > 0")
             else:
-                parts.append(f"SELECT d.id, d.fetch_failures, {_NO_OWNER}, 0 FROM document d"
+                parts.append(f"SELECT 'd', d.id, d.fetch_failures, {_NO_OWNER}, 0 FROM document d"
                              f" WHERE d.id IN ({ids}) AND d.fetch_failures > 0")
         if n_owners:
-            parts.append(f"SELECT o.id, NULL, o.active, o.contact, NULL FROM owner o"
-                         f" WHERE o.id IN ({', '.join([mark] * n_owners)})")
-        sql = " UNION ALL ".join(parts)
+            parts.append("SELECT 'o', o.id, NULL, o.active, o.contact, NULL FROM owner o"
+                         f" WHERE o.id IN ({', '.join(f':o{i}' for i in range(n_owners))})")
+        stmt = text(" UNION ALL ".join(parts))
         if len(_SHAPES) < 4096:  # a handful of shapes in practice; never unbounded
-            _SHAPES[key] = sql
-    return sql
+            _SHAPES[key] = stmt
+    return stmt
 
 
 @dataclass
@@ -75,10 +76,10 @@ def read_live(session, doc_ids: Iterable[str], owner_ids: Iterable[str], with_co
     out = Live()
     if not docs and not owners:
         return out
-    conn = session.connection()
-    sql = _sql(conn.dialect.paramstyle, len(docs), len(owners), with_conflicts)
-    for key, n, active, contact, c in conn.exec_driver_sql(sql, (*docs, *owners)):
-        if n is not None:  # a document row (owners have no fetch failures: NULL)
+    params = {**{f"d{i}": d for i, d in enumerate(docs)}, **{f"o{i}": o for i, o in enumerate(owners)}}
+    stmt = _statement(len(docs), len(owners), with_conflicts)
+    for kind, key, n, active, contact, c in session.connection().execute(stmt, params):
+        if kind == "d":
             if n:
                 out.fetch_failures[key] = int(n)
             if c:

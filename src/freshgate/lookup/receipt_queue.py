@@ -119,7 +119,8 @@ class ReceiptWriter:
         if self._queue:
             log.error("%d decision receipts could not be written at shutdown (%s): %s", len(self._queue),
                       self.error, ", ".join(r["id"] for r in self._queue))
-        event.remove(self.engine, "before_cursor_execute", self._before_read)
+        if event.contains(self.engine, "before_cursor_execute", self._before_read):  # (close twice: no error)
+            event.remove(self.engine, "before_cursor_execute", self._before_read)
 
     def health(self) -> dict[str, Any]:
         """For /healthz: queued, written, written synchronously by the callers, and the last write error."""
@@ -138,7 +139,7 @@ class ReceiptWriter:
                     return
                 # Let a batch gather (one transaction for many lookups) unless someone waits for it.
                 deadline = time.monotonic() + self.interval
-                while (len(self._queue) < self.batch and not self._closed and not self._flushing
+                while (len(self._queue) < min(self.batch, self.capacity) and not self._closed and not self._flushing
                        and (left := deadline - time.monotonic()) > 0):
                     self._cv.wait(left)
             if not self._write_head():
