@@ -143,3 +143,35 @@ def test_without_a_queue_every_check_writes_its_own_receipt(example, runtime):
     a = check(example, "orders.lookup", {"order_id": "NW-1042"})
     assert _receipt_ids(runtime.settings.database_url) == {a["receipt_id"]}
     assert example.get("/healthz").json()["actions"]["receipt_queue"] == "off"
+
+
+def test_a_check_whose_commit_fails_stops_and_queues_no_receipt(example, runtime):
+    """The receipt is queued only after the check's transaction committed: it never says `proceed` to an
+    agent that was told stop_and_ask."""
+    from sqlalchemy.exc import OperationalError
+
+    writer = _writer(runtime, interval=0.0)
+    armed, shots = threading.local(), [1]  # the first commit of a transaction that read a check's live facts fails
+
+    def live_facts(conn, cursor, statement, *a):
+        if "FROM owner o" in statement and shots:
+            shots.pop()
+            armed.on = True
+
+    def lost_connection(conn):
+        if getattr(armed, "on", False):
+            armed.on = False
+            raise OperationalError("COMMIT", {}, Exception("server closed the connection"))
+
+    event.listen(runtime.engine, "before_cursor_execute", live_facts)
+    event.listen(runtime.engine, "commit", lost_connection)
+    try:
+        a = check(example, "orders.lookup", {"order_id": "NW-1"})
+        assert a["decision"] == "stop_and_ask" and a["receipt_id"] is None
+        assert a["reasons"][0]["code"] == "freshness_unknown"
+        assert writer.flush(30) and writer.written == 0 and _receipt_ids(runtime.settings.database_url) == set()
+        assert not shots and check(example, "orders.lookup", {"order_id": "NW-2"})["receipt_id"]
+        assert writer.flush(30) and writer.written == 1
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", live_facts)
+        event.remove(runtime.engine, "commit", lost_connection)

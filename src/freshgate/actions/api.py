@@ -64,6 +64,8 @@ def check_and_commit(svc: ActionService, body: ActionCheckIn, principal: str | N
     out = svc.check(body, principal=principal)
     try:
         svc.session.commit()
+        if svc.send_receipt():  # the queue refused it: written in the session, committed here
+            svc.session.commit()
     except SQLAlchemyError as exc:
         log.error("action receipt commit failed: %s", exc)
         svc.session.rollback()
