@@ -107,7 +107,9 @@ def test_a_failing_write_is_retried_nothing_is_lost_and_checks_fail_safe_meanwhi
         queued = check(example, "orders.lookup", {"order_id": "NW-1"})
         assert queued["decision"] == "proceed" and queued["receipt_id"]
         assert writer.flush(10) is False and not writer.healthy and writer.pending() == 1
-        assert example.get("/healthz").json()["actions"]["receipt_queue"]["healthy"] is False
+        health = example.get("/healthz").json()["actions"]["receipt_queue"]
+        assert health["healthy"] is False and health["queued"] == 1 and "disk full" in health["error"]
+        assert "INSERT" not in health["error"] and "orders.lookup" not in health["error"]  # public: no statement
         # Unhealthy: the next check writes its own receipt, which fails too, so it must not proceed.
         refused = check(example, "orders.lookup", {"order_id": "NW-2"})
         assert refused["decision"] == "stop_and_ask" and refused["receipt_id"] is None

@@ -123,8 +123,10 @@ class ReceiptWriter:
             event.remove(self.engine, "before_cursor_execute", self._before_read)
 
     def health(self) -> dict[str, Any]:
-        """For /healthz: queued, written, written synchronously by the callers, and the last write error."""
-        return {"queued": self.pending(), "capacity": self.capacity, "healthy": self.healthy, "error": self.error,
+        """For /healthz (public): queued, written, written synchronously by the callers, and the first line of the
+        last write error (the driver's message, never the statement or its parameters)."""
+        error = self.error.splitlines()[0][:200] if self.error else None
+        return {"queued": self.pending(), "capacity": self.capacity, "healthy": self.healthy, "error": error,
                 "written": self.written, "batches": self.batches, "synchronous": self.synchronous}
 
     # ---- the writer thread -------------------------------------------------------------
