@@ -18,6 +18,11 @@ load average, the server's CPU time per check (user + system, from /proc: what a
 regardless of how busy the shared machine is) and the SQL statements the server ran per check
 (cursor executions counted in the server process, authentication included).
 
+With FRESHGATE_BENCH_BASELINE=<a src directory> (e.g. the main branch's `src`), a third server,
+`before`, runs that code (permission table in memory, as `cache`) on its own copy of the same
+registry, interleaved with the other two: before and after in one run, under the same load.
+FRESHGATE_BENCH_PORT=<port>: the servers listen on that port and the next two.
+
     .venv/bin/python bench/action_check.py [N_CARDS=1000] [RULES_PER_CARD=10] [REQUESTS=300] [ROUNDS=3]
 """
 
@@ -135,8 +140,8 @@ uvicorn.run(create_app(), host="127.0.0.1", port=int(sys.argv[1]), log_level="wa
 """
 
 
-def serve(path: Path, port: int, cache: bool) -> subprocess.Popen:
-    env = {**os.environ, "FRESHGATE_DATABASE_URL": f"sqlite:///{path}", "FRESHGATE_SERVER__SCHEDULER": "false",
+def serve(path: Path, port: int, cache: bool, src: str | None = None) -> subprocess.Popen:
+    env = {**os.environ, **({"PYTHONPATH": src} if src else {}), "FRESHGATE_DATABASE_URL": f"sqlite:///{path}", "FRESHGATE_SERVER__SCHEDULER": "false",
            "FRESHGATE_CONFLICTS__SCAN_ON_START": "false", "FRESHGATE_LOOKUP__WARM_UP": "false",
            "FRESHGATE_AUTH__KEY_FILE": str(path.with_suffix(".key")),
            "FRESHGATE_ACTIONS__CACHE": "true" if cache else "false"}
@@ -233,14 +238,17 @@ def main() -> None:
         out["sync"] = sync
         db_path = tmp / "sync-rules-0.db"
         key = agent_key(db_path)
-        variants = ("cache", "db")
+        baseline = os.environ.get("FRESHGATE_BENCH_BASELINE")
+        variants = ("before", "cache", "db") if baseline else ("cache", "db")
         paths, procs, bases = {}, {}, {}
         for i, v in enumerate(variants):
             paths[v] = tmp / f"serve-{v}.db"
             shutil.copy(db_path, paths[v])
-            port = 18000 + (os.getpid() + 7 * i) % 1000
+            # FRESHGATE_BENCH_PORT: the first of three ports to use (a shared machine), else one derived from the pid
+            first = int(os.environ.get("FRESHGATE_BENCH_PORT") or 0)
+            port = first + i if first else 18000 + (os.getpid() + 7 * i) % 1000
             bases[v] = f"http://127.0.0.1:{port}"
-            procs[v] = serve(paths[v], port, cache=v == "cache")
+            procs[v] = serve(paths[v], port, cache=v != "db", src=baseline if v == "before" else None)
         try:
             for v in variants:
                 wait_ready(bases[v])
@@ -259,7 +267,7 @@ def main() -> None:
                 for v, k in cells:
                     block(clients[v], k, 30, rnd, per_card, apps)  # warm
                 for r in range(rounds):
-                    order = variants if r % 2 == 0 else tuple(reversed(variants))
+                    order = variants if r % 2 == 0 else tuple(reversed(variants))  # alternating who goes first
                     for k in kinds:  # interleaved: kinds, and the two variants within each kind
                         for v in order:
                             c0, s0 = cpu_seconds(procs[v].pid), statements(procs[v], paths[v])
@@ -294,7 +302,8 @@ def main() -> None:
                 p.wait(10)
     out["load_end"] = load1()
     print(f"action check: {n_cards} cards, {n_cards * per_card} tool rules, {N_SOURCES} sources (SQLite, HTTP, "
-          f"2 cores); load {out['load_start']} -> {out['load_end']}")
+          f"2 cores); load {out['load_start']} -> {out['load_end']}"
+          + (f"; before = {os.environ['FRESHGATE_BENCH_BASELINE']}" if os.environ.get("FRESHGATE_BENCH_BASELINE") else ""))
     print(f"{'sync variant':<14} {'rules':>6} " + " ".join(f"{'round ' + str(i + 1):>9}" for i in range(rounds))
           + "   (seconds; load per round)")
     for variant, rs in out["sync"].items():

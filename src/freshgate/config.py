@@ -280,6 +280,14 @@ class ActionSettings(BaseModel):
                         "dates) in memory, following the change feed; false: every check reads the database.")
     feed_max_age: float = Field(10.0, description="Seconds without a successful read of the change feed after which "
                                 "the in-memory permission table is not trusted (checks answer stop_and_ask).")
+    receipt_queue: int = Field(
+        2048, description="Action receipts waiting to be written in batches off the response path (0 = every "
+        "check writes its own before answering). A full queue makes checks write their own (never dropped)."
+    )
+    receipt_flush_interval: float = Field(
+        0.05, description="Seconds the action receipt writer lets a batch gather; other processes see action "
+        "receipts (and uncovered tools) this late."
+    )
 
 
 class AuthSettings(BaseModel):

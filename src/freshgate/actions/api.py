@@ -31,6 +31,8 @@ async def _lifespan(app):
         yield
     finally:
         stop()
+        if hub is not None and hub.receipts is not None:
+            hub.receipts.flush(30)  # durable before the process exits (Runtime.close writes any rest)
 
 
 router = APIRouter(prefix="/v1", tags=["actions"], responses=PROBLEM_RESPONSES, lifespan=_lifespan)
@@ -62,6 +64,8 @@ def check_and_commit(svc: ActionService, body: ActionCheckIn, principal: str | N
     out = svc.check(body, principal=principal)
     try:
         svc.session.commit()
+        if svc.send_receipt():  # the queue refused it: written in the session, committed here
+            svc.session.commit()
     except SQLAlchemyError as exc:
         log.error("action receipt commit failed: %s", exc)
         svc.session.rollback()

@@ -78,7 +78,9 @@ def check_action(tool: str = typer.Argument(..., help="The tool about to be call
         err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(3)
     with _runtime() as rt, Session(rt.engine, expire_on_commit=False) as session:
-        out = check_and_commit(service_for(rt, session), body, principal=local_principal().id[:200])
+        svc = service_for(rt, session)
+        svc.writer = None  # one check per process: its receipt is written before the answer is printed
+        out = check_and_commit(svc, body, principal=local_principal().id[:200])
     if as_json:
         console.print_json(out.model_dump_json())
         raise typer.Exit(EXIT_CODES[out.decision])

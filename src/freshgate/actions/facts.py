@@ -13,28 +13,48 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterable, Mapping
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import TextClause, text
 
 from freshgate.actions.cache import DocFacts
 from freshgate.freshness.rules import Facts, Freshness, SourceFacts, evaluate
 from freshgate.registry.views import RulesConfig
 
-_DOCS = ("SELECT 'd' AS k, d.id AS id, d.fetch_failures AS n, NULL AS active, NULL AS contact, {conflicts} AS c"
-         " FROM document d WHERE d.id IN :docs")
-_COUNT = ('(SELECT COUNT(*) FROM "conflict" x WHERE x.status IN :active_statuses AND (x.doc_a = d.id OR '
-          'x.doc_b = d.id))')
-_OWNERS = "SELECT 'o', o.id, 0, o.active, o.contact, 0 FROM owner o WHERE o.id IN :owners"
+# One statement, as lean as it can be: a Core text statement built once per shape (how many documents
+# and owners, conflicts or not) with one plain parameter per id (no expanding IN to render per check:
+# the compiled form is reused). Only documents with fetch failures or open conflicts come back (the
+# rest count 0), and of owners only the active flag and the contact.
+# Open conflicts of a document, each side through its own index (an OR of both sides, or the status
+# first, would walk every open conflict per document); a conflict between two sections of the same
+# document counts once.
+_CONFLICTS = ('(SELECT COUNT(*) FROM "conflict" x WHERE x.doc_a = d.id AND x.status IN ({s}))'
+              ' + (SELECT COUNT(*) FROM "conflict" x WHERE x.doc_b = d.id AND x.doc_a <> d.id AND x.status IN ({s}))')
+_NO_OWNER = "CAST(NULL AS BOOLEAN) AS a, CAST(NULL AS TEXT) AS b"  # typed: PostgreSQL unions them with owner rows
+_SHAPES: dict[tuple[int, int, bool], TextClause] = {}
 
 
-def _statement(with_conflicts: bool):
-    sql = _DOCS.format(conflicts=_COUNT if with_conflicts else "0") + " UNION ALL " + _OWNERS
-    params = [bindparam("docs", expanding=True), bindparam("owners", expanding=True)]
-    if with_conflicts:
-        params.append(bindparam("active_statuses", expanding=True))
-    return text(sql).bindparams(*params)
+def _statement(n_docs: int, n_owners: int, with_conflicts: bool) -> TextClause:
+    key = (n_docs, n_owners, with_conflicts)
+    stmt = _SHAPES.get(key)
+    if stmt is None:
+        parts = []
+        if n_docs:
+            ids = ", ".join(f":d{i}" for i in range(n_docs))
+            if with_conflicts:
+                from freshgate.conflicts.models import ACTIVE_STATUSES
 
-
-_STATEMENTS = {True: _statement(True), False: _statement(False)}
+                count = _CONFLICTS.format(s=", ".join(f"'{s}'" for s in ACTIVE_STATUSES))  # code constants
+                parts.append(f"SELECT * FROM (SELECT 'd' AS k, d.id, d.fetch_failures AS n, {_NO_OWNER}, {count} AS c"
+                             f" FROM document d WHERE d.id IN ({ids})) f WHERE f.n > 0 OR f.c > 0")
+            else:
+                parts.append(f"SELECT 'd', d.id, d.fetch_failures, {_NO_OWNER}, 0 FROM document d"
+                             f" WHERE d.id IN ({ids}) AND d.fetch_failures > 0")
+        if n_owners:
+            parts.append("SELECT 'o', o.id, NULL, o.active, o.contact, NULL FROM owner o"
+                         f" WHERE o.id IN ({', '.join(f':o{i}' for i in range(n_owners))})")
+        stmt = text(" UNION ALL ".join(parts))
+        if len(_SHAPES) < 4096:  # a handful of shapes in practice; never unbounded
+            _SHAPES[key] = stmt
+    return stmt
 
 
 @dataclass
@@ -56,14 +76,12 @@ def read_live(session, doc_ids: Iterable[str], owner_ids: Iterable[str], with_co
     out = Live()
     if not docs and not owners:
         return out
-    params = {"docs": docs, "owners": owners}
-    if with_conflicts:
-        from freshgate.conflicts.models import ACTIVE_STATUSES
-
-        params["active_statuses"] = list(ACTIVE_STATUSES)
-    for kind, key, n, active, contact, c in session.connection().execute(_STATEMENTS[with_conflicts], params):
+    params = {**{f"d{i}": d for i, d in enumerate(docs)}, **{f"o{i}": o for i, o in enumerate(owners)}}
+    stmt = _statement(len(docs), len(owners), with_conflicts)
+    for kind, key, n, active, contact, c in session.connection().execute(stmt, params):
         if kind == "d":
-            out.fetch_failures[key] = int(n or 0)
+            if n:
+                out.fetch_failures[key] = int(n)
             if c:
                 out.conflicts[key] = int(c)
         else:

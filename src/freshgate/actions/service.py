@@ -82,14 +82,18 @@ class ActionService:
     """Action checks, the permission table, uncovered tools and action receipts within one session."""
 
     def __init__(self, session: Session, registry: RegistryService, settings: Any, conflicts: Any = None,
-                 clock: Callable[[], datetime] | None = None, cache: RuleCache | None = None) -> None:
+                 clock: Callable[[], datetime] | None = None, cache: RuleCache | None = None,
+                 writer: Any = None) -> None:
         self.session, self.registry, self.settings, self.conflicts = session, registry, settings, conflicts
         self.clock = clock or registry.ctx.clock
         self.cache = cache  # the permission table in memory (a serving process); None: read the database
+        self.writer = writer  # the receipt queue (lookup/receipt_queue.py); None: every check writes its own
+        self.pending_receipt: dict[str, Any] | None = None
 
     # ---- the check ------------------------------------------------------------------------
     def check(self, req: ActionCheckIn, principal: str | None = None) -> ActionCheckOut:
-        """Decide proceed / caution / needs_approval / forbidden / stop_and_ask for a tool call; records a receipt (flushes)."""
+        """Decide proceed / caution / needs_approval / forbidden / stop_and_ask for a tool call; records a receipt
+        (flushes; with a receipt queue, `send_receipt` queues it after the commit: see api.check_and_commit)."""
         now = self.clock()
         tool = req.tool.strip()
         risk = req.risk or self.settings.default_risk
@@ -201,12 +205,27 @@ class ActionService:
                   "lane": o.rule.lane} for o in ev.governing if (o.rule.card_id, o.rule.position) in ev.rows]
         codes = [r.code for r in ev.reasons]
         uncovered = next((c for c in ("no_procedure", "no_matching_rule") if c in codes), None)
-        return receipts.record(
-            self.session, receipt_id=receipts.new_receipt_id(), at=now, tool=tool,
+        row = receipts.row(
+            receipt_id=receipts.new_receipt_id(), at=now, tool=tool,
             parameters=receipts.redact(req.parameters, self.settings.redact_keys), intent=req.intent, risk=risk,
             decision=ev.decision, lane=ev.lane,
             reasons=[{"code": r.code, "message": r.message, "item": r.item} for r in ev.reasons], rules=rules,
             documents=docs, principal=principal, uncovered_reason=uncovered)
+        if self.writer is not None:
+            self.pending_receipt = row  # queued by `send_receipt` once the check's transaction has committed
+            return row["id"]
+        return receipts.record(self.session, row)
+
+    def send_receipt(self) -> bool:
+        """After the check's transaction committed (so the receipt never says more than the answer): queue
+        its receipt to be written off the response path, in a batch (read-your-writes in this process).
+        When the queue refuses it (full, failing writer, closed) it is written here, in the session: True,
+        and the caller commits again (a failure then turns the answer into stop_and_ask)."""
+        row, self.pending_receipt = self.pending_receipt, None
+        if row is None or self.writer.submit(row):
+            return False
+        receipts.record(self.session, row)
+        return True
 
     def _answer(self, req: ActionCheckIn, tool: str, ev: Evaluation, receipt_id: str | None,
                 now: datetime) -> ActionCheckOut:

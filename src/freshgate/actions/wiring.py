@@ -34,11 +34,12 @@ class ActionsHub:
     def __init__(self, rt) -> None:
         self.rt = rt
         self.cache: RuleCache | None = None  # set by `follow` in a serving process
+        self.receipts = _receipt_writer(rt)  # None: every check writes its receipt in its own transaction
 
     def service(self, session: Session) -> ActionService:
         """The action service bound to a session (reading the permission table in memory when this process keeps one)."""
         return ActionService(session, RegistryService(session, self.rt.registry_ctx), self.rt.settings.actions,
-                             self.rt.extras.get("conflicts"), cache=self.cache)
+                             self.rt.extras.get("conflicts"), cache=self.cache, writer=self.receipts)
 
     # ---- the permission table in memory ---------------------------------------------------------
     def follow(self) -> Callable[[], None]:
@@ -86,8 +87,10 @@ class ActionsHub:
         return self.cache.unready_reason() if self.cache is not None else None
 
     def health(self) -> dict:
-        """For /healthz: the permission table in memory (or that checks read the database)."""
-        return self.cache.health() if self.cache is not None else {"cache": "off"}
+        """For /healthz: the permission table in memory (or that checks read the database) and the receipt queue."""
+        out = self.cache.health() if self.cache is not None else {"cache": "off"}
+        out["receipt_queue"] = self.receipts.health() if self.receipts is not None else "off"
+        return out
 
     # ---- registry listener ---------------------------------------------------------------
     def listener(self, session: Session, change: Change) -> None:
@@ -149,7 +152,21 @@ def wire(rt) -> ActionsHub:
     hub = ActionsHub(rt)
     rt.extras["actions"] = hub
     rt.registry_ctx.listeners.append(hub.listener)
+    if hub.receipts is not None:
+        rt.on_close.append(hub.receipts.close)  # queued receipts are written before the engine is disposed
     return hub
+
+
+def _receipt_writer(rt):
+    """Action receipts written in batches off the response path (lookup/receipt_queue.py), or None."""
+    s = rt.settings.actions
+    if rt.engine is None or s.receipt_queue <= 0:
+        return None
+    from freshgate.actions import receipts
+    from freshgate.lookup.receipt_queue import ReceiptWriter
+
+    return ReceiptWriter(rt.engine, capacity=s.receipt_queue, interval=s.receipt_flush_interval,
+                         write=receipts.write_batch, tables=receipts.TABLES, name="freshgate-action-receipts")
 
 
 def _rebuilt(cache: RuleCache) -> int:

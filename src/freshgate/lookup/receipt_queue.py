@@ -14,16 +14,22 @@ when a reader or the shutdown waits for it), then writes up to `batch` receipts 
 - Read-your-writes in this process: a SELECT on the receipt tables through the same engine first
   waits (bounded) for the queue to be written, so every reader (API, console, reports) sees the
   receipts of lookups already answered. Another process sees them within `interval` seconds.
+
+The same writer serves the action gate (actions/receipts.py): `write` is the function that stores
+a batch in a transaction, `tables` the tables a reader must not see behind the queue, `name` the
+thread's name. Submitting wakes the writer only when it waits for work (the queue was empty) or a
+batch is complete; otherwise the batch gathers until `interval` has passed.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections import deque
 from datetime import date
-from typing import Any
+from typing import Any, Callable, Iterable
 
 from sqlalchemy import event, insert
 
@@ -38,8 +44,13 @@ class ReceiptWriter:
     """A bounded queue of receipts and the thread that writes them in batches."""
 
     def __init__(self, engine, *, capacity: int = 2048, batch: int = 256, interval: float = 0.05,
-                 read_wait: float = 5.0) -> None:
+                 read_wait: float = 5.0, write: Callable[[Any, list[dict[str, Any]]], None] | None = None,
+                 tables: Iterable[str] = _TABLES, name: str = "freshgate-receipts") -> None:
         self.engine = engine
+        self.write = write or write_batch
+        self.name = name
+        # A whole table name (not `receipt_document` inside `action_receipt_document`).
+        self._tables = re.compile(r"\b(?:" + "|".join(re.escape(t) for t in tables) + r")\b")
         self.capacity, self.batch, self.interval, self.read_wait = capacity, max(1, batch), interval, read_wait
         self._queue: deque[dict[str, Any]] = deque()
         self._cv = threading.Condition()
@@ -70,9 +81,11 @@ class ReceiptWriter:
                 return False
             self._queue.append(receipt)
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="freshgate-receipts", daemon=True)
+                self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
                 self._thread.start()
-            self._cv.notify_all()
+            n = len(self._queue)
+            if n == 1 or n == self.batch or n >= self.capacity:
+                self._cv.notify_all()  # the writer waits for work, or a batch is complete: no need to gather on
         return True
 
     def flush(self, timeout: float | None = None) -> bool:
@@ -106,7 +119,15 @@ class ReceiptWriter:
         if self._queue:
             log.error("%d decision receipts could not be written at shutdown (%s): %s", len(self._queue),
                       self.error, ", ".join(r["id"] for r in self._queue))
-        event.remove(self.engine, "before_cursor_execute", self._before_read)
+        if event.contains(self.engine, "before_cursor_execute", self._before_read):  # (close twice: no error)
+            event.remove(self.engine, "before_cursor_execute", self._before_read)
+
+    def health(self) -> dict[str, Any]:
+        """For /healthz (public): queued, written, written synchronously by the callers, and the first line of the
+        last write error (the driver's message, never the statement or its parameters)."""
+        error = self.error.splitlines()[0][:200] if self.error else None
+        return {"queued": self.pending(), "capacity": self.capacity, "healthy": self.healthy, "error": error,
+                "written": self.written, "batches": self.batches, "synchronous": self.synchronous}
 
     # ---- the writer thread -------------------------------------------------------------
     def _run(self) -> None:
@@ -120,7 +141,7 @@ class ReceiptWriter:
                     return
                 # Let a batch gather (one transaction for many lookups) unless someone waits for it.
                 deadline = time.monotonic() + self.interval
-                while (len(self._queue) < self.batch and not self._closed and not self._flushing
+                while (len(self._queue) < min(self.batch, self.capacity) and not self._closed and not self._flushing
                        and (left := deadline - time.monotonic()) > 0):
                     self._cv.wait(left)
             if not self._write_head():
@@ -140,7 +161,7 @@ class ReceiptWriter:
             return True
         try:
             with self.engine.begin() as conn:
-                write_batch(conn, batch)
+                self.write(conn, batch)
         except Exception as exc:  # noqa: BLE001 - kept queued and retried; lookups meanwhile write themselves
             with self._cv:
                 self._inflight = 0
@@ -168,7 +189,7 @@ class ReceiptWriter:
         head = statement.lstrip()[:6].upper()
         if head != "SELECT" and head != "WITH ":
             return
-        if any(t in statement for t in _TABLES) and not self.flush(self.read_wait):
+        if self._tables.search(statement) and not self.flush(self.read_wait):
             log.warning("reading receipts while %d are still queued (%s)", self.pending(), self.error or "slow writer")
 
 
