@@ -97,6 +97,8 @@ def test_receipts_are_readable_right_after_the_lookup(hashing_kb, runtime):
     assert r.status_code == 200 and r.json()["decision"] == out["decision"]
     assert out["receipt_id"] in [x["id"] for x in hashing_kb.get("/v1/receipts").json()]
     assert writer.written >= 1 and writer.synchronous == 0
+    queue = hashing_kb.get("/healthz").json()["lookup"]["receipt_queue"]  # the operator sees the lookup's queue too
+    assert queue["healthy"] is True and queue["written"] >= 1 and queue["queued"] == 0
 
 
 def test_a_full_queue_still_records_every_receipt_of_a_lookup(hashing_kb, runtime):

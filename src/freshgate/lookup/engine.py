@@ -140,6 +140,7 @@ class LookupEngine:
                 "approximate": self.index.approximate,
                 "embedding_backend": self.backend(),
                 "batch_queries": self.batcher is not None,
+                "receipt_queue": self.receipts.health() if self.receipts is not None else "off",
                 **({"query_encodes": self.batcher.batches, "queries_encoded": self.batcher.texts} if self.batcher else {})}
 
     def backend(self) -> str:
