@@ -172,6 +172,9 @@ class SchedulerSettings(BaseModel):
                                    "still owe (their writer was interrupted).")
     feed_prune: JobSchedule = Field(default_factory=lambda: JobSchedule(trigger="interval:1h"),
                                     description="Prune the change log (feed.retention_days).")
+    decision_rollup: JobSchedule = Field(default_factory=lambda: JobSchedule(trigger="interval:15m"),
+                                         description="Roll up the decisions of each closed UTC day (the console "
+                                         "overview's counts) before a page load would have to.")
     timezone: str = Field("UTC", description="Time zone of cron triggers.")
     misfire_grace_seconds: int = Field(300, description="A run missed by up to this many seconds still happens.")
 
