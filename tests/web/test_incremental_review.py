@@ -143,3 +143,20 @@ def test_the_queue_page_shows_a_change_on_the_next_load(web, kb_rt):
     page = web.get("/review", headers={"accept": "text/html"}).text
     assert 'action="/documents/returns/verify"' not in page
     assert web.app.state.console_review.live.full is False
+
+
+def _owner_facet(web) -> dict[str, int]:
+    import re
+
+    page = web.get("/documents", headers={"accept": "text/html"}).text
+    block = page.split("<strong>Owner</strong>", 1)[1].split("</ul>", 1)[0]
+    return {o: int(n) for o, n in re.findall(r'owner=([\w-]+)[^>]*>[^<]*</a> (\d+)', block)}
+
+
+def test_the_document_facets_follow_a_transfer(web, kb_rt):
+    before = _owner_facet(web)
+    _registry(kb_rt, lambda r: r.verify("returns", actor="alice"))  # no facet moves: kept
+    assert _owner_facet(web) == before
+    _registry(kb_rt, lambda r: r.transfer("returns", "bob", actor="ops"))
+    after = _owner_facet(web)
+    assert after["bob"] == before["bob"] + 1 and after["alice"] == before["alice"] - 1

@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 MAX_MOVED = 5000
 DOCUMENT_ITEMS = frozenset({"source", "sop"})  # review rows of documents (topics and tools come from signals)
 NO_STATE_CHANGE = ("embedded",)  # change-log kinds that cannot move a document's state or row
+CATALOG_KINDS = frozenset({"registered", "owner", "content", "meta"})  # may change ids, kind, lane, owner, tags, title
 
 
 def data_version(session: Session) -> tuple:
@@ -65,6 +66,7 @@ class LiveList:
     watermark: int  # the newest change-log id it includes
     signals: Signals  # reliance from the last full build; conflicts, topics, tools as of this build
     version: Any = None  # data_version read before it was built
+    catalog_mark: int = 0  # the newest change that may have changed the document list's facets or ids
     full: bool = True  # a full build (False: an update of one)
     moved: int = 0  # documents re-evaluated by the update
     reason: str = ""  # why an update fell back to a full build
@@ -77,7 +79,7 @@ def full_build(session: Session, rules: RulesConfig, extras: dict[str, Any], now
     re-read by the next update)."""
     mark = latest_id(session.connection())
     signals = gather(extras, session, now)
-    return LiveList(build_review(session, rules, signals, now), mark, signals, reason=reason)
+    return LiveList(build_review(session, rules, signals, now), mark, signals, catalog_mark=mark, reason=reason)
 
 
 def _owners(conn) -> dict[str, Any]:
@@ -89,13 +91,17 @@ def _active(o) -> bool | None:
 
 
 def moved_documents(session: Session, live: LiveList, mark: int, owners: dict[str, Any],
-                    conflicts: dict[str, int], limit: int) -> set[str] | None:
-    """Ids of the documents whose row may differ from `live`'s (None: more than `limit`)."""
+                    conflicts: dict[str, int], limit: int) -> tuple[set[str] | None, bool]:
+    """Ids of the documents whose row may differ from `live`'s (None: more than `limit`), and whether a change
+    may have changed the document list's facets or ids (a registration, transfer, edit)."""
     conn = session.connection()
     t = ChangeLog.__table__
-    q = (select(t.c.document_id).where(t.c.id > live.watermark, t.c.id <= mark, t.c.document_id.is_not(None),
-                                       t.c.kind.not_in(NO_STATE_CHANGE)).distinct().limit(limit + 1))
-    moved = set(conn.execute(q).scalars().all())
+    q = (select(t.c.document_id, t.c.kind).where(t.c.id > live.watermark, t.c.id <= mark,
+                                                 t.c.document_id.is_not(None), t.c.kind.not_in(NO_STATE_CHANGE))
+         .distinct().limit(2 * limit + 1))
+    changes = conn.execute(q).all()
+    moved = {d for d, _ in changes}
+    catalog = any(k in CATALOG_KINDS for _, k in changes) or len(changes) > 2 * limit
     before = live.report.evaluation.owners if live.report.evaluation else {}
     flipped = sorted(o for o in owners.keys() | before.keys() if _active(owners.get(o)) != _active(before.get(o)))
     if flipped:
@@ -104,12 +110,12 @@ def moved_documents(session: Session, live: LiveList, mark: int, owners: dict[st
     old = live.signals.conflicts
     moved |= {d for d in old.keys() | conflicts.keys() if old.get(d, 0) != conflicts.get(d, 0)}
     if len(moved) > limit:
-        return None
+        return None, catalog
     ids = sorted(moved)
     for k in range(0, len(ids), 900):  # SOP cards citing a moved source
         moved |= set(conn.execute(select(Dependency.sop_id).where(Dependency.source_id.in_(ids[k:k + 900])))
                      .scalars().all())
-    return None if len(moved) > limit else moved
+    return (None if len(moved) > limit else moved), catalog
 
 
 def update(session: Session, live: LiveList, rules: RulesConfig, extras: dict[str, Any], now: datetime, *,
@@ -125,12 +131,13 @@ def update(session: Session, live: LiveList, rules: RulesConfig, extras: dict[st
     signals = gather(extras, session, now, with_reliance=False)
     signals.reliance = live.signals.reliance
     owners = _owners(conn)
-    moved = moved_documents(session, live, mark, owners, signals.conflicts, max_moved)
+    moved, catalog = moved_documents(session, live, mark, owners, signals.conflicts, max_moved)
     if moved is None:
         return full_build(session, rules, extras, now, f"more than {max_moved} documents moved")
     with paused_gc():
         report = _apply(session, live.report, moved, signals, owners, rules, now)
-    return LiveList(report, mark, signals, full=False, moved=len(moved))
+    return LiveList(report, mark, signals, catalog_mark=mark if catalog else live.catalog_mark, full=False,
+                    moved=len(moved))
 
 
 def _apply(session: Session, old: ReviewReport, moved: set[str], signals: Signals, owners: dict[str, Any],

@@ -132,6 +132,14 @@ def review_report(request, session: Session):
     return live_review(request.app).get(session)
 
 
+def catalog_cached(request, session: Session, name: str, compute: Compute, *parts: Any) -> Any:
+    """`compute(session)` memoised under `name` + `parts` until a change may have changed the document list's
+    ids or facets (a registration, transfer or edit; not a verification, retirement, owner flip or verdict)."""
+    live = live_review(request.app)
+    live.get(session)
+    return memo_for(request.app).get((name, *parts), ("catalog", live.live.catalog_mark), session, compute)
+
+
 def shared_evaluation(request, session: Session):
     """The bulk document states the memoised review list was built from."""
     return review_report(request, session).evaluation
