@@ -160,3 +160,24 @@ def test_the_document_facets_follow_a_transfer(web, kb_rt):
     _registry(kb_rt, lambda r: r.transfer("returns", "bob", actor="ops"))
     after = _owner_facet(web)
     assert after["bob"] == before["bob"] + 1 and after["alice"] == before["alice"] - 1
+
+
+def test_the_kept_facets_and_ids_equal_a_recount_after_transfers_edits_and_registrations(live_rt, tmp_path):
+    from freshgate.web.catalog import Filters, LiveCatalog, facets, matching_ids
+
+    rt, cat = live_rt, LiveCatalog()
+
+    def same() -> None:
+        with Session(rt.engine) as s:
+            fac, ids = cat.get(s)
+            assert {k: dict(v) for k, v in fac.items()} == {k: dict(v) for k, v in facets(s, Filters()).items()}
+            assert ids == matching_ids(s, Filters())
+
+    same()
+    _registry(rt, lambda r: r.transfer("returns", "bob", actor="ops"))
+    same()
+    write_doc(tmp_path / "docs", "aaa-new.md", CARD.replace("label-card", "aaa-new").replace("[shipping]", "[faq]")
+              + "\ntags: [labels, returns]")
+    assert run_sync(rt, [tmp_path / "docs"]).failed == []
+    same()
+    assert cat.ids[0] == "aaa-new"

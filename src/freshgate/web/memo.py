@@ -140,6 +140,16 @@ def catalog_cached(request, session: Session, name: str, compute: Compute, *part
     return memo_for(request.app).get((name, *parts), ("catalog", live.live.catalog_mark), session, compute)
 
 
+def live_catalog(app):
+    """The app's unfiltered document facets and id list, kept by the change log (`web.catalog.LiveCatalog`)."""
+    from freshgate.web.catalog import LiveCatalog
+
+    live = getattr(app.state, "console_catalog", None)
+    if live is None:
+        live = app.state.console_catalog = LiveCatalog(app.state.runtime.settings.console.max_moved)
+    return live
+
+
 def shared_evaluation(request, session: Session):
     """The bulk document states the memoised review list was built from."""
     return review_report(request, session).evaluation
