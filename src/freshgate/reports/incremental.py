@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from bisect import bisect_left, insort
 import time
 import weakref
 from collections import Counter
@@ -37,9 +38,9 @@ from freshgate.feed.service import latest_id
 from freshgate.freshness.rules import PRECEDENCE
 from freshgate.registry.models import AuditEvent, Dependency, Document, Owner
 from freshgate.registry.views import RulesConfig
-from freshgate.reports.service import (ReviewReport, action_items, build_review, document_item, group_by_owner,
-                                       topic_items)
-from freshgate.reports.signals import Signals, gather
+from freshgate.reports.service import (ReviewReport, action_items, build_review, document_item, group_order,
+                                       owner_group, risk_order, topic_items)
+from freshgate.reports.signals import Signals, action_signals, gather
 from freshgate.reports.states import Evaluation, evaluate_ids, paused_gc
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,10 @@ def full_build(session: Session, rules: RulesConfig, extras: dict[str, Any], now
     re-read by the next update)."""
     mark = latest_id(session.connection())
     signals = gather(extras, session, now)
-    return LiveList(build_review(session, rules, signals, now), mark, signals, catalog_mark=mark, reason=reason)
+    report = build_review(session, rules, signals, now)
+    with paused_gc():  # the indexes an update starts from, built here (off the request path when in the background)
+        _doc_items(report), _rows_by_id(report), _evaluated_counts(report), _extra_items(report)
+    return LiveList(report, mark, signals, catalog_mark=mark, reason=reason)
 
 
 def _owners(conn) -> dict[str, Any]:
@@ -118,6 +122,12 @@ def moved_documents(session: Session, live: LiveList, mark: int, owners: dict[st
     return (None if len(moved) > limit else moved), catalog
 
 
+def _any_card(conn, ids: set[str]) -> bool:
+    ids_ = sorted(ids)
+    return any(conn.execute(select(Document.id).where(Document.id.in_(ids_[k:k + 900]), Document.kind == "sop")
+                            .limit(1)).first() for k in range(0, len(ids_), 900))
+
+
 def update(session: Session, live: LiveList, rules: RulesConfig, extras: dict[str, Any], now: datetime, *,
            max_moved: int = MAX_MOVED) -> LiveList:
     """`live` brought up to the database's current state at `now`: the moved documents re-evaluated (or a
@@ -128,39 +138,122 @@ def update(session: Session, live: LiveList, rules: RulesConfig, extras: dict[st
     if pruned_through(conn) > live.watermark:
         return full_build(session, rules, extras, now, "change log pruned past the watermark")
     mark = latest_id(conn)
-    signals = gather(extras, session, now, with_reliance=False)
+    signals = gather(extras, session, now, with_reliance=False, with_actions=False)
     signals.reliance = live.signals.reliance
     owners = _owners(conn)
     moved, catalog = moved_documents(session, live, mark, owners, signals.conflicts, max_moved)
     if moved is None:
         return full_build(session, rules, extras, now, f"more than {max_moved} documents moved")
+    # The action gate's rows (uncovered tools, rules without rollback) follow SOP cards; when no card moved they
+    # are kept until the next full build, like reliance.
+    actions_too = _any_card(conn, moved)
+    signals.uncovered, signals.no_rollback = (action_signals(extras, session) if actions_too
+                                              else (live.signals.uncovered, live.signals.no_rollback))
     with paused_gc():
-        report = _apply(session, live.report, moved, signals, owners, rules, now)
+        report = _apply(session, live.report, moved, signals, owners, rules, now, actions_too)
     return LiveList(report, mark, signals, catalog_mark=mark if catalog else live.catalog_mark, full=False,
                     moved=len(moved))
 
 
+def _remove(items: list, item) -> None:
+    """Take `item` (by identity) out of the risk-ordered `items`."""
+    k = risk_order(item)
+    pos = bisect_left(items, k, key=risk_order)
+    while pos < len(items) and risk_order(items[pos]) == k:
+        if items[pos] is item:
+            del items[pos]
+            return
+        pos += 1
+
+
 def _apply(session: Session, old: ReviewReport, moved: set[str], signals: Signals, owners: dict[str, Any],
-           rules: RulesConfig, now: datetime) -> ReviewReport:
+           rules: RulesConfig, now: datetime, actions_too: bool) -> ReviewReport:
+    """The new report: the moved documents' rows (and the signal rows) taken out of a copy of the ordered list and
+    the new ones inserted in order; only the groups of owners whose rows or details changed are rebuilt."""
     ev = old.evaluation
     part = evaluate_ids(session, rules, now, moved)
-    rows = {r.id: r for r in ev.rows if r.id not in moved}
-    fresh = {i: fr for i, fr in ev.fresh.items() if i not in moved}
-    facts = {i: f for i, f in ev.facts.items() if i not in moved}
+    rows, fresh, facts = dict(_rows_by_id(old)), dict(ev.fresh), dict(ev.facts)
+    evaluated = Counter(_evaluated_counts(old))  # states of the evaluated documents (the others are fresh)
+    for d in moved:
+        rows.pop(d, None)
+        facts.pop(d, None)
+        fr = fresh.pop(d, None)
+        if fr is not None:
+            evaluated[fr.state] -= 1
     for r in part.rows:
         rows[r.id], fresh[r.id], facts[r.id] = r, part.fresh[r.id], part.facts[r.id]
+        evaluated[part.fresh[r.id].state] += 1
     total = session.connection().execute(select(func.count()).select_from(Document)).scalar_one()
-    counts = Counter(fr.state for fr in fresh.values())
+    counts = Counter(evaluated)
     counts["fresh"] += total - len(fresh)  # documents never evaluated are fresh by construction
     state_counts = {st: counts.get(st, 0) for st in PRECEDENCE}
-    items = [i for i in old.items if i.kind in DOCUMENT_ITEMS and i.document_id not in moved]
-    items += [i for r in part.rows if (i := document_item(r, part.fresh[r.id], part.facts[r.id], signals, now))]
-    items += topic_items(signals) + action_items(signals)
-    items.sort(key=lambda i: (-i.risk, i.document_id or i.title))
+
+    by_doc = _doc_items(old)
+    removed = [by_doc[d] for d in moved if d in by_doc]
+    removed += [i for i in _extra_items(old) if actions_too or i.kind == "topic"]
+    added = [i for r in part.rows if (i := document_item(r, part.fresh[r.id], part.facts[r.id], signals, now))]
+    added += topic_items(signals) + (action_items(signals) if actions_too else [])
+    items = list(old.items)
+    for i in removed:
+        _remove(items, i)
+    for i in added:
+        insort(items, i, key=risk_order)
+
+    gone = {id(i) for i in removed}
+    before = ev.owners
+    touched = ({i.owner for i in removed} | {i.owner for i in added}
+               | {o for o in owners.keys() | before.keys() if owners.get(o) != before.get(o)})
+    groups = {g.owner: g for g in old.groups if g.owner not in touched}
+    for o in touched:
+        mine = [i for g in old.groups if g.owner == o for i in g.items if id(i) not in gone]
+        mine += [i for i in added if i.owner == o]
+        if mine:
+            groups[o] = owner_group(o, owners, sorted(mine, key=risk_order))
     weeks = old.weeks[:-1] + [(now, dict(state_counts))]
-    return ReviewReport(generated_at=now, items=items, groups=group_by_owner(items, owners),
-                        state_counts=state_counts, week_ago=old.week_ago, weeks=weeks,
-                        evaluation=Evaluation(list(rows.values()), fresh, facts, owners, state_counts))
+    report = ReviewReport(generated_at=now, items=items, groups=sorted(groups.values(), key=group_order),
+                          state_counts=state_counts, week_ago=old.week_ago, weeks=weeks,
+                          evaluation=Evaluation(list(rows.values()), fresh, facts, owners, state_counts))
+    doc_index = dict(by_doc)
+    for d in moved:
+        doc_index.pop(d, None)
+    doc_index.update((i.document_id, i) for i in added if i.kind in DOCUMENT_ITEMS)
+    report._doc_items = doc_index  # type: ignore[attr-defined]
+    report._rows_by_id, report._evaluated = rows, evaluated  # type: ignore[attr-defined]
+    report._extra_items = ([i for i in added if i.kind not in DOCUMENT_ITEMS]  # type: ignore[attr-defined]
+                           + ([] if actions_too else [i for i in _extra_items(old) if i.kind != "topic"]))
+    return report
+
+
+def _doc_items(report: ReviewReport) -> dict[str, Any]:
+    """The report's document rows by document id (kept with the report after the first update)."""
+    idx = getattr(report, "_doc_items", None)
+    if idx is None:
+        idx = report._doc_items = {i.document_id: i for i in report.items  # type: ignore[attr-defined]
+                                   if i.kind in DOCUMENT_ITEMS}
+    return idx
+
+
+def _rows_by_id(report: ReviewReport) -> dict[str, Any]:
+    idx = getattr(report, "_rows_by_id", None)
+    if idx is None:
+        idx = report._rows_by_id = {r.id: r for r in report.evaluation.rows}  # type: ignore[attr-defined]
+    return idx
+
+
+def _evaluated_counts(report: ReviewReport) -> Counter:
+    counts = getattr(report, "_evaluated", None)
+    if counts is None:
+        counts = report._evaluated = Counter(fr.state for fr in report.evaluation.fresh.values())  # type: ignore
+    return counts
+
+
+def _extra_items(report: ReviewReport) -> list:
+    """The report's rows from signals (unanswered topics, tools)."""
+    extra = getattr(report, "_extra_items", None)
+    if extra is None:
+        extra = report._extra_items = [i for i in report.items  # type: ignore[attr-defined]
+                                       if i.kind not in DOCUMENT_ITEMS]
+    return extra
 
 
 class LiveReview:

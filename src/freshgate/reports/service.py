@@ -84,11 +84,14 @@ class OwnerGroup:
     contact: str
     active: bool
     items: list[ReviewItem] = field(default_factory=list)
+    _risk: tuple[int, float] | None = field(default=None, repr=False, compare=False)
 
     @property
     def risk(self) -> float:
-        """Sum of the owner's row risks."""
-        return round(sum(i.risk for i in self.items), 2)
+        """Sum of the owner's row risks (kept while the rows stay the same: groups are sorted by it often)."""
+        if self._risk is None or self._risk[0] != len(self.items):
+            self._risk = (len(self.items), round(sum(i.risk for i in self.items), 2))
+        return self._risk[1]
 
 
 @dataclass
@@ -181,7 +184,7 @@ def _build(session: Session, rules: RulesConfig, signals: Signals, now: datetime
         items = [i for i in items if i.owner == owner]
     if state is not None:
         items = [i for i in items if i.state == state or any(x["state"] == state for x in i.reasons)]
-    items.sort(key=lambda i: (-i.risk, i.document_id or i.title))
+    items.sort(key=risk_order)
     groups = group_by_owner(items, owners)
     weeks: list[tuple[datetime, dict[str, int]]] = []
     week_ago = None
@@ -249,17 +252,32 @@ def action_items(signals: Signals) -> list[ReviewItem]:
     return out
 
 
+def risk_order(i: ReviewItem) -> tuple[float, str]:
+    """The review list's order: riskiest first, then by document id (or title)."""
+    return -i.risk, i.document_id or i.title
+
+
+def owner_group(owner: str | None, owners: dict[str, Any], items: list[ReviewItem] | None = None) -> OwnerGroup:
+    """An owner's (empty) group with the owner's name, contact and active flag."""
+    o = owners.get(owner) if owner else None
+    return OwnerGroup(owner=owner, name=o.name if o else "(no owner)", contact=o.contact if o else "",
+                      active=bool(o and o.active), items=items if items is not None else [])
+
+
+def group_order(g: OwnerGroup) -> tuple[float, str]:
+    """Riskiest owner first."""
+    return -g.risk, g.owner or "~"
+
+
 def group_by_owner(items: list[ReviewItem], owners: dict[str, Any]) -> list[OwnerGroup]:
     """Rows per owner (unowned rows and topics under owner None), riskiest owner first."""
     groups: dict[str | None, OwnerGroup] = {}
     for i in items:
         g = groups.get(i.owner)
         if g is None:
-            o = owners.get(i.owner) if i.owner else None
-            g = groups[i.owner] = OwnerGroup(owner=i.owner, name=o.name if o else "(no owner)",
-                                             contact=o.contact if o else "", active=bool(o and o.active))
+            g = groups[i.owner] = owner_group(i.owner, owners)
         g.items.append(i)
-    return sorted(groups.values(), key=lambda g: (-g.risk, g.owner or "~"))
+    return sorted(groups.values(), key=group_order)
 
 
 

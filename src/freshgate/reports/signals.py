@@ -72,8 +72,16 @@ def _lookup_signals(engine: Any, session, since: datetime, limit: int, with_reli
                       for t in topics]
 
 
+def action_signals(extras: dict[str, Any], session) -> tuple[list, list]:
+    """(uncovered tools, rules without rollback) from the actions domain (empty when absent)."""
+    actions = extras.get("actions")
+    if actions is not None and hasattr(actions, "review_signals"):
+        return _safe("actions", lambda: actions.review_signals(session), ([], []))
+    return [], []
+
+
 def gather(extras: dict[str, Any], session, now: datetime, *, unanswered_limit: int = 50,
-           with_reliance: bool = True) -> Signals:
+           with_reliance: bool = True, with_actions: bool = True) -> Signals:
     """Collect the signals from the domains present in `extras` (empty when absent; reliance also when
     `with_reliance` is false: the incremental review list keeps its last full build's)."""
     out = Signals()
@@ -84,7 +92,6 @@ def gather(extras: dict[str, Any], session, now: datetime, *, unanswered_limit: 
     conflicts = extras.get("conflicts")
     if conflicts is not None and hasattr(conflicts, "open_counts"):
         out.conflicts = dict(_safe("conflicts", lambda: conflicts.open_counts(session), {}))
-    actions = extras.get("actions")
-    if actions is not None and hasattr(actions, "review_signals"):
-        out.uncovered, out.no_rollback = _safe("actions", lambda: actions.review_signals(session), ([], []))
+    if with_actions:
+        out.uncovered, out.no_rollback = action_signals(extras, session)
     return out
