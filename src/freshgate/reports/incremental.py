@@ -95,9 +95,10 @@ def _active(o) -> bool | None:
 
 
 def moved_documents(session: Session, live: LiveList, mark: int, owners: dict[str, Any],
-                    conflicts: dict[str, int], limit: int) -> tuple[set[str] | None, bool]:
-    """Ids of the documents whose row may differ from `live`'s (None: more than `limit`), and whether a change
-    may have changed the document list's facets or ids (a registration, transfer, edit)."""
+                    conflicts: dict[str, int], limit: int) -> tuple[set[str] | None, bool, bool]:
+    """Ids of the documents whose row may differ from `live`'s (None: more than `limit`), whether a change
+    may have changed the document list's facets or ids (a registration, transfer, edit), and whether documents
+    may have been added (a registration: the total is counted again)."""
     conn = session.connection()
     t = ChangeLog.__table__
     q = (select(t.c.document_id, t.c.kind).where(t.c.id > live.watermark, t.c.id <= mark,
@@ -106,6 +107,7 @@ def moved_documents(session: Session, live: LiveList, mark: int, owners: dict[st
     changes = conn.execute(q).all()
     moved = {d for d, _ in changes}
     catalog = any(k in CATALOG_KINDS for _, k in changes) or len(changes) > 2 * limit
+    added = any(k == "registered" for _, k in changes) or len(changes) > 2 * limit
     before = live.report.evaluation.owners if live.report.evaluation else {}
     flipped = sorted(o for o in owners.keys() | before.keys() if _active(owners.get(o)) != _active(before.get(o)))
     if flipped:
@@ -114,12 +116,12 @@ def moved_documents(session: Session, live: LiveList, mark: int, owners: dict[st
     old = live.signals.conflicts
     moved |= {d for d in old.keys() | conflicts.keys() if old.get(d, 0) != conflicts.get(d, 0)}
     if len(moved) > limit:
-        return None, catalog
+        return None, catalog, added
     ids = sorted(moved)
     for k in range(0, len(ids), 900):  # SOP cards citing a moved source
         moved |= set(conn.execute(select(Dependency.sop_id).where(Dependency.source_id.in_(ids[k:k + 900])))
                      .scalars().all())
-    return (None if len(moved) > limit else moved), catalog
+    return (None if len(moved) > limit else moved), catalog, added
 
 
 def _any_card(conn, ids: set[str]) -> bool:
@@ -141,7 +143,7 @@ def update(session: Session, live: LiveList, rules: RulesConfig, extras: dict[st
     signals = gather(extras, session, now, with_reliance=False, with_actions=False)
     signals.reliance = live.signals.reliance
     owners = _owners(conn)
-    moved, catalog = moved_documents(session, live, mark, owners, signals.conflicts, max_moved)
+    moved, catalog, added = moved_documents(session, live, mark, owners, signals.conflicts, max_moved)
     if moved is None:
         return full_build(session, rules, extras, now, f"more than {max_moved} documents moved")
     # The action gate's rows (uncovered tools, rules without rollback) follow SOP cards; when no card moved they
@@ -150,7 +152,7 @@ def update(session: Session, live: LiveList, rules: RulesConfig, extras: dict[st
     signals.uncovered, signals.no_rollback = (action_signals(extras, session) if actions_too
                                               else (live.signals.uncovered, live.signals.no_rollback))
     with paused_gc():
-        report = _apply(session, live.report, moved, signals, owners, rules, now, actions_too)
+        report = _apply(session, live.report, moved, signals, owners, rules, now, actions_too, added)
     return LiveList(report, mark, signals, catalog_mark=mark if catalog else live.catalog_mark, full=False,
                     moved=len(moved))
 
@@ -167,7 +169,7 @@ def _remove(items: list, item) -> None:
 
 
 def _apply(session: Session, old: ReviewReport, moved: set[str], signals: Signals, owners: dict[str, Any],
-           rules: RulesConfig, now: datetime, actions_too: bool) -> ReviewReport:
+           rules: RulesConfig, now: datetime, actions_too: bool, added_docs: bool = True) -> ReviewReport:
     """The new report: the moved documents' rows (and the signal rows) taken out of a copy of the ordered list and
     the new ones inserted in order; only the groups of owners whose rows or details changed are rebuilt."""
     ev = old.evaluation
@@ -183,7 +185,9 @@ def _apply(session: Session, old: ReviewReport, moved: set[str], signals: Signal
     for r in part.rows:
         rows[r.id], fresh[r.id], facts[r.id] = r, part.fresh[r.id], part.facts[r.id]
         evaluated[part.fresh[r.id].state] += 1
-    total = session.connection().execute(select(func.count()).select_from(Document)).scalar_one()
+    # Documents are never deleted, only registered: the total moves only then (count(*) walks 10^5 rows on SQLite)
+    total = (session.connection().execute(select(func.count()).select_from(Document)).scalar_one() if added_docs
+             else sum(old.state_counts.values()))
     counts = Counter(evaluated)
     counts["fresh"] += total - len(fresh)  # documents never evaluated are fresh by construction
     state_counts = {st: counts.get(st, 0) for st in PRECEDENCE}
