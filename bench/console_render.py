@@ -14,7 +14,7 @@ Wall and this process's CPU time per render (the server is in-process, so the CP
 whatever the machine's load). Target: p99 <= 200 ms each.
 
     .venv/bin/python bench/console_render.py [--docs 100000] [--receipts 1000000] [--db sqlite|postgres|both]
-        [-n 30] [--reuse] [--profile overview]
+        [-n 30] [--build-only | --reuse] [--profile overview]
 Prints a table and writes bench/results/console_render.json.
 """
 
@@ -24,6 +24,7 @@ import argparse
 import gc
 import hashlib
 import json
+import logging
 import os
 import random
 import re
@@ -99,8 +100,10 @@ def _get(c, path: str) -> tuple[float, float, int]:
     return out
 
 
-def measure(url: str, label: str, rows: dict, load, n: int, profile: str | None = None) -> dict:
-    """Migrate, load, roll up the closed days, sign in, then time every page n times, interleaved."""
+def measure(url: str, label: str, rows: dict, load, n: int, profile: str | None = None,
+            build_only: bool = False) -> dict:
+    """Migrate, load, roll up the closed days, sign in, then time every page n times, interleaved
+    (`build_only`: migrate and load, nothing timed but the load)."""
     import review_list
     from fastapi.testclient import TestClient
 
@@ -111,6 +114,7 @@ def measure(url: str, label: str, rows: dict, load, n: int, profile: str | None 
     from sqlmodel import Session
 
     review_list.COLS.update(COLS)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # TestClient logs every request (rich: ms per line)
     settings = Settings(database_url=url, embedding=EmbeddingSettings(enabled=False))
     settings.server.scheduler = False
     settings.lookup.warm_up = False
@@ -123,6 +127,10 @@ def measure(url: str, label: str, rows: dict, load, n: int, profile: str | None 
     t = time.perf_counter()
     load(rows)
     out = {"db": label, "load_s": round(time.perf_counter() - t, 1)}
+    if build_only:
+        rt.close()
+        print(f"  {label}: built and loaded in {out['load_s']}s", file=sys.stderr)
+        return out
     with rt.engine.begin() as con:  # a reused database: measure the first rollup again
         con.execute(rollup.DecisionDaily.__table__.delete())
         con.execute(rollup.DecisionDay.__table__.delete())
@@ -150,8 +158,10 @@ def measure(url: str, label: str, rows: dict, load, n: int, profile: str | None 
                 out[f"{name}_first_ms"] = round(_get(c, path)[0], 1)
             for path in pages.values():  # warm-up round
                 _get(c, path)
-            if profile:
-                _profile(c, pages[profile], n)
+            if profile:  # "overview": steady loads; "change:overview": a change committed before each load
+                name = profile.split(":")[-1]
+                changer = _Changer(rt, len(rows["document"])) if profile.startswith("change:") else None
+                _profile(c, pages[name], n, changer)
                 return out
             live = c.app.state.console_review
             t, cpu0 = time.perf_counter(), time.process_time()
@@ -258,7 +268,7 @@ class _Changer:
                 print(f"  change {kind} {doc} skipped: {exc}", file=sys.stderr)
 
 
-def _profile(c, path: str, n: int) -> None:
+def _profile(c, path: str, n: int, changer=None) -> None:
     """cProfile the route functions and dependencies (they run in the server's worker threads) of n loads."""
     import cProfile
     import pstats
@@ -274,11 +284,14 @@ def _profile(c, path: str, n: int) -> None:
 
     routing.run_in_threadpool = dep_utils.run_in_threadpool = profiled
     try:
-        for _ in range(n):
+        for i in range(n):
+            if changer is not None:
+                changer.change(i)
             c.get(path, headers=HTML)
     finally:
         routing.run_in_threadpool, dep_utils.run_in_threadpool = originals
-    pstats.Stats(prof).sort_stats("cumulative").print_stats(45)
+    pstats.Stats(prof).sort_stats("cumulative").print_stats(60)
+    pstats.Stats(prof).sort_stats("tottime").print_stats(25)
 
 
 def main() -> None:
@@ -291,7 +304,10 @@ def main() -> None:
                                                      "load (memo miss) and one warm-up round.")
     ap.add_argument("--reuse", action="store_true", help="Time the pages on the databases a previous run built "
                                                          "(no generating, no loading).")
-    ap.add_argument("--profile", help="cProfile n loads of this page (a name of the table) instead of timing.")
+    ap.add_argument("--build-only", action="store_true", help="Generate and load the databases, time nothing "
+                                                              "(run outside the bench lock, then --reuse under it).")
+    ap.add_argument("--profile", help="cProfile n loads of this page (a name of the table) instead of timing; "
+                                      "change:NAME commits a change before each load.")
     args = ap.parse_args()
     load_before = os.getloadavg()
     t = time.perf_counter()
@@ -317,7 +333,7 @@ def main() -> None:
         for p in path.parent.glob(path.name + "*"):
             p.unlink()
         results.append(measure(f"sqlite:///{path}", "sqlite", rows, lambda r: load_sqlite(path, r), args.n,
-                               args.profile))
+                               args.profile, args.build_only))
     if args.db in ("postgres", "both"):
         import psycopg
 
@@ -326,8 +342,8 @@ def main() -> None:
             con.execute("CREATE DATABASE freshgate_bench_console")
         pg = PG_ADMIN.rsplit("/", 1)[0] + "/freshgate_bench_console"
         results.append(measure(pg.replace("postgresql://", "postgresql+psycopg://"), "postgres", rows,
-                               lambda r: _load_postgres(pg, r), args.n, args.profile))
-    if not args.profile:
+                               lambda r: _load_postgres(pg, r), args.n, args.profile, args.build_only))
+    if not (args.profile or args.build_only):
         _report(args, results, load_before)
 
 
