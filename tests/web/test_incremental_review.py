@@ -181,3 +181,16 @@ def test_the_kept_facets_and_ids_equal_a_recount_after_transfers_edits_and_regis
     assert run_sync(rt, [tmp_path / "docs"]).failed == []
     same()
     assert cat.ids[0] == "aaa-new"
+
+
+def test_a_registration_is_counted_by_the_update(live_rt, tmp_path):
+    """The update carries the document total over unless a registration is among the changes: a new document
+    shows in the state counts (as a full rebuild counts it), and a verification after it keeps the total."""
+    rt, live = live_rt, _live(live_rt)
+    with Session(rt.engine) as s:
+        before = sum(live.get(s).state_counts.values())
+    write_doc(tmp_path / "docs", "zzz-new.md", CARD.replace("label-card", "zzz-new").replace("[shipping]", "[faq]"))
+    assert run_sync(rt, [tmp_path / "docs"]).failed == []
+    assert sum(_check(rt, live).state_counts.values()) == before + 1
+    _registry(rt, lambda r: r.verify("returns", actor="alice"))
+    assert sum(_check(rt, live).state_counts.values()) == before + 1
