@@ -3,22 +3,28 @@
 Builds the data with bulk inserts (bench/review_list.py's generator, plus receipt reasons and
 citations so the overview's stop reasons and served-stale counts have work to do, and 300 open
 conflicts; PostgreSQL through COPY), rolls up the closed days of decisions once (timed: the one-time
-cost of the lazy rollup), starts the real app in-process (auth on, signed in with a console session)
-and times each page through TestClient: first load (memo miss, as after any change), then n rounds
-with every page once per round (interleaved), wall and this process's CPU time per render (the
-server is in-process, so the CPU time is the render's, whatever the machine's load). Target: p99
-<= 200 ms each.
+cost of what the decision_rollup job does), starts the real app in-process (auth on, signed in with a
+console session) and times each page through TestClient: first load (the review list's first full
+build), one full rebuild (what the background thread does every console.rebuild_seconds), then n rounds,
+each with every page once in steady state and then, for the pages of issue #12, a change committed
+through the services (verify, transfer, owner active flip, conflict dismiss/reopen, cycling) followed by
+the page (its time includes the incremental update of the review list and any memo the change voided).
+Rounds alternate gc.freeze() on and off (interleaved, same run); full GCs are counted per variant.
+Wall and this process's CPU time per render (the server is in-process, so the CPU time is the render's,
+whatever the machine's load). Target: p99 <= 200 ms each.
 
     .venv/bin/python bench/console_render.py [--docs 100000] [--receipts 1000000] [--db sqlite|postgres|both]
-        [-n 30] [--reuse] [--profile overview]
+        [-n 30] [--build-only | --reuse] [--profile overview]
 Prints a table and writes bench/results/console_render.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import hashlib
 import json
+import logging
 import os
 import random
 import re
@@ -94,8 +100,10 @@ def _get(c, path: str) -> tuple[float, float, int]:
     return out
 
 
-def measure(url: str, label: str, rows: dict, load, n: int, profile: str | None = None) -> dict:
-    """Migrate, load, roll up the closed days, sign in, then time every page n times, interleaved."""
+def measure(url: str, label: str, rows: dict, load, n: int, profile: str | None = None,
+            build_only: bool = False) -> dict:
+    """Migrate, load, roll up the closed days, sign in, then time every page n times, interleaved
+    (`build_only`: migrate and load, nothing timed but the load)."""
     import review_list
     from fastapi.testclient import TestClient
 
@@ -106,9 +114,12 @@ def measure(url: str, label: str, rows: dict, load, n: int, profile: str | None 
     from sqlmodel import Session
 
     review_list.COLS.update(COLS)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # TestClient logs every request (rich: ms per line)
     settings = Settings(database_url=url, embedding=EmbeddingSettings(enabled=False))
     settings.server.scheduler = False
     settings.lookup.warm_up = False
+    settings.conflicts.check_on_change = False  # no embedding model here: the changes are verdicts, not new text
+    settings.console.rebuild_seconds = 0  # the 5-minute background rebuild is timed on its own (full_rebuild_s)
     settings.auth.allowed_hosts = ["testserver"]
     settings.auth.key_file = f"/tmp/freshgate-bench-console-{os.getpid()}.key"
     rt = build_runtime(settings)
@@ -116,6 +127,10 @@ def measure(url: str, label: str, rows: dict, load, n: int, profile: str | None 
     t = time.perf_counter()
     load(rows)
     out = {"db": label, "load_s": round(time.perf_counter() - t, 1)}
+    if build_only:
+        rt.close()
+        print(f"  {label}: built and loaded in {out['load_s']}s", file=sys.stderr)
+        return out
     with rt.engine.begin() as con:  # a reused database: measure the first rollup again
         con.execute(rollup.DecisionDaily.__table__.delete())
         con.execute(rollup.DecisionDay.__table__.delete())
@@ -143,38 +158,60 @@ def measure(url: str, label: str, rows: dict, load, n: int, profile: str | None 
                 out[f"{name}_first_ms"] = round(_get(c, path)[0], 1)
             for path in pages.values():  # warm-up round
                 _get(c, path)
-            if profile:
-                _profile(c, pages[profile], n)
+            if profile:  # "overview": steady loads; "change:overview": a change committed before each load
+                name = profile.split(":")[-1]
+                changer = _Changer(rt, len(rows["document"])) if profile.startswith("change:") else None
+                _profile(c, pages[name], n, changer)
                 return out
-            gc_full = _watch_full_gc()
-            wall = {k: [] for k in pages}
-            cpu = {k: [] for k in pages}
-            for i in range(n):  # interleaved: every page once per round
-                for name, path in pages.items():
+            live = c.app.state.console_review
+            t, cpu0 = time.perf_counter(), time.process_time()
+            live.rebuild()  # what the background thread does every console.rebuild_seconds
+            out["full_rebuild_s"] = round(time.perf_counter() - t, 2)
+            out["full_rebuild_cpu_s"] = round(time.process_time() - cpu0, 2)
+            phase = ["steady/frozen"]
+            gc_full = _watch_full_gc(phase)
+            samples: dict[tuple[str, str], tuple[list, list]] = {}
+            changer = _Changer(rt, len(rows["document"]))
+            fallbacks = 0
+            for i in range(n):  # interleaved: every page once per round; rounds alternate gc.freeze() on / off
+                frozen = i % 2 == 0
+                gc.freeze() if frozen else gc.unfreeze()
+                tag = "frozen" if frozen else "unfrozen"
+                for name, path in pages.items():  # steady: nothing changed since the last load
+                    phase[0] = f"steady/{tag}"
                     w, u, size = _get(c, path)
-                    wall[name].append(w)
-                    cpu[name].append(u)
+                    ws, us = samples.setdefault((f"steady/{tag}", name), ([], []))
+                    ws.append(w)
+                    us.append(u)
                     out[f"{name}_kb"] = round(size / 1024, 1)
+                for name in AFTER_CHANGE:  # a change committed, then the page rendered (the update is in its time)
+                    changer.change(i)
+                    phase[0] = f"change/{tag}"
+                    w, u, _ = _get(c, pages[name])
+                    fallbacks += bool(live.live.full)
+                    ws, us = samples.setdefault((f"change/{tag}", name), ([], []))
+                    ws.append(w)
+                    us.append(u)
                 if i % 10 == 9:
                     print(f"  {label} round {i + 1}/{n}  load {os.getloadavg()[0]:.2f}", file=sys.stderr, flush=True)
-            for name in pages:
-                out[f"{name}_p50_ms"] = round(statistics.median(wall[name]), 1)
-                out[f"{name}_p99_ms"] = round(_percentile(wall[name], 99), 1)
-                out[f"{name}_cpu_p50_ms"] = round(statistics.median(cpu[name]), 1)
-                out[f"{name}_cpu_p99_ms"] = round(_percentile(cpu[name], 99), 1)
-            out["full_gc_runs"] = len(gc_full)
-            out["full_gc_max_ms"] = round(max(gc_full, default=0), 1)
+            gc.freeze()
+            for (variant, name), (ws, us) in samples.items():
+                out[f"{variant} {name} p50/p99"] = f"{statistics.median(ws):.0f}/{_percentile(ws, 99):.0f}"
+                out[f"{variant} {name} cpu p50/p99"] = f"{statistics.median(us):.0f}/{_percentile(us, 99):.0f}"
+            for variant in sorted({v for v, _ in samples}):
+                runs = gc_full.get(variant, [])
+                out[f"{variant} full GCs (max ms)"] = f"{len(runs)} ({max(runs, default=0):.0f})"
+            out["after-change updates that fell back to a full build"] = fallbacks
+            out["changes committed"] = changer.done
             out["loadavg_1m_end"] = round(os.getloadavg()[0], 2)
     finally:
         rt.close()
     return out
 
 
-def _watch_full_gc() -> list[float]:
-    """Durations (ms) of the cyclic GC's full collections from now on (a p99 suspect with big memoised models)."""
-    import gc
-
-    runs: list[float] = []
+def _watch_full_gc(label: list[str]) -> dict[str, list[float]]:
+    """Durations (ms) of the cyclic GC's full collections from now on, by the variant running (`label[0]`)."""
+    runs: dict[str, list[float]] = {}
     started = [0.0]
 
     def cb(phase, info):
@@ -182,13 +219,56 @@ def _watch_full_gc() -> list[float]:
             if phase == "start":
                 started[0] = time.perf_counter()
             else:
-                runs.append((time.perf_counter() - started[0]) * 1e3)
+                runs.setdefault(label[0], []).append((time.perf_counter() - started[0]) * 1e3)
 
     gc.callbacks.append(cb)
     return runs
 
 
-def _profile(c, path: str, n: int) -> None:
+AFTER_CHANGE = ("overview", "review_queue", "review_deep", "documents_p1", "documents_deep", "conflict_detail")
+
+
+class _Changer:
+    """Commits one change per call through the services, cycling: verify a document, transfer one, flip an
+    owner's active flag (its ~200 documents move), dismiss / reopen a conflict."""
+
+    def __init__(self, rt, n_docs: int) -> None:
+        import random as _random
+
+        self.rt, self.n_docs, self.rng, self.done, self.k = rt, n_docs, _random.Random(5), 0, 0
+
+    def change(self, i: int) -> None:
+        from sqlmodel import Session
+
+        from freshgate.registry.service import RegistryService
+
+        kind = ("verify", "transfer", "owner", "conflict")[self.k % 4]
+        self.k += 1
+        doc = f"doc-{self.rng.randrange(self.n_docs):06d}"
+        with Session(self.rt.engine, expire_on_commit=False) as s:
+            reg = RegistryService(s, self.rt.registry_ctx)
+            try:
+                if kind == "verify":
+                    reg.verify(doc, actor="bench")
+                elif kind == "transfer":
+                    reg.transfer(doc, f"owner-{self.rng.choice([o for o in range(500) if o % 50])}", actor="bench")
+                elif kind == "owner":
+                    reg.set_owner_active("owner-7", not reg.owner("owner-7").active, actor="bench")
+                else:
+                    svc = self.rt.extras["conflicts"].service(s)
+                    c = svc.get(150)
+                    if c.status == "open":
+                        svc.dismiss(150, actor="bench", reason="bench")
+                    else:
+                        svc.reopen(150, actor="bench", reason="bench")
+                s.commit()
+                self.done += 1
+            except Exception as exc:  # noqa: BLE001 - e.g. a retired document: no change this time
+                s.rollback()
+                print(f"  change {kind} {doc} skipped: {exc}", file=sys.stderr)
+
+
+def _profile(c, path: str, n: int, changer=None) -> None:
     """cProfile the route functions and dependencies (they run in the server's worker threads) of n loads."""
     import cProfile
     import pstats
@@ -204,11 +284,14 @@ def _profile(c, path: str, n: int) -> None:
 
     routing.run_in_threadpool = dep_utils.run_in_threadpool = profiled
     try:
-        for _ in range(n):
+        for i in range(n):
+            if changer is not None:
+                changer.change(i)
             c.get(path, headers=HTML)
     finally:
         routing.run_in_threadpool, dep_utils.run_in_threadpool = originals
-    pstats.Stats(prof).sort_stats("cumulative").print_stats(45)
+    pstats.Stats(prof).sort_stats("cumulative").print_stats(60)
+    pstats.Stats(prof).sort_stats("tottime").print_stats(25)
 
 
 def main() -> None:
@@ -221,7 +304,10 @@ def main() -> None:
                                                      "load (memo miss) and one warm-up round.")
     ap.add_argument("--reuse", action="store_true", help="Time the pages on the databases a previous run built "
                                                          "(no generating, no loading).")
-    ap.add_argument("--profile", help="cProfile n loads of this page (a name of the table) instead of timing.")
+    ap.add_argument("--build-only", action="store_true", help="Generate and load the databases, time nothing "
+                                                              "(run outside the bench lock, then --reuse under it).")
+    ap.add_argument("--profile", help="cProfile n loads of this page (a name of the table) instead of timing; "
+                                      "change:NAME commits a change before each load.")
     args = ap.parse_args()
     load_before = os.getloadavg()
     t = time.perf_counter()
@@ -247,7 +333,7 @@ def main() -> None:
         for p in path.parent.glob(path.name + "*"):
             p.unlink()
         results.append(measure(f"sqlite:///{path}", "sqlite", rows, lambda r: load_sqlite(path, r), args.n,
-                               args.profile))
+                               args.profile, args.build_only))
     if args.db in ("postgres", "both"):
         import psycopg
 
@@ -256,8 +342,8 @@ def main() -> None:
             con.execute("CREATE DATABASE freshgate_bench_console")
         pg = PG_ADMIN.rsplit("/", 1)[0] + "/freshgate_bench_console"
         results.append(measure(pg.replace("postgresql://", "postgresql+psycopg://"), "postgres", rows,
-                               lambda r: _load_postgres(pg, r), args.n, args.profile))
-    if not args.profile:
+                               lambda r: _load_postgres(pg, r), args.n, args.profile, args.build_only))
+    if not (args.profile or args.build_only):
         _report(args, results, load_before)
 
 
@@ -289,9 +375,10 @@ def _report(args, results: list[dict], load_before) -> None:
     print(f"load average before {load_before[0]:.2f} {load_before[1]:.2f}, after {load_after[0]:.2f} {load_after[1]:.2f} "
           f"({os.cpu_count()} CPUs)")
     keys = list(dict.fromkeys(k for r in results for k in r if k != "db"))
-    print(f"{'metric':<28}" + "".join(f"{r['db']:>12}" for r in results))
+    width = max(len(k) for k in keys) + 2
+    print(f"{'metric':<{width}}" + "".join(f"{r['db']:>12}" for r in results))
     for k in keys:
-        print(f"{k:<28}" + "".join(f"{r.get(k, ''):>12}" for r in results))
+        print(f"{k:<{width}}" + "".join(f"{r.get(k, ''):>12}" for r in results))
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "console_render.json").write_text(json.dumps({
         "docs": args.docs, "receipts": args.receipts, "n": args.n, "cpus": os.cpu_count(),

@@ -134,6 +134,19 @@ class ServerSettings(BaseModel):
     scheduler: bool = Field(True, description="Run the scheduled jobs inside the server process.")
 
 
+class ConsoleSettings(BaseModel):
+    """The operator console's read models."""
+
+    rebuild_seconds: float = Field(300, description="Rebuild the whole review list in a background thread this "
+                                   "often (time passing: reviews falling due, reliance); 0 = never. A change is "
+                                   "applied incrementally on the next page load.")
+    max_moved: int = Field(5000, description="An incremental update re-evaluating more documents than this does a "
+                           "full rebuild instead (e.g. after a bulk sync).")
+    gc_freeze: bool = Field(True, description="After each full build of the review list, collect once and "
+                            "gc.freeze() what is alive (the kept list, the index, the start-up objects), so later full "
+                            "garbage collections do not walk 10^5 long-lived objects inside a page load.")
+
+
 class JobSchedule(BaseModel):
     """When one scheduled job runs."""
 
@@ -159,6 +172,9 @@ class SchedulerSettings(BaseModel):
                                    "still owe (their writer was interrupted).")
     feed_prune: JobSchedule = Field(default_factory=lambda: JobSchedule(trigger="interval:1h"),
                                     description="Prune the change log (feed.retention_days).")
+    decision_rollup: JobSchedule = Field(default_factory=lambda: JobSchedule(trigger="interval:15m"),
+                                         description="Roll up the decisions of each closed UTC day (the console "
+                                         "overview's counts) before a page load would have to.")
     timezone: str = Field("UTC", description="Time zone of cron triggers.")
     misfire_grace_seconds: int = Field(300, description="A run missed by up to this many seconds still happens.")
 
@@ -332,6 +348,7 @@ class Settings(BaseSettings):
     lookup: LookupSettings = Field(default_factory=LookupSettings, description="Lookup decision.")
     conflicts: ConflictSettings = Field(default_factory=ConflictSettings, description="Conflict detection.")
     server: ServerSettings = Field(default_factory=ServerSettings, description="HTTP server.")
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings, description="Operator console.")
     notify: NotifySettings = Field(default_factory=NotifySettings, description="Notifications.")
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings, description="Scheduled jobs.")
     remote: RemoteSettings = Field(default_factory=RemoteSettings, description="Remote source fetching.")

@@ -88,10 +88,30 @@ def test_yesterday_stays_live_during_the_grace_then_is_rolled(runtime):
     with Session(runtime.engine) as s:
         _check(rollup.windows(s, just_after), rows, just_after)
     assert NOW.date() not in _rolled_days(runtime.engine)
-    later = just_after + timedelta(hours=1)
+    later = just_after + timedelta(hours=1)  # 01:30: closed, but rolling it is the decision_rollup job's turn
     with Session(runtime.engine) as s:
         _check(rollup.windows(s, later), rows, later)
+    assert NOW.date() not in _rolled_days(runtime.engine)
+    much_later = later + timedelta(hours=1)  # 02:30: the job did not run (scheduler off): the page rolls it
+    with Session(runtime.engine) as s:
+        _check(rollup.windows(s, much_later), rows, much_later)
     assert NOW.date() in _rolled_days(runtime.engine)
+
+
+def test_the_decision_rollup_job_rolls_closed_days_before_a_page_needs_them(runtime):
+    from freshgate.scheduler.runner import run_job_now
+
+    rows = _receipts(runtime.engine, 300, newest=NOW.replace(hour=23, minute=59))
+    at = NOW.replace(hour=1, minute=15) + timedelta(days=1)  # yesterday closed 15 minutes ago
+    outcome = run_job_now(runtime, "decision_rollup", at)
+    days = _rolled_days(runtime.engine)
+    assert len(days) == 29 and max(days) == NOW.date(), outcome
+    with Session(runtime.engine) as s:
+        windows = rollup.windows(s, at)
+    _check(windows, rows, at)
+    assert windows[1].live == 0  # every counted receipt came from the rollup: none scanned on the page load
+    run_job_now(runtime, "decision_rollup", at + timedelta(minutes=15))  # the next slot: nothing left to roll
+    assert _rolled_days(runtime.engine) == days
 
 
 def test_processes_racing_for_the_same_days_count_each_receipt_once(runtime):

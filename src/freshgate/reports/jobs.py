@@ -9,6 +9,7 @@ from typing import Any
 from sqlmodel import Session
 
 from freshgate.notify.jobs import deliver, service
+from freshgate.reports import rollup
 from freshgate.reports.render import markdown, summary_line
 from freshgate.reports.service import review
 
@@ -32,3 +33,11 @@ def weekly_review(rt, now: datetime) -> dict[str, Any]:
                "claimed": len(ids), **result}
     log.info("weekly review: %s", summary)
     return summary
+
+
+def decision_rollup(rt, now: datetime) -> dict[str, Any]:
+    """Roll up the decisions of the closed UTC days of the overview's windows not rolled yet (one transaction
+    per day; a replica racing for a day leaves it to the winner), so no page load scans a day of receipts."""
+    days = rollup.window_days(now)
+    rolled = rollup.ensure_rolled(rt.engine, days, now)
+    return {"days_rolled": rolled, "first_day": days[0].isoformat()}

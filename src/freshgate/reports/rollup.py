@@ -1,10 +1,12 @@
 """Decisions per UTC day, rolled up from the receipts once a day is closed (read-only on receipts).
 
 The overview's "last N days" are the N UTC days ending today. A closed day (ended more than `GRACE`
-ago, so receipts a writer queued late are in) is read from `decision_daily`, materialised on first
-need: one transaction per day claims the day in `decision_day` (its primary key decides: a second
-process or replica racing for the same day loses the insert and leaves the day to the winner) and
-writes the day's groups. The days still open (today, and yesterday during the grace) are counted
+ago, so receipts a writer queued late are in) is read from `decision_daily`, materialised by the
+scheduled `decision_rollup` job (reports.jobs): one transaction per day claims the day in `decision_day`
+(its primary key decides: a second process or replica racing for the same day loses the insert and
+leaves the day to the winner) and writes the day's groups. A page load rolls a day itself only when it
+closed more than `REQUEST_SLACK` ago and is still not rolled (the job is off or failing); until then it
+counts it like an open day. The days still open (today, and yesterday during the grace) are counted
 from the receipts with an index range on `lookup_receipt.at`, incrementally: what settled (older than
 `SETTLE`) is kept per process, only the newest minutes are read on each load. No page scans the
 receipts of 30 days, and the overview needs no cache in front of its decision counts.
@@ -33,6 +35,7 @@ NOT_FRESH = ("expired", "changed", "orphaned", "unreachable", "stale", "suspect"
 GRACE = timedelta(hours=1)  # a day is closed this long after its end (late-written receipts are in)
 SETTLE = timedelta(minutes=2)  # an open day's receipts older than this are counted once per process
 WINDOWS = (7, 30)
+REQUEST_SLACK = timedelta(hours=1)  # the job's head start: a page rolls a closed day only this long after it closed
 
 
 class DecisionDay(SQLModel, table=True):
@@ -124,9 +127,10 @@ def roll_day(engine: Engine, day: date, now: datetime) -> bool:
         return False
 
 
-def ensure_rolled(engine: Engine, days: list[date], now: datetime) -> int:
-    """Roll up the closed ones of `days` not rolled yet (idempotent; safe with several processes)."""
-    closed = [d for d in days if is_closed(d, now)]
+def ensure_rolled(engine: Engine, days: list[date], now: datetime, slack: timedelta = timedelta(0)) -> int:
+    """Roll up the ones of `days` closed (`slack` ago) and not rolled yet (idempotent; safe with several
+    processes)."""
+    closed = [d for d in days if is_closed(d, now - slack)]
     if not closed:
         return 0
     with engine.connect() as conn:
@@ -135,15 +139,22 @@ def ensure_rolled(engine: Engine, days: list[date], now: datetime) -> int:
     return sum(roll_day(engine, d, now) for d in closed if d not in done)
 
 
+def window_days(now: datetime, sizes: tuple[int, ...] = WINDOWS) -> list[date]:
+    """The UTC days of the longest window ending on `now`'s day, oldest first."""
+    today = now.astimezone(timezone.utc).date()
+    first = today - timedelta(days=max(sizes) - 1)
+    return [first + timedelta(days=k) for k in range(max(sizes))]
+
+
 def windows(session: Session, now: datetime, sizes: tuple[int, ...] = WINDOWS) -> list[Window]:
     """Decisions of the last N UTC days for each N in `sizes`: closed days from the rollup, open days live."""
     now = now.astimezone(timezone.utc)
     today = now.date()
-    first = today - timedelta(days=max(sizes) - 1)
-    days = [first + timedelta(days=k) for k in range(max(sizes))]
+    days = window_days(now, sizes)
+    first = days[0]
     bind = session.get_bind()
     engine = getattr(bind, "engine", bind)
-    ensure_rolled(engine, days, now)
+    ensure_rolled(engine, days, now, REQUEST_SLACK)  # normally a no-op: the decision_rollup job did it
     conn = session.connection()
     rolled = {d for (d,) in conn.execute(select(DecisionDay.day).where(DecisionDay.day >= first))}
     open_days = [d for d in days if d not in rolled]

@@ -84,11 +84,14 @@ class OwnerGroup:
     contact: str
     active: bool
     items: list[ReviewItem] = field(default_factory=list)
+    _risk: tuple[int, float] | None = field(default=None, repr=False, compare=False)
 
     @property
     def risk(self) -> float:
-        """Sum of the owner's row risks."""
-        return round(sum(i.risk for i in self.items), 2)
+        """Sum of the owner's row risks (kept while the rows stay the same: groups are sorted by it often)."""
+        if self._risk is None or self._risk[0] != len(self.items):
+            self._risk = (len(self.items), round(sum(i.risk for i in self.items), 2))
+        return self._risk[1]
 
 
 @dataclass
@@ -174,41 +177,14 @@ def _build(session: Session, rules: RulesConfig, signals: Signals, now: datetime
            state: str | None, with_history: bool) -> ReviewReport:
     ev = evaluate_all(session, rules, now, include=list(signals.conflicts))
     rows, fresh, facts, owners, state_counts = ev.rows, ev.fresh, ev.facts, ev.owners, ev.counts
-    items: list[ReviewItem] = []
-    for r in rows:
-        fr = fresh[r.id]
-        n_conf = signals.conflicts.get(r.id, 0)
-        if (fr.state not in REVIEW_STATES and not n_conf) or r.status == "retired":
-            continue
-        row_state = fr.state if fr.state in REVIEW_STATES else "conflict"
-        lookups, stops = signals.reliance.get(r.id, (0, 0))
-        overdue = _overdue_days(row_state, fr, facts[r.id], r.created_at, now)
-        key = "conflict" if n_conf else row_state
-        action, text = ACTIONS[key]
-        if row_state == "stale" and not n_conf and lookups == 0 and overdue >= STALE_RETIRE_DAYS:
-            action, text = "retire", "Over a year overdue and no agent relied on it in 30 days: retire it (or verify it)."
-        base_state = "conflict" if n_conf and STATE_BASE["conflict"] > STATE_BASE[row_state] else row_state
-        items.append(ReviewItem(
-            document_id=r.id, title=r.title, kind=r.kind, owner=r.owner_id, state=row_state, criticality=r.criticality,
-            reasons=[{"code": x.code, "message": x.message, "state": x.state, "item": x.item} for x in fr.reasons],
-            action=action, action_text=text, risk=_risk(r.criticality, lookups, stops, base_state, overdue),
-            lookups=lookups, stops=stops, overdue_days=overdue, open_conflicts=n_conf, next_review=fr.next_review,
-            expires=r.expires.isoformat() if r.expires else None))
-    for t in signals.unanswered:
-        count = int(t.get("count", 1))
-        items.append(ReviewItem(
-            document_id=None, title=str(t.get("topic") or t.get("query") or "?"), kind="topic", owner=None,
-            state="unanswered", criticality="medium", reasons=[{"code": "no_source", "message": f"asked {count} times, "
-                                                                "nothing registered answers it", "state": "unanswered",
-                                                                "item": None}],
-            action=ACTIONS["unanswered"][0], action_text=ACTIONS["unanswered"][1],
-            risk=_risk("medium", count, 0, "unanswered", 0), lookups=count))
-    items.extend(_action_items(signals))
+    items = [i for r in rows if (i := document_item(r, fresh[r.id], facts[r.id], signals, now)) is not None]
+    items.extend(topic_items(signals))
+    items.extend(action_items(signals))
     if owner is not None:
         items = [i for i in items if i.owner == owner]
     if state is not None:
         items = [i for i in items if i.state == state or any(x["state"] == state for x in i.reasons)]
-    items.sort(key=lambda i: (-i.risk, i.document_id or i.title))
+    items.sort(key=risk_order)
     groups = group_by_owner(items, owners)
     weeks: list[tuple[datetime, dict[str, int]]] = []
     week_ago = None
@@ -218,7 +194,43 @@ def _build(session: Session, rules: RulesConfig, signals: Signals, now: datetime
                         week_ago=week_ago, weeks=weeks, evaluation=ev)
 
 
-def _action_items(signals: Signals) -> list[ReviewItem]:
+def document_item(r, fr, facts: Facts, signals: Signals, now: datetime) -> ReviewItem | None:
+    """The review row of one evaluated document (`r`: its row, `fr`: its freshness), None when it needs no human."""
+    n_conf = signals.conflicts.get(r.id, 0)
+    if (fr.state not in REVIEW_STATES and not n_conf) or r.status == "retired":
+        return None
+    row_state = fr.state if fr.state in REVIEW_STATES else "conflict"
+    lookups, stops = signals.reliance.get(r.id, (0, 0))
+    overdue = _overdue_days(row_state, fr, facts, r.created_at, now)
+    key = "conflict" if n_conf else row_state
+    action, text = ACTIONS[key]
+    if row_state == "stale" and not n_conf and lookups == 0 and overdue >= STALE_RETIRE_DAYS:
+        action, text = "retire", "Over a year overdue and no agent relied on it in 30 days: retire it (or verify it)."
+    base_state = "conflict" if n_conf and STATE_BASE["conflict"] > STATE_BASE[row_state] else row_state
+    return ReviewItem(
+        document_id=r.id, title=r.title, kind=r.kind, owner=r.owner_id, state=row_state, criticality=r.criticality,
+        reasons=[{"code": x.code, "message": x.message, "state": x.state, "item": x.item} for x in fr.reasons],
+        action=action, action_text=text, risk=_risk(r.criticality, lookups, stops, base_state, overdue),
+        lookups=lookups, stops=stops, overdue_days=overdue, open_conflicts=n_conf, next_review=fr.next_review,
+        expires=r.expires.isoformat() if r.expires else None)
+
+
+def topic_items(signals: Signals) -> list[ReviewItem]:
+    """Rows of the unanswered topics (agents asked, nothing registered answers)."""
+    out = []
+    for t in signals.unanswered:
+        count = int(t.get("count", 1))
+        out.append(ReviewItem(
+            document_id=None, title=str(t.get("topic") or t.get("query") or "?"), kind="topic", owner=None,
+            state="unanswered", criticality="medium", reasons=[{"code": "no_source", "message": f"asked {count} times, "
+                                                                "nothing registered answers it", "state": "unanswered",
+                                                                "item": None}],
+            action=ACTIONS["unanswered"][0], action_text=ACTIONS["unanswered"][1],
+            risk=_risk("medium", count, 0, "unanswered", 0), lookups=count))
+    return out
+
+
+def action_items(signals: Signals) -> list[ReviewItem]:
     """Rows of the action gate: uncovered tools (by how often agents tried them) and rules without rollback."""
     out = []
     for u in signals.uncovered:
@@ -240,17 +252,32 @@ def _action_items(signals: Signals) -> list[ReviewItem]:
     return out
 
 
+def risk_order(i: ReviewItem) -> tuple[float, str]:
+    """The review list's order: riskiest first, then by document id (or title)."""
+    return -i.risk, i.document_id or i.title
+
+
+def owner_group(owner: str | None, owners: dict[str, Any], items: list[ReviewItem] | None = None) -> OwnerGroup:
+    """An owner's (empty) group with the owner's name, contact and active flag."""
+    o = owners.get(owner) if owner else None
+    return OwnerGroup(owner=owner, name=o.name if o else "(no owner)", contact=o.contact if o else "",
+                      active=bool(o and o.active), items=items if items is not None else [])
+
+
+def group_order(g: OwnerGroup) -> tuple[float, str]:
+    """Riskiest owner first."""
+    return -g.risk, g.owner or "~"
+
+
 def group_by_owner(items: list[ReviewItem], owners: dict[str, Any]) -> list[OwnerGroup]:
     """Rows per owner (unowned rows and topics under owner None), riskiest owner first."""
     groups: dict[str | None, OwnerGroup] = {}
     for i in items:
         g = groups.get(i.owner)
         if g is None:
-            o = owners.get(i.owner) if i.owner else None
-            g = groups[i.owner] = OwnerGroup(owner=i.owner, name=o.name if o else "(no owner)",
-                                             contact=o.contact if o else "", active=bool(o and o.active))
+            g = groups[i.owner] = owner_group(i.owner, owners)
         g.items.append(i)
-    return sorted(groups.values(), key=lambda g: (-g.risk, g.owner or "~"))
+    return sorted(groups.values(), key=group_order)
 
 
 

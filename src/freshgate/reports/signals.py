@@ -54,7 +54,7 @@ def _reliance_from_receipts(session, since: datetime) -> dict[str, tuple[int, in
     return {d: (int(n), int(s or 0)) for d, n, s in session.execute(_RELIANCE, {"since": since}).all()}
 
 
-def _lookup_signals(engine: Any, session, since: datetime, limit: int) -> tuple[dict, list]:
+def _lookup_signals(engine: Any, session, since: datetime, limit: int, with_reliance: bool = True) -> tuple[dict, list]:
     try:
         from freshgate.lookup import receipts
     except ImportError:
@@ -65,24 +65,33 @@ def _lookup_signals(engine: Any, session, since: datetime, limit: int) -> tuple[
         daily = None
     rel_fn = (getattr(engine, "reliance", None) or getattr(daily, "reliance", None)
               or getattr(receipts, "reliance", None))
-    reliance = _safe("reliance", lambda: (rel_fn or _reliance_from_receipts)(session, since), {})
+    reliance = _safe("reliance", lambda: (rel_fn or _reliance_from_receipts)(session, since), {}) if with_reliance else {}
     un_fn = getattr(receipts, "unanswered", None)
     topics = _safe("unanswered", lambda: un_fn(session, limit) if un_fn else [], [])
     return reliance, [t if isinstance(t, dict) else {"topic": t.query, "count": t.count, "last_seen": t.last_seen}
                       for t in topics]
 
 
-def gather(extras: dict[str, Any], session, now: datetime, *, unanswered_limit: int = 50) -> Signals:
-    """Collect the signals from the domains present in `extras` (empty when absent)."""
+def action_signals(extras: dict[str, Any], session) -> tuple[list, list]:
+    """(uncovered tools, rules without rollback) from the actions domain (empty when absent)."""
+    actions = extras.get("actions")
+    if actions is not None and hasattr(actions, "review_signals"):
+        return _safe("actions", lambda: actions.review_signals(session), ([], []))
+    return [], []
+
+
+def gather(extras: dict[str, Any], session, now: datetime, *, unanswered_limit: int = 50,
+           with_reliance: bool = True, with_actions: bool = True) -> Signals:
+    """Collect the signals from the domains present in `extras` (empty when absent; reliance also when
+    `with_reliance` is false: the incremental review list keeps its last full build's)."""
     out = Signals()
     if extras.get("lookup") is not None:
         reliance, topics = _lookup_signals(extras["lookup"], session, now - timedelta(days=RELIANCE_DAYS),
-                                           unanswered_limit)
+                                           unanswered_limit, with_reliance)
         out.reliance, out.unanswered = dict(reliance), topics
     conflicts = extras.get("conflicts")
     if conflicts is not None and hasattr(conflicts, "open_counts"):
         out.conflicts = dict(_safe("conflicts", lambda: conflicts.open_counts(session), {}))
-    actions = extras.get("actions")
-    if actions is not None and hasattr(actions, "review_signals"):
-        out.uncovered, out.no_rollback = _safe("actions", lambda: actions.review_signals(session), ([], []))
+    if with_actions:
+        out.uncovered, out.no_rollback = action_signals(extras, session)
     return out

@@ -41,6 +41,7 @@ JOBS: dict[str, str] = {
     "notify": "freshgate.notify.jobs:notify_changes",
     "owed_work": "freshgate.feed.jobs:complete_owed",
     "feed_prune": "freshgate.feed.jobs:prune",
+    "decision_rollup": "freshgate.reports.jobs:decision_rollup",
 }
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")

@@ -14,7 +14,7 @@ from freshgate.deps import get_session, registry
 from freshgate.registry import queries
 from freshgate.web import identity, stats
 from freshgate.web.catalog import Filters, documents_page, facets, matching_ids
-from freshgate.web.memo import cached, shared_evaluation
+from freshgate.web.memo import catalog_cached, live_catalog, shared_evaluation
 from freshgate.web.pages import query_with, receipt_scope, render, safe_back
 
 router = APIRouter(include_in_schema=False)
@@ -29,8 +29,12 @@ def document_list(request: Request, session: SessionDep, q: str = "", state: str
     f = Filters(q=q.strip()[:200], state=state, kind=kind, lane=lane, owner=owner, tag=tag)
     ev = shared_evaluation(request, session)
     keys = (f.q, f.kind, f.lane, f.owner, f.tag)
-    fac = cached(request, session, "facets", lambda s: facets(s, f), *keys)
-    ids = lambda: cached(request, session, "ids", lambda s: matching_ids(s, f), *keys)  # noqa: E731
+    if any(keys):  # a narrowed list: memoised until a change may move its facets or ids
+        fac = catalog_cached(request, session, "facets", lambda s: facets(s, f), *keys)
+        ids = lambda: catalog_cached(request, session, "ids", lambda s: matching_ids(s, f), *keys)  # noqa: E731
+    else:  # the whole registry: facets and ids kept by the change log
+        fac, all_ids = live_catalog(request.app).get(session)
+        ids = lambda: all_ids  # noqa: E731
     res = documents_page(session, ev, f, (page - 1) * PAGE, PAGE, fac, ids)
     pages = max(1, math.ceil(res.total / PAGE))
     return render(request, "documents.html", {"res": res, "f": f, "page": page, "pages": pages,

@@ -1,4 +1,5 @@
-"""A memo of the console's expensive read models (review list, bulk states, facets, decision counts).
+"""A memo of the console's expensive read models (facets, id lists, owner pickers); the review list and its
+bulk states are kept incrementally by `reports.incremental.LiveReview` (`review_report` below).
 
 Each value remembers the data version it was computed from: the newest audit event (every change of
 a document, owner, conflict verdict or detection writes one) and the newest conflict change. A change
@@ -17,22 +18,12 @@ import threading
 import time
 from typing import Any, Callable
 
-from sqlalchemy import func, select
 from sqlmodel import Session
 
-from freshgate.conflicts.models import ConflictRecord
-from freshgate.registry.models import AuditEvent
+from freshgate.reports.incremental import LiveReview, data_version
 
 log = logging.getLogger(__name__)
 Compute = Callable[[Session], Any]
-
-
-def data_version(session: Session) -> tuple:
-    """What the read models depend on besides time: newest audit event, newest conflict change."""
-    conn = session.connection()
-    audit = conn.execute(select(func.max(AuditEvent.id))).scalar()
-    conflict = conn.execute(select(func.max(ConflictRecord.updated_at))).scalar()
-    return audit, str(conflict)
 
 
 class Memo:
@@ -122,14 +113,41 @@ def settled(value: Any) -> Any:
     return value
 
 
-def review_report(request, session: Session):
-    """The review list at the app clock's now, memoised for the current data version (overview, queue and
-    document list share it: one bulk evaluation per change, not one per page)."""
-    from freshgate.reports.service import review
+def live_review(app) -> LiveReview:
+    """The app's incrementally kept review list (one per application; its rebuild thread stops with the runtime)."""
+    live = getattr(app.state, "console_review", None)
+    if live is None:
+        rt = app.state.runtime
+        ctx, cfg = rt.registry_ctx, rt.settings.console
+        live = LiveReview(rt.engine, ctx.rules, rt.extras, lambda: ctx.clock(), rebuild_seconds=cfg.rebuild_seconds,
+                          max_moved=cfg.max_moved, after_full=settled if cfg.gc_freeze else (lambda v: v))
+        app.state.console_review = live
+        rt.on_close.append(live.close)
+    return live
 
-    rt = request.app.state.runtime
-    ctx = rt.registry_ctx
-    return cached(request, session, "review", lambda s: settled(review(s, ctx.rules, rt.extras, ctx.clock())))
+
+def review_report(request, session: Session):
+    """The review list at the app clock's now for the current data version (overview, queue and document list
+    share it): after a change only the documents it moved are re-evaluated (`reports.incremental`)."""
+    return live_review(request.app).get(session)
+
+
+def catalog_cached(request, session: Session, name: str, compute: Compute, *parts: Any) -> Any:
+    """`compute(session)` memoised under `name` + `parts` until a change may have changed the document list's
+    ids or facets (a registration, transfer or edit; not a verification, retirement, owner flip or verdict)."""
+    live = live_review(request.app)
+    live.get(session)
+    return memo_for(request.app).get((name, *parts), ("catalog", live.live.catalog_mark), session, compute)
+
+
+def live_catalog(app):
+    """The app's unfiltered document facets and id list, kept by the change log (`web.catalog.LiveCatalog`)."""
+    from freshgate.web.catalog import LiveCatalog
+
+    live = getattr(app.state, "console_catalog", None)
+    if live is None:
+        live = app.state.console_catalog = LiveCatalog(app.state.runtime.settings.console.max_moved)
+    return live
 
 
 def shared_evaluation(request, session: Session):
