@@ -5,12 +5,22 @@ The lookup span follows the GenAI semantic conventions where they fit: the gate 
 reason code), with child spans `retrieval` (top_k, data source) and `decision`, and `freshgate.*`
 attributes (decision, receipt id, cited states, conflict ids). Query text is never recorded.
 
+What it costs (issue 13: <= 3 % on lookup p50), and so what is left out by default:
+- SQL statements become spans only when slow (`tracing.sql = slow`, `tracing.sql_slow_ms`): the statement
+  is timed and, past the threshold, recorded after the fact with its real start and end times. A span per
+  statement (`sql = all`) is for debugging; `off` records none.
+- HTTP server spans without the ASGI `receive` / `send` sub-spans.
+- One tracer per provider, made when tracing is configured, never per request.
+- Spans go through a BatchSpanProcessor (exported off the request path); the head sampler
+  (`sample_ratio`, parent-based) is what keeps the cost down in production.
+
 When tracing is off nothing is imported and every helper is a no-op context manager.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from contextlib import contextmanager, nullcontext
 from typing import Any, Iterator
 
@@ -18,7 +28,10 @@ log = logging.getLogger(__name__)
 
 GUARDIAN = "freshgate"
 DECISION_TYPE = {"proceed": "allow", "caution": "warn", "stop_and_ask": "deny"}
-_state: dict[str, Any] = {"provider": None}
+SQL_TEXT_LIMIT = 2000  # characters of a statement kept on its span (parameterised SQL: no values)
+# provider and its one tracer; how SQL statements are traced (read at each statement, so a swap is cheap)
+_state: dict[str, Any] = {"provider": None, "tracer": None, "sql": "off", "sql_slow_ns": 25_000_000}
+_engines: list[Any] = []  # engines whose statements we time (listeners removed on shutdown)
 
 
 def configure(settings: Any, *, processors: list[Any] | None = None) -> Any:
@@ -28,7 +41,7 @@ def configure(settings: Any, *, processors: list[Any] | None = None) -> Any:
     """
     ts = settings.tracing
     if not ts.enabled:
-        _state["provider"] = None
+        _state.update(provider=None, tracer=None)
         return None
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
@@ -45,7 +58,8 @@ def configure(settings: Any, *, processors: list[Any] | None = None) -> Any:
         provider.add_span_processor(BatchSpanProcessor(exporter))
     for p in processors or []:
         provider.add_span_processor(p)
-    _state["provider"] = provider
+    _state.update(provider=provider, tracer=provider.get_tracer("freshgate"), sql=ts.sql,
+                  sql_slow_ns=int(ts.sql_slow_ms * 1_000_000))
     return provider
 
 
@@ -54,11 +68,38 @@ def _exporter(ts: Any) -> Any:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         return OTLPSpanExporter(endpoint=ts.endpoint) if ts.endpoint else OTLPSpanExporter()
+    if ts.exporter == "file":
+        return FileSpanExporter(ts.file)
     if ts.exporter == "console":
         from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
         return ConsoleSpanExporter()
     return None
+
+
+class FileSpanExporter:
+    """OTLP/JSON lines: one ExportTraceServiceRequest per batch, the format the OpenTelemetry Collector's
+    `otlpjsonfile` receiver reads (and its `file` exporter writes)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._out = open(path, "a", encoding="utf-8")
+
+    def export(self, spans) -> Any:
+        from google.protobuf.json_format import MessageToJson
+        from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+        from opentelemetry.sdk.trace.export import SpanExportResult
+
+        self._out.write(MessageToJson(encode_spans(spans), indent=None) + "\n")
+        self._out.flush()
+        return SpanExportResult.SUCCESS
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        self._out.flush()
+        return True
+
+    def shutdown(self) -> None:
+        self._out.close()
 
 
 def provider() -> Any:
@@ -67,31 +108,95 @@ def provider() -> Any:
 
 
 def instrument_app(app: Any) -> None:
-    """FastAPI server spans for every request (call before the app starts)."""
+    """FastAPI server spans for every request (call before the app starts); no ASGI receive/send sub-spans."""
     if provider() is None:
         return
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-    FastAPIInstrumentor.instrument_app(app, tracer_provider=provider(), excluded_urls="livez,readyz,metrics")
+    FastAPIInstrumentor.instrument_app(app, tracer_provider=provider(), excluded_urls="livez,readyz,metrics",
+                                       exclude_spans=["receive", "send"])
 
 
 def instrument_engine(engine: Any) -> None:
-    """SQL spans for one SQLAlchemy engine, and httpx client spans (remote fetches, webhooks)."""
+    """SQL spans for one SQLAlchemy engine (as `tracing.sql` says), and httpx client spans (remote fetches,
+    webhooks)."""
     if provider() is None:
         return
     from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
-    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+    from sqlalchemy import event
 
-    # skip_dep_check: the instrumentation pins sqlalchemy < 2.1 but its event hooks work on 2.1 (tested).
-    SQLAlchemyInstrumentor().instrument(engine=engine, tracer_provider=provider(), enable_commenter=False,
-                                        skip_dep_check=True)
+    if not any(e is engine for e in _engines):
+        before, after, failed = _sql_listeners()
+        event.listen(engine, "before_cursor_execute", before)
+        event.listen(engine, "after_cursor_execute", after)
+        event.listen(engine, "handle_error", failed)
+        engine._freshgate_sql_listeners = (before, after, failed)
+        _engines.append(engine)
     if not HTTPXClientInstrumentor().is_instrumented_by_opentelemetry:
         HTTPXClientInstrumentor().instrument(tracer_provider=provider())
 
 
+def _sql_listeners():
+    """before / after / error hooks that time each statement and record a span when `sql` asks for it."""
+    from opentelemetry.trace import SpanKind, Status, StatusCode, get_current_span
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        if context is None or _state["tracer"] is None or _state["sql"] == "off":
+            return
+        ctx = get_current_span().get_span_context()
+        if ctx.is_valid and not ctx.trace_flags.sampled:
+            return  # inside a trace the sampler dropped: its SQL spans would be dropped too
+        context._freshgate_t0 = time.time_ns()
+
+    def record(conn, statement, context, start, end, error=None):
+        tracer = _state["tracer"]
+        if tracer is None:
+            return
+        dialect = conn.engine.dialect.name
+        op = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else "SQL"
+        span = tracer.start_span(f"{op} {dialect}", kind=SpanKind.CLIENT, start_time=start, attributes={
+            "db.system.name": dialect, "db.operation.name": op, "db.query.text": statement[:SQL_TEXT_LIMIT],
+            "freshgate.sql.executemany": bool(getattr(context, "executemany", False)),
+        })
+        if error is not None:
+            span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+            span.set_attribute("error.type", type(error).__name__)
+        span.end(end_time=end)
+
+    def after(conn, cursor, statement, parameters, context, executemany):
+        start = getattr(context, "_freshgate_t0", None)
+        if start is None:
+            return
+        context._freshgate_t0 = None
+        end = time.time_ns()
+        if _state["sql"] == "all" or end - start >= _state["sql_slow_ns"]:
+            record(conn, statement, context, start, end)
+
+    def failed(exception_context):
+        context = exception_context.execution_context
+        start = getattr(context, "_freshgate_t0", None)
+        if start is None:
+            return
+        context._freshgate_t0 = None  # a failed statement is always worth a span
+        record(exception_context.connection, exception_context.statement or "", context, start, time.time_ns(),
+               exception_context.original_exception)
+
+    return before, after, failed
+
+
 def shutdown() -> None:
-    """Flush and stop the exporter."""
-    p, _state["provider"] = _state["provider"], None
+    """Flush and stop the exporter; stop timing statements."""
+    p = _state["provider"]
+    _state.update(provider=None, tracer=None)
+    if _engines:
+        from sqlalchemy import event
+
+        for engine in _engines:
+            for name, fn in zip(("before_cursor_execute", "after_cursor_execute", "handle_error"),
+                                engine._freshgate_sql_listeners):
+                if event.contains(engine, name, fn):
+                    event.remove(engine, name, fn)
+        _engines.clear()
     if p is not None:
         p.shutdown()
 
@@ -100,11 +205,10 @@ def shutdown() -> None:
 @contextmanager
 def guardrail(risk: str, top_k: int) -> Iterator[Any]:
     """The span around one lookup (None when tracing is off); finish it with `record_decision`."""
-    p = provider()
-    if p is None:
+    tracer = _state["tracer"]
+    if tracer is None:
         yield None
         return
-    tracer = p.get_tracer("freshgate.lookup")
     with tracer.start_as_current_span(f"apply_guardrail {GUARDIAN}", attributes={
         "gen_ai.operation.name": "apply_guardrail", "gen_ai.guardian.name": GUARDIAN,
         "gen_ai.security.target.type": "llm_input", "freshgate.risk": risk, "gen_ai.request.top_k": top_k,
@@ -114,10 +218,10 @@ def guardrail(risk: str, top_k: int) -> Iterator[Any]:
 
 def stage(name: str, **attributes: Any):
     """A child span of the lookup (`retrieval`, `decision`); a no-op when tracing is off."""
-    p = provider()
-    if p is None:
+    tracer = _state["tracer"]
+    if tracer is None:
         return nullcontext()
-    return p.get_tracer("freshgate.lookup").start_as_current_span(name, attributes=attributes)
+    return tracer.start_as_current_span(name, attributes=attributes)
 
 
 def record_decision(span: Any, decision: Any, citations: list[Any], conflicts: list[dict], receipt_id: str | None,
