@@ -55,7 +55,16 @@ from freshgate.observability import tracing  # noqa: E402
 
 CONFIGS = ("none", "metrics", "tracing", "tracing_sampled", "tracing_all")
 SINK_PORT = 8351  # EXPORTER=otlp: the local OTLP/HTTP sink (this helper's port range 8350-8399)
-logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
+
+
+def quiet_clients() -> None:
+    """No log line per request: Starlette's TestClient runs on `httpx2` (its own logger), and MCP's start-up
+    sets the root logger to INFO with a rich handler, whose per-request line would dilute every overhead."""
+    for name in ("httpx", "httpx2"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+quiet_clients()
 
 
 def block(client: TestClient, n: int, offset: int) -> list[float]:
@@ -183,6 +192,7 @@ def main() -> None:
     samples: dict[str, list[float]] = {c: [] for c in CONFIGS}
     cpu: dict[str, list[float]] = {c: [] for c in CONFIGS}  # process CPU seconds per lookup, per block
     loads = []
+    quiet_clients()
     for cfg in CONFIGS:
         tracing._state.update(states.get(cfg, off))
         block(clients[cfg], 20, 0)  # warm
