@@ -198,11 +198,10 @@ def _sql_listeners():
             return  # inside a trace the sampler dropped: its SQL spans would be dropped too
         context._freshgate_t0 = time.time_ns()
 
-    def record(conn, statement, context, start, end, error=None):
+    def record(dialect, statement, context, start, end, error=None):
         tracer = _state["tracer"]
         if tracer is None:
             return
-        dialect = conn.engine.dialect.name
         op = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else "SQL"
         span = tracer.start_span(f"{op} {dialect}", kind=SpanKind.CLIENT, start_time=start, attributes={
             "db.system.name": dialect, "db.operation.name": op, "db.query.text": statement[:SQL_TEXT_LIMIT],
@@ -220,7 +219,7 @@ def _sql_listeners():
         context._freshgate_t0 = None
         end = time.time_ns()
         if _state["sql"] == "all" or end - start >= _state["sql_slow_ns"]:
-            record(conn, statement, context, start, end)
+            record(conn.dialect.name, statement, context, start, end)
 
     def failed(exception_context):
         context = exception_context.execution_context
@@ -228,7 +227,7 @@ def _sql_listeners():
         if start is None:
             return
         context._freshgate_t0 = None  # a failed statement is always worth a span
-        record(exception_context.connection, exception_context.statement or "", context, start, time.time_ns(),
+        record(exception_context.dialect.name, exception_context.statement or "", context, start, time.time_ns(),
                exception_context.original_exception)
 
     return before, after, failed
