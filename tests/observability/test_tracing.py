@@ -81,6 +81,9 @@ def test_a_lookup_makes_a_guardrail_span_with_children(spans, metered, runtime, 
     # the guardrail span sits inside the HTTP server span, and SQL statements are traced too
     server = [s for s in finished if s.context.span_id == g.parent.span_id]
     assert server and server[0].kind.name == "SERVER"
+    assert server[0].name == "POST /v1/lookup" and server[0].attributes["http.route"] == "/v1/lookup"
+    assert server[0].attributes["http.response.status_code"] == 200
+    assert not [s for s in finished if s.name.endswith(("http receive", "http send"))]
     sql = sql_spans(spans)
     assert sql and all(s.kind.name == "CLIENT" and s.attributes["db.system.name"] == "sqlite" for s in sql)
     assert any(s.parent is not None and s.parent.span_id in {c.context.span_id for c in children.values()}
@@ -212,3 +215,21 @@ def test_file_exporter_writes_otlp_json_lines(tmp_path):
     (line,) = (tmp_path / "spans.jsonl").read_text().splitlines()
     names = {sp["name"] for rs in json.loads(line)["resourceSpans"] for ss in rs["scopeSpans"] for sp in ss["spans"]}
     assert names == {"apply_guardrail freshgate", "retrieval"}
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_server_span_joins_the_callers_trace_and_skips_health_routes(spans, metered, runtime, database_url):
+    trace_id, parent_id = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    with TestClient(create_app(runtime=runtime)) as http:
+        spans.clear()
+        assert http.get("/livez").status_code == 200
+        assert spans.get_finished_spans() == ()
+        r = http.post("/v1/lookup", json={"query": "walrus feeding bucket schedule"},
+                      headers={"traceparent": f"00-{trace_id}-{parent_id}-01"})
+        assert r.status_code == 200
+        assert http.post("/v1/lookup", json={}).status_code == 422
+    server = [s for s in spans.get_finished_spans() if s.kind.name == "SERVER"]
+    assert len(server) == 2
+    joined, invalid = server
+    assert format(joined.context.trace_id, "032x") == trace_id and format(joined.parent.span_id, "016x") == parent_id
+    assert invalid.attributes["http.response.status_code"] == 422 and invalid.context.trace_id != joined.context.trace_id

@@ -9,7 +9,8 @@ What it costs (issue 13: <= 3 % on lookup p50), and so what is left out by defau
 - SQL statements become spans only when slow (`tracing.sql = slow`, `tracing.sql_slow_ms`): the statement
   is timed and, past the threshold, recorded after the fact with its real start and end times. A span per
   statement (`sql = all`) is for debugging; `off` records none.
-- HTTP server spans without the ASGI `receive` / `send` sub-spans.
+- HTTP server spans from a lean middleware (ServerSpans): no ASGI `receive` / `send` sub-spans, no route
+  matching before the sampler has decided.
 - One tracer per provider, made when tracing is configured, never per request.
 - Spans go through a BatchSpanProcessor (exported off the request path); the head sampler
   (`sample_ratio`, parent-based) is what keeps the cost down in production.
@@ -158,13 +159,68 @@ def provider() -> Any:
 
 
 def instrument_app(app: Any) -> None:
-    """FastAPI server spans for every request (call before the app starts); no ASGI receive/send sub-spans."""
+    """A SERVER span per HTTP request (call before the app starts), health and metrics routes left out."""
     if provider() is None:
         return
-    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+    app.add_middleware(ServerSpans, tracer=_state["tracer"])
 
-    FastAPIInstrumentor.instrument_app(app, tracer_provider=provider(), excluded_urls="livez,readyz,metrics",
-                                       exclude_spans=["receive", "send"])
+
+EXCLUDED_PATHS = frozenset({"/livez", "/readyz", "/metrics"})
+
+
+class ServerSpans:
+    """ASGI middleware: one SERVER span per HTTP request, named `METHOD /route/{template}`.
+
+    Leaner than OpenTelemetry's FastAPI instrumentation, which matches every request against every route
+    to name its span and measures HTTP metrics (Prometheus does that here) before the sampler has spoken:
+    ~0.2 ms a request even when the trace is not sampled. Here the route is read from the scope after
+    routing, and an unsampled request costs a context switch. W3C `traceparent` from the caller is honoured.
+    """
+
+    def __init__(self, app: Any, tracer: Any) -> None:
+        from opentelemetry import propagate
+        from opentelemetry.trace import SpanKind, Status, StatusCode
+
+        self.app, self.tracer = app, tracer
+        self._extract, self._kind, self._status, self._error = propagate.extract, SpanKind.SERVER, Status, \
+            StatusCode.ERROR
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["path"] in EXCLUDED_PATHS:
+            return await self.app(scope, receive, send)
+        carrier = None
+        for k, v in scope["headers"]:
+            if k in (b"traceparent", b"tracestate"):
+                carrier = carrier or {}
+                carrier[k.decode()] = v.decode("latin-1")
+        method = scope["method"]
+        with self.tracer.start_as_current_span(
+                method, context=self._extract(carrier) if carrier else None, kind=self._kind,
+                record_exception=False, set_status_on_exception=False) as span:
+            if not span.is_recording():
+                return await self.app(scope, receive, send)
+            status = 500
+
+            async def send_status(message):
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                await send(message)
+
+            try:
+                await self.app(scope, receive, send_status)
+            except BaseException as exc:
+                span.set_attribute("error.type", type(exc).__name__)
+                raise
+            finally:
+                route = getattr(scope.get("route"), "path", None)
+                if route:
+                    span.update_name(f"{method} {route}")
+                span.set_attributes({"http.request.method": method, "url.path": scope["path"],
+                                     "url.scheme": scope.get("scheme", "http"), "http.response.status_code": status,
+                                     **({"http.route": route} if route else {})})
+                if status >= 500:
+                    span.set_status(self._status(self._error))
 
 
 def instrument_engine(engine: Any) -> None:
