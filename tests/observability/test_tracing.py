@@ -223,7 +223,8 @@ def test_server_span_joins_the_callers_trace_and_skips_health_routes(spans, mete
     with TestClient(create_app(runtime=runtime)) as http:
         spans.clear()
         assert http.get("/livez").status_code == 200
-        assert spans.get_finished_spans() == ()
+        # no span of the request (background pollers' SQL may still be recorded with sql = all)
+        assert [s for s in spans.get_finished_spans() if not s.attributes.get("db.system.name")] == []
         r = http.post("/v1/lookup", json={"query": "walrus feeding bucket schedule"},
                       headers={"traceparent": f"00-{trace_id}-{parent_id}-01"})
         assert r.status_code == 200
