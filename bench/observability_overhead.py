@@ -101,7 +101,7 @@ def micro(n: int = 20000) -> dict[str, float]:
     t = time.process_time()
     for i in range(n // 4):
         with tracing.guardrail("low", 5) as span:
-            with tracing.stage("retrieval", top_k=5):
+            with tracing.stage("retrieval", {"gen_ai.request.top_k": 5}):
                 pass
             with tracing.stage("decision"):
                 pass

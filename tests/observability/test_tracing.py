@@ -120,6 +120,23 @@ def test_log_lines_carry_the_trace_id_as_json(spans, runtime):
     assert "trace_id" not in outside
 
 
+def test_an_exception_inside_a_stage_marks_both_spans_as_errors_and_restores_the_context(spans, runtime):
+    from opentelemetry import trace
+
+    with pytest.raises(RuntimeError):
+        with tracing.guardrail("low", 5):
+            with tracing.stage("retrieval", {"gen_ai.request.top_k": 5}):
+                raise RuntimeError("index gone")
+    assert not trace.get_current_span().get_span_context().is_valid  # nothing left attached
+    by_name = {s.name: s for s in spans.get_finished_spans() if not s.attributes.get("db.system.name")}
+    retrieval, guard = by_name["retrieval"], by_name["apply_guardrail freshgate"]
+    assert retrieval.parent.span_id == guard.context.span_id
+    assert retrieval.attributes["gen_ai.request.top_k"] == 5
+    for sp in (retrieval, guard):
+        assert sp.status.status_code.name == "ERROR" and "index gone" in sp.status.description
+    assert [e.name for e in retrieval.events] == ["exception"]
+
+
 def test_tracing_off_records_nothing_and_costs_no_import(tmp_path):
     import subprocess
     import sys
