@@ -189,17 +189,17 @@ def _sql_listeners():
     from opentelemetry.trace import SpanKind, Status, StatusCode, get_current_span
 
     def before(conn, cursor, statement, parameters, context, executemany):
-        if context is None or _state["tracer"] is None or _state["sql"] == "off":
-            return
-        ctx = get_current_span().get_span_context()
-        if ctx.is_valid and not ctx.trace_flags.sampled:
-            return  # inside a trace the sampler dropped: its SQL spans would be dropped too
-        context._freshgate_t0 = time.time_ns()
+        # only a clock read per statement: whether the trace is sampled is asked of the few worth a span
+        if context is not None and _state["tracer"] is not None and _state["sql"] != "off":
+            context._freshgate_t0 = time.time_ns()
 
     def record(dialect, statement, context, start, end, error=None):
         tracer = _state["tracer"]
         if tracer is None:
             return
+        ctx = get_current_span().get_span_context()
+        if ctx.is_valid and not ctx.trace_flags.sampled:
+            return  # inside a trace the sampler dropped: its SQL spans would be dropped too
         op = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else "SQL"
         span = tracer.start_span(f"{op} {dialect}", kind=SpanKind.CLIENT, start_time=start, attributes={
             "db.system.name": dialect, "db.operation.name": op, "db.query.text": statement[:SQL_TEXT_LIMIT],
