@@ -145,6 +145,9 @@ def tracing_states(s: Settings, tmp: Path, exporter: str, sample: float) -> dict
 
 
 def main() -> None:
+    if {"-h", "--help"} & set(sys.argv[1:]):  # settings come from the environment; never start a run here
+        print(__doc__)
+        return
     size = int(os.environ.get("SIZE", 10000))
     requests = int(os.environ.get("REQUESTS", 150))
     rounds = int(os.environ.get("ROUNDS", 5))
