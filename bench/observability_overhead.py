@@ -1,18 +1,29 @@
 """Overhead of Prometheus metrics and OpenTelemetry tracing on lookup latency, interleaved in one process.
 
 One SQLite registry: the example knowledge base (real embeddings) plus generated sections up to SIZE
-(bench/lookup_latency.py's generator), the real model on ONNX Runtime. Three configurations, each
-measured per round as a block of sequential POST /v1/lookup through the ASGI app (TestClient, so the
-FastAPI instrumentation is included): `base` (metrics and tracing off), `metrics` (on), `tracing`
-(on: FastAPI + SQLAlchemy + guardrail spans, BatchSpanProcessor exporting to a JSON-lines file).
-Rounds rotate the order. Besides wall p50/p99, the process CPU time per lookup (median over blocks) is
-reported: on a shared, overloaded machine it is the steadier measure of what metrics and tracing add. Table + bench/results/observability_overhead.json.
+(bench/lookup_latency.py's generator), the real model on ONNX Runtime. Five configurations, each measured
+per round as a block of sequential POST /v1/lookup through the ASGI app (TestClient, so the FastAPI
+instrumentation is included):
+  none             metrics and tracing off
+  metrics          metrics on, tracing off
+  tracing          tracing on as shipped (sql = slow, sample_ratio 1.0): HTTP server + guardrail spans
+  tracing_sampled  the same at sample_ratio SAMPLE (0.1): the production setting
+  tracing_all      sql = all: a span per SQL statement (debugging)
+Tracing configurations export through a BatchSpanProcessor to an OTLP/JSON-lines file each (EXPORTER=file,
+the default) or over OTLP/HTTP to a local sink process standing in for a collector (EXPORTER=otlp); the
+tracing configurations have metrics off, so each row is one feature's overhead against `none`.
+Only the configuration being measured is active: the others' providers are swapped out (no leaked SQL spans).
+Rounds rotate the order. Besides wall p50/p99, the process CPU time per lookup (median over blocks,
+export thread included) is reported: on a shared, overloaded machine it is the steadier measure.
+Table + bench/results/observability_overhead.json.
 
 Auth is on (as deployed): the clients send an agent key, so the key check is in every configuration alike.
 EMBEDDER=hashing swaps the model for the deterministic hashing embedder (a cheaper base, so the same
-absolute overhead shows as a larger percentage: the conservative choice when the model run would dominate).
+absolute overhead shows as a larger percentage). DB=path keeps the generated registry (and its index
+snapshot) there and reuses it on the next run; BUILD_ONLY=1 builds it and stops (do that outside the bench lock).
 
-    python bench/observability_overhead.py [SIZE=10000] [REQUESTS=150] [ROUNDS=4] [EMBEDDER=onnx|hashing]
+    python bench/observability_overhead.py [SIZE=10000] [REQUESTS=150] [ROUNDS=5] [EMBEDDER=onnx|hashing]
+                                           [SAMPLE=0.1] [EXPORTER=file|otlp] [DB=path] [BUILD_ONLY=1]
 """
 
 from __future__ import annotations
@@ -20,10 +31,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -32,7 +45,6 @@ sys.path.insert(0, str(ROOT / "bench"))
 from lookup_latency import QUERIES, build_db  # noqa: E402
 
 from fastapi.testclient import TestClient  # noqa: E402
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
 from freshgate.app import build_runtime, create_app  # noqa: E402
@@ -41,8 +53,18 @@ from freshgate.auth.service import KeyService  # noqa: E402
 from freshgate.embeddings.embedder import HashingEmbedder, SentenceTransformerEmbedder  # noqa: E402
 from freshgate.observability import tracing  # noqa: E402
 
-CONFIGS = ("base", "metrics", "tracing")
-logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
+CONFIGS = ("none", "metrics", "tracing", "tracing_sampled", "tracing_all")
+SINK_PORT = 8351  # EXPORTER=otlp: the local OTLP/HTTP sink (this helper's port range 8350-8399)
+
+
+def quiet_clients() -> None:
+    """No log line per request: Starlette's TestClient runs on `httpx2` (its own logger), and MCP's start-up
+    sets the root logger to INFO with a rich handler, whose per-request line would dilute every overhead."""
+    for name in ("httpx", "httpx2"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+quiet_clients()
 
 
 def block(client: TestClient, n: int, offset: int) -> list[float]:
@@ -79,7 +101,7 @@ def micro(n: int = 20000) -> dict[str, float]:
     t = time.process_time()
     for i in range(n // 4):
         with tracing.guardrail("low", 5) as span:
-            with tracing.stage("retrieval", top_k=5):
+            with tracing.stage("retrieval", {"gen_ai.request.top_k": 5}):
                 pass
             with tracing.stage("decision"):
                 pass
@@ -91,22 +113,60 @@ def micro(n: int = 20000) -> dict[str, float]:
     return out
 
 
+def sink() -> tuple[subprocess.Popen, Path]:
+    """A local OTLP/HTTP endpoint in its own process: reads each POST /v1/traces, answers 200, counts bytes."""
+    log = Path(tempfile.mkdtemp(prefix="fg-otlp-sink-")) / "bytes"
+    code = f"""
+import http.server
+class H(http.server.BaseHTTPRequestHandler):
+    n = 0
+    def do_POST(self):
+        H.n += len(self.rfile.read(int(self.headers.get('content-length', 0))))
+        open({str(log)!r}, 'w').write(str(H.n))
+        self.send_response(200); self.send_header('content-length', '0'); self.end_headers()
+    def log_message(self, *a): pass
+http.server.HTTPServer(('127.0.0.1', {SINK_PORT}), H).serve_forever()
+"""
+    p = subprocess.Popen([sys.executable, "-c", code])
+    time.sleep(1.0)
+    return p, log
+
+
+def tracing_states(s: Settings, tmp: Path, exporter: str, sample: float) -> dict[str, dict]:
+    """tracing._state for each tracing configuration (a provider of its own, exporting in batches)."""
+    states = {}
+    for cfg, over in {"tracing": {}, "tracing_sampled": {"sample_ratio": sample},
+                      "tracing_all": {"sql": "all"}}.items():
+        ts = s.tracing.model_copy(update={"enabled": True, "exporter": exporter, "file": str(tmp / f"{cfg}.jsonl"),
+                                          "endpoint": f"http://127.0.0.1:{SINK_PORT}/v1/traces", **over})
+        tracing.configure(SimpleNamespace(tracing=ts))
+        states[cfg] = dict(tracing._state)
+    return states
+
+
 def main() -> None:
+    if {"-h", "--help"} & set(sys.argv[1:]):  # settings come from the environment; never start a run here
+        print(__doc__)
+        return
     size = int(os.environ.get("SIZE", 10000))
     requests = int(os.environ.get("REQUESTS", 150))
-    rounds = int(os.environ.get("ROUNDS", 4))
+    rounds = int(os.environ.get("ROUNDS", 5))
+    sample = float(os.environ.get("SAMPLE", 0.1))
+    exporter = os.environ.get("EXPORTER", "file")
     tmp = Path(tempfile.mkdtemp(prefix="fg-obs-bench-"))
+    db_path = Path(os.environ["DB"]) if os.environ.get("DB") else tmp / "fg.db"
     embedder = os.environ.get("EMBEDDER", "onnx")
     if embedder == "hashing":
         emb = HashingEmbedder()
     else:
         emb = SentenceTransformerEmbedder(backend="onnx")
         emb.load()
-    t = time.perf_counter()
-    build_db(tmp / "fg.db", size, emb)
-    print(f"registry with {size} sections built in {time.perf_counter() - t:.0f} s; load {os.getloadavg()}")
+    if not db_path.exists():
+        t = time.perf_counter()
+        build_db(db_path, size, emb)
+        print(f"registry with {size} sections built in {time.perf_counter() - t:.0f} s; load {os.getloadavg()}")
 
-    s = Settings(database_url=f"sqlite:///{tmp / 'fg.db'}")
+    s = Settings(database_url=f"sqlite:///{db_path}")
     s.server.scheduler = False
     s.conflicts.scan_on_start = False
     s.lookup.warm_up = False
@@ -121,33 +181,52 @@ def main() -> None:
     rt.extras["lookup"].use_embedder(emb)
     rt.extras["lookup"].warm_up()
     print(f"index of {size} sections ready in {time.perf_counter() - t:.0f} s; load {os.getloadavg()}")
-    spans_file = open(tmp / "spans.jsonl", "w")
-    plain = TestClient(create_app(runtime=rt), headers=headers)
-    s.tracing.enabled, s.tracing.exporter = True, "none"
-    provider = tracing.configure(s, processors=[BatchSpanProcessor(ConsoleSpanExporter(
-        out=spans_file, formatter=lambda span: span.to_json(indent=None) + "\n"))])
-    traced = TestClient(create_app(runtime=rt), headers=headers)
+    if os.environ.get("BUILD_ONLY"):
+        rt.close()
+        return
+    collector = sink() if exporter == "otlp" else None
+    off = {"provider": None, "tracer": None}
+    states = tracing_states(s, tmp, exporter, sample)
+    clients = {}
+    for cfg in CONFIGS:  # each app is built (and instrumented) under its own configuration
+        tracing._state.update(states.get(cfg, off))
+        clients[cfg] = TestClient(create_app(runtime=rt), headers=headers)
+        clients[cfg].__enter__()  # lifespan: the engine's statement timing is installed once, by a tracing app
     samples: dict[str, list[float]] = {c: [] for c in CONFIGS}
     cpu: dict[str, list[float]] = {c: [] for c in CONFIGS}  # process CPU seconds per lookup, per block
     loads = []
-    with plain, traced:
-        for c in (plain, traced):
-            block(c, 20, 0)  # warm
-        for r in range(rounds):
-            order = CONFIGS[r % 3:] + CONFIGS[:r % 3]
-            for cfg in order:
-                s.metrics.enabled = cfg == "metrics"
-                tracing._state["provider"] = provider if cfg == "tracing" else None
-                c0 = time.process_time()
-                samples[cfg] += block(traced if cfg == "tracing" else plain, requests, r * requests)
-                cpu[cfg].append((time.process_time() - c0) / requests)
-                loads.append(os.getloadavg()[0])
-    tracing._state["provider"] = provider
-    tracing.shutdown()
-    spans_file.close()
-    spans = sum(1 for _ in open(tmp / "spans.jsonl"))
-    base = float(np.percentile(samples["base"], 50))
-    base_cpu = float(np.median(cpu["base"]))
+    quiet_clients()
+    for cfg in CONFIGS:
+        tracing._state.update(states.get(cfg, off))
+        block(clients[cfg], 20, 0)  # warm
+    for r in range(rounds):
+        order = CONFIGS[r % len(CONFIGS):] + CONFIGS[:r % len(CONFIGS)]
+        for cfg in order:
+            s.metrics.enabled = cfg == "metrics"
+            tracing._state.update(states.get(cfg, off))
+            for st in states.values():  # drain every exporter queue outside the blocks
+                st["provider"].force_flush()
+            c0 = time.process_time()
+            samples[cfg] += block(clients[cfg], requests, r * requests)
+            cpu[cfg].append((time.process_time() - c0) / requests)
+            loads.append(os.getloadavg()[0])
+    tracing._state.update(off)
+    for c in clients.values():
+        c.__exit__(None, None, None)
+    spans = {}
+    for cfg, st in states.items():
+        st["provider"].shutdown()
+        if exporter == "file":
+            spans[cfg] = sum(len(sp["spans"]) for line in open(tmp / f"{cfg}.jsonl")
+                             for rs in json.loads(line)["resourceSpans"] for sp in rs["scopeSpans"])
+    tracing._state.update(states["tracing"])
+    tracing.shutdown()  # removes the statement timing from the engine
+    if collector is not None:
+        collector[0].terminate()
+        collector[0].wait()
+        spans = {"bytes_received_by_sink": int(collector[1].read_text() or 0)}
+    base = float(np.percentile(samples["none"], 50))
+    base_cpu = float(np.median(cpu["none"]))
     rows = []
     for cfg in CONFIGS:
         p50, p99 = (1e3 * float(np.percentile(samples[cfg], p)) for p in (50, 99))
@@ -155,20 +234,21 @@ def main() -> None:
         rows.append({"config": cfg, "p50_ms": round(p50, 2), "p99_ms": round(p99, 2), "n": len(samples[cfg]),
                      "p50_overhead_pct": round(100 * (p50 / 1e3 - base) / base, 1),
                      "cpu_ms_per_lookup": round(1e3 * c, 2), "cpu_overhead_pct": round(100 * (c - base_cpu) / base_cpu, 1)})
-    print(f"size {size} sections, embedder {embedder}, {rounds} rounds x {requests} lookups per config, spans exported: {spans}")
+    print(f"size {size} sections, embedder {embedder}, exporter {exporter}, sample_ratio {sample} (tracing_sampled), "
+          f"{rounds} rounds x {requests} lookups per config; spans exported: {spans}")
     print(f"load average (1 min) during blocks: min {min(loads):.1f} max {max(loads):.1f}; now {os.getloadavg()}")
-    print(f"{'config':10} {'p50 ms':>8} {'p99 ms':>8} {'p50 vs base':>12} {'CPU ms/lookup':>14} {'CPU vs base':>12}")
+    print(f"{'config':16} {'p50 ms':>8} {'p99 ms':>8} {'p50 vs none':>12} {'CPU ms/lookup':>14} {'CPU vs none':>12}")
     for row in rows:
-        print(f"{row['config']:10} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} {row['p50_overhead_pct']:>11.1f}% "
+        print(f"{row['config']:16} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} {row['p50_overhead_pct']:>11.1f}% "
               f"{row['cpu_ms_per_lookup']:>14.2f} {row['cpu_overhead_pct']:>11.1f}%")
     m = micro()
     print(f"instrumentation alone (CPU per lookup): metrics {m['metrics_us']:.1f} us; guardrail + retrieval + "
-          f"decision spans {m['guardrail_spans_us']:.1f} us (SQL and HTTP spans come on top)")
+          f"decision spans {m['guardrail_spans_us']:.1f} us (HTTP and slow-SQL spans come on top)")
     out = ROOT / "bench" / "results" / "observability_overhead.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"size": size, "embedder": embedder, "requests": requests, "rounds": rounds, "loads": loads,
-                               "spans_exported": spans, "rows": rows,
-                               "micro": m}, indent=2))
+    out.write_text(json.dumps({"size": size, "embedder": embedder, "exporter": exporter, "sample_ratio": sample,
+                               "requests": requests, "rounds": rounds, "loads": loads, "spans_exported": spans,
+                               "rows": rows, "micro": m}, indent=2))
     print(f"wrote {out}")
     rt.close()
 

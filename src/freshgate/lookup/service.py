@@ -84,8 +84,8 @@ class LookupService:
         scope = Scope.of(req.scope.ids, req.scope.tags, req.scope.kinds) if req.scope else None
         vector, hits, unknown = None, [], None
         t0 = time.perf_counter()
-        with tracing.stage("retrieval", **{"gen_ai.operation.name": "retrieval", "gen_ai.request.top_k": top_k,
-                                           "gen_ai.data_source.id": "freshgate-registry"}):
+        with tracing.stage("retrieval", {"gen_ai.operation.name": "retrieval", "gen_ai.request.top_k": top_k,
+                                         "gen_ai.data_source.id": "freshgate-registry"}):
             try:
                 self.engine.wait_ready()  # never waits for a warm-up in progress unless lookup.ready_timeout > 0
                 t0 = time.perf_counter()
