@@ -5,18 +5,25 @@ sections of a topic close together); queries near random topics. For each backen
 search breadth (ef): build seconds, recall@10 vs exact, query p50/p99 (one thread).
 
     .venv/bin/python bench/index_recall.py [N=100000] [QUERIES=500]
+
+Near-copy-heavy corpus (#17 item 3: real passages plus perturbed copies, which random clusters do
+not capture), hnswlib per connectivity M and ef, recall@5 against exact search with the same filter
+(none, not retired, a 5 % tag):
+
+    .venv/bin/python bench/index_recall.py N QUERIES nearcopy [M=16,32] [EF=128,256,512]
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from freshgate.embeddings.index import DocMeta, VectorIndex
+from freshgate.embeddings.index import DocMeta, Scope, VectorIndex
 
 DIM = 384
 
@@ -39,9 +46,86 @@ def load(index: VectorIndex, vecs: np.ndarray, per_doc: int = 5) -> float:
     return time.perf_counter() - t
 
 
+DEV = Path("/work/shared/eval/decisions-dev.jsonl")
+
+
+def near_copies(rng, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Near-copy-heavy corpus: the real dev passages (embedded with the model) and n - len(bases)
+    perturbed copies of them (each base copied a Zipf-like number of times; a copy is its base plus
+    noise of 0.02-0.4 relative norm, a third blended with a second passage: edited and merged
+    versions of the same text); queries are the real dev questions. Returns (vectors, queries)."""
+    from freshgate.embeddings.embedder import SentenceTransformerEmbedder
+
+    rows = [json.loads(line) for line in DEV.read_text().splitlines() if line.strip()]
+    docs = list({d["id"]: d["text"][:1500] for r in rows for d in r["documents"]}.values())
+    emb = SentenceTransformerEmbedder(backend="onnx")
+    bases, queries = emb.encode(docs), emb.encode([r["question"] for r in rows])
+    weights = 1.0 / np.arange(1, len(bases) + 1) ** 0.8
+    pick = rng.choice(len(bases), size=n - len(bases), p=weights / weights.sum())
+    noise = rng.standard_normal((len(pick), DIM)).astype(np.float32)
+    noise *= (rng.uniform(0.02, 0.4, len(pick)) / np.linalg.norm(noise, axis=1))[:, None]
+    v = bases[pick] + noise
+    blend = rng.random(len(pick)) < 1 / 3
+    v[blend] += rng.uniform(0.1, 0.5, int(blend.sum()))[:, None] * bases[rng.integers(0, len(bases), int(blend.sum()))]
+    v = np.concatenate([bases, v])
+    v = v[rng.permutation(len(v))]
+    return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32), queries
+
+
+def load_meta(index: VectorIndex, vecs: np.ndarray, per_doc: int = 5) -> float:
+    """Like `load`, with filterable metadata: 10 % of documents retired, tag t0 on 5 %."""
+    t = time.perf_counter()
+    index.bulk_replace((DocMeta(f"d{d}", tags=frozenset({f"t{d % 20}"}), status="retired" if d % 10 == 9 else "active"),
+                        [(i, f"s{i}", vecs[i]) for i in range(d * per_doc, min(len(vecs), (d + 1) * per_doc))])
+                       for d in range((len(vecs) + per_doc - 1) // per_doc))
+    return time.perf_counter() - t
+
+
+def main_near_copy(n: int, nq: int, ms: list[int], efs: list[int], k: int = 5) -> None:
+    """Recall@5 of hnswlib against exact filtered search on the near-copy corpus, per M and ef."""
+    rng = np.random.default_rng(42)
+    load_avg = os.getloadavg()
+    vecs, q = near_copies(rng, n)
+    q = q[:nq]
+    scopes = {"none": Scope(), "not retired": Scope(exclude_retired=True), "tag 5 %": Scope.of(tags=["t0"])}
+    rows, truth = [], None
+    for m in ms:
+        idx = VectorIndex(DIM, approximate_above=1000, backend="hnswlib", ef_search=64, connectivity=m)
+        build = load_meta(idx, vecs)
+        if truth is None:  # exact filtered search (same rows, same filters)
+            truth = {s: [{h.section_id for h in idx.search(x, k, sc, exact=True)} for x in q] for s, sc in scopes.items()}
+        for ef in efs:
+            idx.ef_search = ef
+            for s, sc in scopes.items():
+                got, lat = [], []
+                for x in q:
+                    t = time.perf_counter()
+                    got.append({h.section_id for h in idx.search(x, k, sc)})
+                    lat.append(time.perf_counter() - t)
+                recall = float(np.mean([len(a & b) / k for a, b in zip(got, truth[s])]))
+                rows.append({"M": m, "ef": ef, "scope": s, "build_s": build, f"recall@{k}": recall,
+                             "p50_ms": 1e3 * float(np.percentile(lat, 50)), "p99_ms": 1e3 * float(np.percentile(lat, 99))})
+        del idx
+    end = os.getloadavg()
+    print(f"near-copy corpus: n={n} vectors, {len(q)} real questions, dim {DIM}; load average "
+          f"{load_avg[0]:.1f} at start, {end[0]:.1f} {end[1]:.1f} {end[2]:.1f} at end")
+    print(f"{'M':>3} {'ef':>4} {'scope':12} {'build s':>8} {'recall@5':>9} {'p50 ms':>8} {'p99 ms':>8}")
+    for r in rows:
+        print(f"{r['M']:3d} {r['ef']:4d} {r['scope']:12} {r['build_s']:8.1f} {r[f'recall@{k}']:9.4f} "
+              f"{r['p50_ms']:8.3f} {r['p99_ms']:8.3f}")
+    out = Path(__file__).resolve().parent / "results"
+    out.mkdir(exist_ok=True)
+    (out / f"index_recall_nearcopy_{n}.json").write_text(json.dumps({"n": n, "queries": len(q), "load_average": [load_avg, end],
+                                                                    "rows": rows}, indent=2))
+
+
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     nq = int(sys.argv[2]) if len(sys.argv) > 2 else 500
+    if len(sys.argv) > 3 and sys.argv[3] == "nearcopy":
+        ms = [int(x) for x in (sys.argv[4] if len(sys.argv) > 4 else "16,32").split(",")]
+        efs = [int(x) for x in (sys.argv[5] if len(sys.argv) > 5 else "128,256,512").split(",")]
+        return main_near_copy(n, nq, ms, efs)
     rng = np.random.default_rng(42)
     vecs, centres = clustered(rng, n, topics=max(50, n // 50))
     q = centres[rng.integers(0, len(centres), nq)] + 0.8 * rng.standard_normal((nq, DIM)).astype(np.float32) / np.sqrt(DIM)
