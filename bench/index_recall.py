@@ -58,8 +58,15 @@ def near_copies(rng, n: int) -> tuple[np.ndarray, np.ndarray]:
 
     rows = [json.loads(line) for line in DEV.read_text().splitlines() if line.strip()]
     docs = list({d["id"]: d["text"][:1500] for r in rows for d in r["documents"]}.values())
-    emb = SentenceTransformerEmbedder(backend="onnx")
-    bases, queries = emb.encode(docs), emb.encode([r["question"] for r in rows])
+    cache = Path(__file__).resolve().parent / "results" / "nearcopy_bases.npz"  # the model's vectors, computed once
+    if cache.is_file():
+        got = np.load(cache)
+        bases, queries = got["bases"], got["queries"]
+    else:
+        emb = SentenceTransformerEmbedder(backend="onnx")
+        bases, queries = emb.encode(docs), emb.encode([r["question"] for r in rows])
+        cache.parent.mkdir(exist_ok=True)
+        np.savez(cache, bases=bases, queries=queries)
     weights = 1.0 / np.arange(1, len(bases) + 1) ** 0.8
     pick = rng.choice(len(bases), size=n - len(bases), p=weights / weights.sum())
     noise = rng.standard_normal((len(pick), DIM)).astype(np.float32)
