@@ -96,6 +96,8 @@ def main_near_copy(n: int, nq: int, ms: list[int], efs: list[int], k: int = 5) -
     q = q[:nq]
     scopes = {"none": Scope(), "not retired": Scope(exclude_retired=True), "tag 5 %": Scope.of(tags=["t0"])}
     rows, truth = [], None
+    print(f"near-copy corpus: n={n} vectors, {len(q)} real questions, dim {DIM}; load average {load_avg[0]:.1f} at start")
+    print(f"{'M':>3} {'ef':>4} {'scope':12} {'build s':>8} {'recall@5':>9} {'p50 ms':>8} {'p99 ms':>8}", flush=True)
     for m in ms:
         idx = VectorIndex(DIM, approximate_above=1000, backend="hnswlib", ef_search=64, connectivity=m)
         build = load_meta(idx, vecs)
@@ -112,14 +114,12 @@ def main_near_copy(n: int, nq: int, ms: list[int], efs: list[int], k: int = 5) -
                 recall = float(np.mean([len(a & b) / k for a, b in zip(got, truth[s])]))
                 rows.append({"M": m, "ef": ef, "scope": s, "build_s": build, f"recall@{k}": recall,
                              "p50_ms": 1e3 * float(np.percentile(lat, 50)), "p99_ms": 1e3 * float(np.percentile(lat, 99))})
+                r = rows[-1]  # printed as it comes: a large build may not leave time for every row
+                print(f"{r['M']:3d} {r['ef']:4d} {r['scope']:12} {r['build_s']:8.1f} {r[f'recall@{k}']:9.4f} "
+                      f"{r['p50_ms']:8.3f} {r['p99_ms']:8.3f}", flush=True)
         del idx
     end = os.getloadavg()
-    print(f"near-copy corpus: n={n} vectors, {len(q)} real questions, dim {DIM}; load average "
-          f"{load_avg[0]:.1f} at start, {end[0]:.1f} {end[1]:.1f} {end[2]:.1f} at end")
-    print(f"{'M':>3} {'ef':>4} {'scope':12} {'build s':>8} {'recall@5':>9} {'p50 ms':>8} {'p99 ms':>8}")
-    for r in rows:
-        print(f"{r['M']:3d} {r['ef']:4d} {r['scope']:12} {r['build_s']:8.1f} {r[f'recall@{k}']:9.4f} "
-              f"{r['p50_ms']:8.3f} {r['p99_ms']:8.3f}")
+    print(f"load average at end {end[0]:.1f} {end[1]:.1f} {end[2]:.1f}")
     out = Path(__file__).resolve().parent / "results"
     out.mkdir(exist_ok=True)
     (out / f"index_recall_nearcopy_{n}.json").write_text(json.dumps({"n": n, "queries": len(q), "load_average": [load_avg, end],
