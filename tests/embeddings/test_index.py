@@ -117,3 +117,19 @@ def test_concurrent_searches_during_updates_do_not_fail():
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_hnsw_links_per_node_follow_the_lookup_setting(tmp_path):
+    from freshgate.app import build_runtime
+    from tests.conftest import make_settings
+
+    s = make_settings(f"sqlite:///{tmp_path / 'fg.db'}")
+    s.embedding.kind = "hashing"
+    s.lookup.approximate_above, s.lookup.hnsw_m = 10, 24
+    rt = build_runtime(s)
+    try:
+        idx = rt.extras["lookup"].index
+        fill(idx, unit(np.random.default_rng(5), 40, dim=idx.dim))
+        assert idx.approximate and idx._ann.M == 24
+    finally:
+        rt.close()
