@@ -10,13 +10,14 @@ Near-copy-heavy corpus (#17 item 3: real passages plus perturbed copies, which r
 not capture), hnswlib per connectivity M and ef, recall@5 against exact search with the same filter
 (none, not retired, a 5 % tag):
 
-    .venv/bin/python bench/index_recall.py N QUERIES nearcopy [M=16,32] [EF=128,256,512]
+    .venv/bin/python bench/index_recall.py N QUERIES nearcopy [M[:EF_CONSTRUCTION]=16,32] [EF=128,256,512]
 """
 
 from __future__ import annotations
 
 import json
 import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -88,8 +89,9 @@ def load_meta(index: VectorIndex, vecs: np.ndarray, per_doc: int = 5) -> float:
     return time.perf_counter() - t
 
 
-def main_near_copy(n: int, nq: int, ms: list[int], efs: list[int], k: int = 5) -> None:
-    """Recall@5 of hnswlib against exact filtered search on the near-copy corpus, per M and ef."""
+def main_near_copy(n: int, nq: int, ms: list[str], efs: list[int], k: int = 5) -> None:
+    """Recall@5 of hnswlib against exact filtered search on the near-copy corpus, per M (or
+    "M:ef_construction", default 200) and ef."""
     rng = np.random.default_rng(42)
     load_avg = os.getloadavg()
     vecs, q = near_copies(rng, n)
@@ -98,9 +100,13 @@ def main_near_copy(n: int, nq: int, ms: list[int], efs: list[int], k: int = 5) -
     rows, truth = [], None
     print(f"near-copy corpus: n={n} vectors, {len(q)} real questions, dim {DIM}; load average {load_avg[0]:.1f} at start")
     print(f"{'M':>3} {'ef':>4} {'scope':12} {'build s':>8} {'recall@5':>9} {'p50 ms':>8} {'p99 ms':>8}", flush=True)
-    for m in ms:
-        idx = VectorIndex(DIM, approximate_above=1000, backend="hnswlib", ef_search=64, connectivity=m)
+    for spec in ms:
+        m, efc = (int(x) for x in (spec.split(":") + ["200"])[:2])
+        idx = VectorIndex(DIM, approximate_above=1000, backend="hnswlib", ef_search=64, connectivity=m,
+                          ef_construction=efc)
         build = load_meta(idx, vecs)
+        print(f"M {m}, ef_construction {efc}: built in {build:.1f} s, peak RSS "
+              f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GB", flush=True)
         if truth is None:  # exact filtered search (same rows, same filters)
             truth = {s: [{h.section_id for h in idx.search(x, k, sc, exact=True)} for x in q] for s, sc in scopes.items()}
         for ef in efs:
@@ -112,7 +118,7 @@ def main_near_copy(n: int, nq: int, ms: list[int], efs: list[int], k: int = 5) -
                     got.append({h.section_id for h in idx.search(x, k, sc)})
                     lat.append(time.perf_counter() - t)
                 recall = float(np.mean([len(a & b) / k for a, b in zip(got, truth[s])]))
-                rows.append({"M": m, "ef": ef, "scope": s, "build_s": build, f"recall@{k}": recall,
+                rows.append({"M": m, "ef_construction": efc, "ef": ef, "scope": s, "build_s": build, f"recall@{k}": recall,
                              "p50_ms": 1e3 * float(np.percentile(lat, 50)), "p99_ms": 1e3 * float(np.percentile(lat, 99))})
                 r = rows[-1]  # printed as it comes: a large build may not leave time for every row
                 print(f"{r['M']:3d} {r['ef']:4d} {r['scope']:12} {r['build_s']:8.1f} {r[f'recall@{k}']:9.4f} "
@@ -130,7 +136,7 @@ def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     nq = int(sys.argv[2]) if len(sys.argv) > 2 else 500
     if len(sys.argv) > 3 and sys.argv[3] == "nearcopy":
-        ms = [int(x) for x in (sys.argv[4] if len(sys.argv) > 4 else "16,32").split(",")]
+        ms = (sys.argv[4] if len(sys.argv) > 4 else "16,32").split(",")
         efs = [int(x) for x in (sys.argv[5] if len(sys.argv) > 5 else "128,256,512").split(",")]
         return main_near_copy(n, nq, ms, efs)
     rng = np.random.default_rng(42)

@@ -25,12 +25,13 @@ class VectorIndex:
     """Thread-safe cosine-similarity index over unit-length float32 vectors."""
 
     def __init__(self, dim: int, *, approximate_above: int = 20000, backend: str = "hnswlib",
-                 ef_search: int = 128, connectivity: int = 16) -> None:
+                 ef_search: int = 128, connectivity: int = 16, ef_construction: int = 200) -> None:
         self.dim = dim
         self.approximate_above = approximate_above
         self.backend = backend
         self.ef_search = ef_search
         self.connectivity = connectivity
+        self.ef_construction = ef_construction
         self._lock = threading.RLock()
         self._vecs = np.zeros((1024, dim), dtype=np.float32)
         self._alive = np.zeros(1024, dtype=bool)
@@ -173,7 +174,7 @@ class VectorIndex:
             import hnswlib
 
             ann = hnswlib.Index(space="ip", dim=self.dim)
-            ann.init_index(max_elements=max(len(live) * 2, 1024), ef_construction=200, M=self.connectivity,
+            ann.init_index(max_elements=max(len(live) * 2, 1024), ef_construction=self.ef_construction, M=self.connectivity,
                            allow_replace_deleted=False)
             ann.set_ef(self.ef_search)
         else:
@@ -181,7 +182,7 @@ class VectorIndex:
             from usearch.index import Index
 
             ann = Index(ndim=self.dim, metric="ip", dtype="f32", connectivity=self.connectivity,
-                        expansion_add=200, expansion_search=self.ef_search)
+                        expansion_add=self.ef_construction, expansion_search=self.ef_search)
         self._ann = ann
         self._ann_add(live.astype(np.int64), self._vecs[live])
 
