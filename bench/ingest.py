@@ -44,6 +44,17 @@ def write_corpus(root: Path, files: int) -> list[str]:
     return texts
 
 
+def stored(db: Path) -> dict[str, "np.ndarray"]:
+    """The vectors a sync stored, by document and anchor (row ids differ between databases)."""
+    import sqlite3
+
+    from freshgate.embeddings.embedder import from_blob
+
+    with sqlite3.connect(db) as c:
+        q = "SELECT document_id || '#' || anchor, embedding FROM section WHERE embedding IS NOT NULL"
+        return {key: from_blob(blob) for key, blob in c.execute(q)}
+
+
 def ingest(root: Path, embedder, db: Path, lookup_only: bool) -> tuple[float, int]:
     """Seconds to sync `root` into a fresh registry and the sections embedded."""
     s = Settings(database_url=f"sqlite:///{db}")
@@ -82,7 +93,7 @@ def main() -> None:
     embs = {b: SentenceTransformerEmbedder(**VARIANTS[b]) for b in names}
     for emb in embs.values():
         emb.encode(["warm up the model"] * 8)
-    rows, padding = [], {}
+    rows, padding, kept = [], {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "corpus"
         texts = write_corpus(root, files)
@@ -102,7 +113,10 @@ def main() -> None:
                              "per_s": raw, "ratio": 1.0, "load": load})
                 for lookup_only in (True, False):
                     load = os.getloadavg()[0]
-                    dt, n = ingest(root, emb, Path(tmp) / f"fg{b}{r}{int(lookup_only)}.db", lookup_only)
+                    db = Path(tmp) / f"fg{b}{r}{int(lookup_only)}.db"
+                    dt, n = ingest(root, emb, db, lookup_only)
+                    if r == 0 and not lookup_only:
+                        kept[b] = stored(db)
                     rows.append({"round": r, "backend": b, "what": "sync, lookup listener only" if lookup_only
                                  else "sync, all domains wired", "sections": n, "per_s": n / dt, "ratio": n / dt / raw,
                                  "seconds": dt, "load": load})
@@ -111,10 +125,17 @@ def main() -> None:
         for x in rows:
             if x["round"] == r:
                 x["vs_fastest_raw"] = x["per_s"] / best
+    import numpy as np
+
+    first = names[0]  # stored vectors of every variant against the first one's, section by section
+    cosines = {b: float(min(np.dot(kept[first][k], v) / (np.linalg.norm(kept[first][k]) * np.linalg.norm(v))
+                            for k, v in kept[b].items())) for b in names[1:] if kept[b].keys() == kept[first].keys()}
     load = os.getloadavg()
     print(f"{files} files, {len(texts)} sections, {rounds} round(s); load average {load[0]:.1f} {load[1]:.1f} "
           f"{load[2]:.1f} on {os.cpu_count()} cores at end")
     print("padding share of encoded tokens: " + ", ".join(f"{b} {p:.1%}" for b, p in padding.items()))
+    print(f"stored vectors, minimum cosine per section against {first}: "
+          + (", ".join(f"{b} {c:.6f}" for b, c in cosines.items()) or "-"))
     print(f"{'rnd':>3} {'variant':7} {'what':34} {'sections':>8} {'sec/s':>7} {'ms/sec':>7} {'vs own raw':>10} "
           f"{'vs fastest raw':>14} {'load':>5}")
     for x in rows:
@@ -123,7 +144,7 @@ def main() -> None:
     out = Path(__file__).resolve().parent / "results"
     out.mkdir(exist_ok=True)
     (out / "ingest.json").write_text(json.dumps({"files": files, "rounds": rounds, "load_average": load,
-                                                 "padding": padding, "rows": rows}, indent=2))
+                                                 "padding": padding, "min_cosine_vs_" + first: cosines, "rows": rows}, indent=2))
 
 
 if __name__ == "__main__":
