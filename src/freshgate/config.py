@@ -75,7 +75,11 @@ class LookupSettings(BaseModel):
     ann_backend: str = Field(
         "hnswlib", description="Approximate index library: hnswlib | usearch (hnswlib measured faster: bench/index_recall.py)."
     )
-    ef_search: int = Field(128, description="HNSW search breadth; 128 keeps recall@10 >= 0.99 in bench/index_recall.py.")
+    ef_search: int | None = Field(
+        None, description="HNSW search breadth. None: scaled with the index, 128 up to 100k sections and doubling "
+        "with every tenfold (256 at 1M), because recall at a fixed breadth falls as the index grows "
+        "(bench/index_recall.py nearcopy)."
+    )
     hnsw_m: int = Field(
         32, description="HNSW links per node (M). 32: near-copy corpus at 100k sections, recall@5 0.967 at ef 128 "
         "(M 16: 0.940) for 18 % more build time (bench/index_recall.py nearcopy). A saved index keeps the M it was built with."
