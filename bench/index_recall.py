@@ -89,6 +89,34 @@ def load_meta(index: VectorIndex, vecs: np.ndarray, per_doc: int = 5) -> float:
     return time.perf_counter() - t
 
 
+def _measure_lock():
+    """FRESHGATE_BENCH_LOCK=path: the corpus, the build and the exact answers are computed outside the
+    shared bench lock (at the niceness the script was started with), the lookups timed under it at nice 0."""
+    path = os.environ.get("FRESHGATE_BENCH_LOCK")
+    if not path:
+        return None
+    import fcntl
+
+    fh = open(path, "a")
+    t = time.perf_counter()
+    fcntl.flock(fh, fcntl.LOCK_EX)
+    before = os.getpriority(os.PRIO_PROCESS, 0)
+    os.setpriority(os.PRIO_PROCESS, 0, 0)
+    print(f"bench lock held after {time.perf_counter() - t:.0f} s wait, {time.strftime('%H:%M:%S', time.gmtime())} UTC, "
+          f"load average {os.getloadavg()[0]:.1f}", flush=True)
+    return fh, before
+
+
+def _release(held) -> None:
+    if held is not None:
+        import fcntl
+
+        fh, before = held
+        os.setpriority(os.PRIO_PROCESS, 0, before)
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        fh.close()
+
+
 def exact_truth(vecs: np.ndarray, q: np.ndarray, k: int, per_doc: int = 5) -> dict[str, list[set[int]]]:
     """Exact top-k section ids per query under each filter of `load_meta` (section id = row), computed
     with one matrix product per block of queries (the index's exact search copies the rows per query)."""
@@ -120,13 +148,14 @@ def main_near_copy(n: int, nq: int, ms: list[str], efs: list[int], k: int = 5) -
         idx = VectorIndex(DIM, approximate_above=1000, backend="hnswlib", ef_search=64, connectivity=m,
                           ef_construction=efc)
         build = load_meta(idx, vecs)
-        print(f"M {m}, ef_construction {efc}: built in {build:.1f} s, peak RSS "
+        print(f"M {m}, ef_construction {efc}: built in {build:.1f} s (load average {os.getloadavg()[0]:.1f}), peak RSS "
               f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GB", flush=True)
         if truth is None:  # exact filtered search (same rows, same filters as load_meta), in blocks of queries
             truth = exact_truth(vecs, q, k)
             if n <= 20_000:  # the block computation agrees with the index's own exact search
                 assert truth == {s: [{h.section_id for h in idx.search(x, k, sc, exact=True)} for x in q]
                                  for s, sc in scopes.items()}
+        held = _measure_lock()
         for ef in efs:
             idx.ef_search = ef
             for s, sc in scopes.items():
@@ -141,6 +170,7 @@ def main_near_copy(n: int, nq: int, ms: list[str], efs: list[int], k: int = 5) -
                 r = rows[-1]  # printed as it comes: a large build may not leave time for every row
                 print(f"{r['M']:3d} {r['ef']:4d} {r['scope']:12} {r['build_s']:8.1f} {r[f'recall@{k}']:9.4f} "
                       f"{r['p50_ms']:8.3f} {r['p99_ms']:8.3f}", flush=True)
+        _release(held)
         del idx
     end = os.getloadavg()
     print(f"load average at end {end[0]:.1f} {end[1]:.1f} {end[2]:.1f}")
