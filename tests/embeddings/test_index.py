@@ -139,11 +139,11 @@ def test_search_breadth_scales_with_the_index_when_unset():
     from freshgate.embeddings.index import scaled_ef
 
     assert scaled_ef(50) == scaled_ef(100_000) == 128
-    assert scaled_ef(1_000_000) == 256 and scaled_ef(10_000_000) == 512
-    assert 128 < scaled_ef(300_000) < 256  # grows between the decades, never shrinks
+    assert scaled_ef(300_000) == 384 and scaled_ef(1_000_000) == 1280  # in proportion above 100k
+    assert scaled_ef(10_000_000) == 2048  # bounded
     sizes = [100_001, 200_000, 500_000, 2_000_000]
     assert [scaled_ef(n) for n in sizes] == sorted(scaled_ef(n) for n in sizes)
-    assert scaled_ef(1_000_000, base=64, at=1000) == 512
+    assert scaled_ef(1_000_000, base=64, at=1000, cap=10**6) == 64_000
 
 
 def test_unset_search_breadth_follows_the_graph_and_a_set_one_wins():

@@ -21,16 +21,18 @@ from freshgate.embeddings.scope import DocMeta, Hit, Scope
 __all__ = ["DocMeta", "Hit", "Scope", "VectorIndex", "grow_rows", "scaled_ef"]
 log = logging.getLogger(__name__)
 
-# Search breadth when none is set: EF_BASE up to EF_AT graph nodes, then doubling with every tenfold
-# (near-copy corpus, M 32, bench/index_recall.py nearcopy: recall@5 falls with the index size at a fixed ef).
-EF_BASE, EF_AT = 128, 100_000
+# Search breadth when none is set: EF_BASE up to EF_AT graph nodes, then in proportion to the graph, at most
+# EF_MAX. Near-copy corpus, M 32 (bench/index_recall.py nearcopy): recall@5 at ef 128 is 0.973 at 100k sections but
+# 0.913 at 300k; keeping it took ef about in proportion (300k: ef 256 0.953, 512 0.971; doubling per tenfold, ef 179,
+# gave 0.932). Not measured above 300k; EF_MAX bounds the search cost (~4x the 100k p50 at ef 512, 300k).
+EF_BASE, EF_AT, EF_MAX = 128, 100_000, 2048
 
 
-def scaled_ef(nodes: int, base: int = EF_BASE, at: int = EF_AT) -> int:
-    """HNSW search breadth for a graph of `nodes` nodes: `base` up to `at`, then base x 2^log10(nodes / at)."""
+def scaled_ef(nodes: int, base: int = EF_BASE, at: int = EF_AT, cap: int = EF_MAX) -> int:
+    """HNSW search breadth for a graph of `nodes` nodes: `base` up to `at`, then base x nodes / at, at most `cap`."""
     if nodes <= at:
         return base
-    return int(math.ceil(base * (nodes / at) ** math.log10(2)))
+    return min(cap, int(math.ceil(base * nodes / at)))
 
 
 class VectorIndex:
