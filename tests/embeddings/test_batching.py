@@ -3,7 +3,7 @@
 import threading
 
 import numpy as np
-from freshgate.embeddings.batching import QueryBatcher
+from freshgate.embeddings.batching import QueryBatcher, padding_share, token_budget_batches
 
 
 def vec(text):
@@ -105,3 +105,37 @@ def test_many_concurrent_callers_all_get_their_own_vectors():
         t.join(30)
     assert len(out) == len(texts) and all(np.array_equal(out[t], vec(t)) for t in texts)
     assert b.texts == len(texts)
+
+
+# Bulk passages: token-budget batches.
+
+def test_token_budget_batches_cover_every_text_once_longest_first_within_the_budget():
+    rng = np.random.default_rng(7)
+    lengths = [int(x) for x in rng.integers(2, 257, 500)]
+    batches = token_budget_batches(lengths, 2048)
+    flat = [i for b in batches for i in b]
+    assert sorted(flat) == list(range(500))  # each text exactly once
+    assert [lengths[i] for i in flat] == sorted(lengths, reverse=True)  # longest first
+    for b in batches:
+        assert len(b) * max(lengths[i] for i in b) <= 2048
+    # cut only when the next text would not fit: consecutive batches could not have been merged
+    for a, b in zip(batches, batches[1:]):
+        assert (len(a) + 1) * lengths[a[0]] > 2048
+    assert padding_share(lengths, batches) < 0.1
+
+
+def test_a_text_over_the_budget_is_a_batch_of_its_own_and_ties_keep_input_order():
+    assert token_budget_batches([5, 300, 5, 5], 100) == [[1], [0, 2, 3]]
+    assert token_budget_batches([300, 300, 10], 100) == [[0], [1], [2]]
+    assert token_budget_batches([], 100) == []
+
+
+def test_without_a_budget_batches_hold_max_batch_texts():
+    lengths = [10, 50, 20, 40, 30]
+    assert token_budget_batches(lengths, 0, 2) == [[1, 3], [4, 2], [0]]
+    assert token_budget_batches(lengths, 0, 0) == [[1, 3, 4, 2, 0]]
+
+
+def test_padding_share_counts_the_pad_tokens_of_each_batch():
+    assert padding_share([4, 2, 2], [[0, 1, 2]]) == 1 - 8 / 12
+    assert padding_share([4, 2, 2], [[0], [1, 2]]) == 0.0

@@ -117,3 +117,58 @@ def test_concurrent_searches_during_updates_do_not_fail():
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_hnsw_links_per_node_follow_the_lookup_setting(tmp_path):
+    from freshgate.app import build_runtime
+    from tests.conftest import make_settings
+
+    s = make_settings(f"sqlite:///{tmp_path / 'fg.db'}")
+    s.embedding.kind = "hashing"
+    s.lookup.approximate_above, s.lookup.hnsw_m = 10, 24
+    rt = build_runtime(s)
+    try:
+        idx = rt.extras["lookup"].index
+        fill(idx, unit(np.random.default_rng(5), 40, dim=idx.dim))
+        assert idx.approximate and idx._ann.M == 24
+    finally:
+        rt.close()
+
+
+def test_search_breadth_scales_with_the_index_when_unset():
+    from freshgate.embeddings.index import scaled_ef
+
+    assert scaled_ef(50) == scaled_ef(100_000) == 128
+    assert scaled_ef(300_000) == 384 and scaled_ef(1_000_000) == 1280  # in proportion above 100k
+    assert scaled_ef(10_000_000) == 2048  # bounded
+    sizes = [100_001, 200_000, 500_000, 2_000_000]
+    assert [scaled_ef(n) for n in sizes] == sorted(scaled_ef(n) for n in sizes)
+    assert scaled_ef(1_000_000, base=64, at=1000, cap=10**6) == 64_000
+
+
+def test_unset_search_breadth_follows_the_graph_and_a_set_one_wins():
+    rng = np.random.default_rng(6)
+    idx = VectorIndex(32, approximate_above=10, ef_search=None)
+    assert idx.ef == 128  # no graph yet
+    vecs = unit(rng, 80)
+    fill(idx, vecs)
+    assert idx.approximate and idx.ef == 128  # a small graph: the base breadth
+    assert idx.search(vecs[7], k=1)[0].section_id == 7
+    assert idx._ann.ef == 128  # what the search ran with
+    idx.ef_search = 40
+    idx.search(vecs[7], k=1)
+    assert idx.ef == 40 and idx._ann.ef == 40
+
+
+def test_the_lookup_setting_leaves_the_breadth_to_the_index_size_by_default(tmp_path):
+    from freshgate.app import build_runtime
+    from tests.conftest import make_settings
+
+    s = make_settings(f"sqlite:///{tmp_path / 'fg.db'}")
+    s.embedding.kind = "hashing"
+    assert s.lookup.ef_search is None
+    rt = build_runtime(s)
+    try:
+        assert rt.extras["lookup"].index.ef_search is None
+    finally:
+        rt.close()

@@ -118,3 +118,23 @@ print(SentenceTransformerEmbedder(backend="onnx", cache_dir={str(onnx_cache)!r})
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "(1, 384)" in proc.stdout
+
+
+@pytest.mark.parametrize("budget,batch_size", [(512, 32), (0, 7)])
+def test_bulk_batches_keep_order_and_equal_one_at_a_time_encodes(onnx_cache, budget, batch_size):
+    e = SentenceTransformerEmbedder(backend="onnx", cache_dir=onnx_cache, token_budget=budget, batch_size=batch_size)
+    sess = e.load()
+    sample = texts()[:60] + texts()[-5:]  # varied passages, short questions, "", one truncated at max_seq_length
+    lengths = sess.token_counts(sample)
+    batches = sess.batches(lengths)
+    assert len(batches) > 3 and sorted(i for b in batches for i in b) == list(range(len(sample)))
+    for b in batches:
+        if budget:
+            assert len(b) == 1 or len(b) * max(lengths[i] for i in b) <= budget
+        else:
+            assert len(b) <= batch_size
+    bulk = e.encode(sample)
+    alone = np.stack([e.encode([t])[0] for t in sample])
+    assert bulk.dtype == np.float32 and np.abs(bulk - alone).max() <= 1e-5  # same row = same text, padding inert
+    perm = np.random.default_rng(3).permutation(len(sample))
+    assert np.abs(e.encode([sample[i] for i in perm]) - bulk[perm]).max() <= 1e-5

@@ -1,4 +1,11 @@
-"""Micro-batching of concurrent single-text encodes (queries), without delaying a lone one.
+"""Batching for the encoder: token-budget batches for bulk passages, micro-batches for concurrent queries.
+
+Bulk (`token_budget_batches`): texts sorted by token count, longest first, cut into batches whose
+padded size (texts x longest text) stays within a token budget. Neighbours in that order have
+nearly the same length, so little of each batch is padding, short texts go in large batches
+and long ones in small batches (the attention cost grows with the square of the length).
+
+Queries (`QueryBatcher`): micro-batching of concurrent single-text encodes, without delaying a lone one.
 
 The first caller encodes its text at once. Callers arriving while that encode runs queue up;
 when it finishes, the longest-waiting queued caller takes every queued text (up to
@@ -13,6 +20,31 @@ import threading
 from typing import Callable, Sequence
 
 import numpy as np
+
+
+def token_budget_batches(lengths: Sequence[int], budget: int, max_batch: int = 0) -> list[list[int]]:
+    """Indices of `lengths` in batches, longest first (ties in input order): each batch has
+    len(batch) x its longest length <= `budget` (a lone text longer than the budget is a batch
+    of its own) and, when `max_batch` > 0, at most `max_batch` texts. `budget` <= 0: no budget."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])  # stable: ties keep input order
+    batches: list[list[int]] = []
+    cur: list[int] = []
+    for i in order:
+        # Sorted descending: the batch's first text is its longest, so its padded size is len x that.
+        full = bool(cur) and ((0 < budget < (len(cur) + 1) * lengths[cur[0]]) or (0 < max_batch <= len(cur)))
+        if full:
+            batches.append(cur)
+            cur = []
+        cur.append(i)
+    if cur:
+        batches.append(cur)
+    return batches
+
+
+def padding_share(lengths: Sequence[int], batches: Sequence[Sequence[int]]) -> float:
+    """Share of the encoded (padded) tokens that are padding, for these batches."""
+    padded = sum(len(b) * max(lengths[i] for i in b) for b in batches if b)
+    return 1.0 - sum(lengths) / padded if padded else 0.0
 
 
 class _Waiter:

@@ -74,7 +74,8 @@ class SentenceTransformerEmbedder:
 
     def __init__(self, model_path: str | Path | None = None, *, batch_size: int = 32,
                  expected_sha256: str | None = MINILM_SHA256, backend: str = "torch",
-                 cache_dir: str | Path | None = None, threads: int = 0, load_backoff: float = LOAD_BACKOFF) -> None:
+                 cache_dir: str | Path | None = None, threads: int = 0, load_backoff: float = LOAD_BACKOFF,
+                 token_budget: int | None = None) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"embedding backend must be one of {BACKENDS}, not {backend!r}")
         self.model_path = Path(model_path) if model_path else None
@@ -85,6 +86,7 @@ class SentenceTransformerEmbedder:
         self.requested_backend = backend
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else None
         self.threads = threads
+        self.token_budget = token_budget  # ONNX bulk batches; None = the measured default (onnx.TOKEN_BUDGET)
         self.backend: str | None = None  # torch | onnx once loaded
         self._model = None
         self._lock = threading.Lock()
@@ -102,7 +104,8 @@ class SentenceTransformerEmbedder:
         """Load the model now (idempotent); raises EmbedderUnavailable with the reason."""
         if self._model is not None:
             return self._model
-        key = (str(self.model_path), self.expected_sha256, self.requested_backend, str(self.cache_dir), self.threads)
+        key = (str(self.model_path), self.expected_sha256, self.requested_backend, str(self.cache_dir), self.threads,
+               self.token_budget)
         with self._lock:
             if self._model is None:
                 if self._failed_at is not None and time.monotonic() - self._failed_at < self.load_backoff:
@@ -161,14 +164,15 @@ class SentenceTransformerEmbedder:
         return "torch", self._load_torch(path)
 
     def _load_onnx(self, path: Path, digest: str | None):
-        from freshgate.embeddings.onnx import OnnxSession
+        from freshgate.embeddings.onnx import TOKEN_BUDGET, OnnxSession
 
         if digest is None:  # custom model: the graph is still keyed by its weights
             weights = path / "model.safetensors"
             if not weights.is_file():
                 raise EmbedderUnavailable(f"{weights} is missing (the ONNX cache is keyed by it)")
             digest = file_sha256(weights)
-        sess = OnnxSession(path, digest, cache_dir=self.cache_dir, threads=self.threads, batch_size=self.batch_size)
+        sess = OnnxSession(path, digest, cache_dir=self.cache_dir, threads=self.threads, batch_size=self.batch_size,
+                           token_budget=TOKEN_BUDGET if self.token_budget is None else self.token_budget)
         log.info("embedding model %s on ONNX Runtime (%d threads)", path, sess.threads)
         return sess
 

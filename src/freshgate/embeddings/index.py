@@ -10,6 +10,7 @@ is searched exactly, a large one through the approximate index with over-fetchin
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from typing import Iterable, Sequence
 
@@ -17,20 +18,34 @@ import numpy as np
 
 from freshgate.embeddings.scope import DocMeta, Hit, Scope
 
-__all__ = ["DocMeta", "Hit", "Scope", "VectorIndex", "grow_rows"]
+__all__ = ["DocMeta", "Hit", "Scope", "VectorIndex", "grow_rows", "scaled_ef"]
 log = logging.getLogger(__name__)
+
+# Search breadth when none is set: EF_BASE up to EF_AT graph nodes, then in proportion to the graph, at most
+# EF_MAX. Near-copy corpus, M 32 (bench/index_recall.py nearcopy): recall@5 at ef 128 is 0.973 at 100k sections but
+# 0.913 at 300k; keeping it took ef about in proportion (300k: ef 256 0.953, 512 0.971; doubling per tenfold, ef 179,
+# gave 0.932). Not measured above 300k; EF_MAX bounds the search cost (~4x the 100k p50 at ef 512, 300k).
+EF_BASE, EF_AT, EF_MAX = 128, 100_000, 2048
+
+
+def scaled_ef(nodes: int, base: int = EF_BASE, at: int = EF_AT, cap: int = EF_MAX) -> int:
+    """HNSW search breadth for a graph of `nodes` nodes: `base` up to `at`, then base x nodes / at, at most `cap`."""
+    if nodes <= at:
+        return base
+    return min(cap, int(math.ceil(base * nodes / at)))
 
 
 class VectorIndex:
     """Thread-safe cosine-similarity index over unit-length float32 vectors."""
 
     def __init__(self, dim: int, *, approximate_above: int = 20000, backend: str = "hnswlib",
-                 ef_search: int = 128, connectivity: int = 16) -> None:
+                 ef_search: int | None = 128, connectivity: int = 16, ef_construction: int = 200) -> None:
         self.dim = dim
         self.approximate_above = approximate_above
         self.backend = backend
-        self.ef_search = ef_search
+        self.ef_search = ef_search  # None: scaled with the graph's size (scaled_ef)
         self.connectivity = connectivity
+        self.ef_construction = ef_construction
         self._lock = threading.RLock()
         self._vecs = np.zeros((1024, dim), dtype=np.float32)
         self._alive = np.zeros(1024, dtype=bool)
@@ -48,6 +63,16 @@ class VectorIndex:
     def __len__(self) -> int:
         with self._lock:
             return int(self._alive[: self._n].sum())
+
+    @property
+    def ef(self) -> int:
+        """The search breadth in use: ef_search, or when None, scaled with the HNSW graph's size."""
+        if self.ef_search is not None:
+            return self.ef_search
+        ann = self._ann
+        if ann is None:
+            return EF_BASE
+        return scaled_ef(ann.get_current_count() if self.backend == "hnswlib" else len(ann))
 
     @property
     def approximate(self) -> bool:
@@ -173,15 +198,15 @@ class VectorIndex:
             import hnswlib
 
             ann = hnswlib.Index(space="ip", dim=self.dim)
-            ann.init_index(max_elements=max(len(live) * 2, 1024), ef_construction=200, M=self.connectivity,
+            ann.init_index(max_elements=max(len(live) * 2, 1024), ef_construction=self.ef_construction, M=self.connectivity,
                            allow_replace_deleted=False)
-            ann.set_ef(self.ef_search)
+            ann.set_ef(self.ef)
         else:
             _load_onnxruntime_first()
             from usearch.index import Index
 
             ann = Index(ndim=self.dim, metric="ip", dtype="f32", connectivity=self.connectivity,
-                        expansion_add=200, expansion_search=self.ef_search)
+                        expansion_add=self.ef_construction, expansion_search=self.ef)
         self._ann = ann
         self._ann_add(live.astype(np.int64), self._vecs[live])
 
@@ -203,9 +228,12 @@ class VectorIndex:
     def _ann_search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         k = min(k, max(1, len(self)))
         if self.backend == "hnswlib":
-            self._ann.set_ef(max(self.ef_search, k))
+            self._ann.set_ef(max(self.ef, k))
             labels, dist = self._ann.knn_query(q[None, :], k=k)
             return labels[0].astype(np.int64), 1.0 - dist[0]
+        ef = max(self.ef, k)
+        if self._ann.expansion_search != ef:
+            self._ann.expansion_search = ef
         m = self._ann.search(q, k)
         return np.asarray(m.keys, dtype=np.int64), 1.0 - np.asarray(m.distances, dtype=np.float32)
 
@@ -263,7 +291,7 @@ class VectorIndex:
                     path.write_bytes(state["ann"])
                     ann = hnswlib.Index(space="ip", dim=self.dim)
                     ann.load_index(str(path), max_elements=max(2 * live, 1024))
-                ann.set_ef(self.ef_search)
+                ann.set_ef(self.ef)
                 self._ann = ann
             else:
                 self._maybe_rebuild()

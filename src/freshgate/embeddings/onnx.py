@@ -28,12 +28,17 @@ from typing import Sequence
 
 import numpy as np
 
+from freshgate.embeddings.batching import token_budget_batches
+
 log = logging.getLogger(__name__)
 
 # Bump when the export recipe changes: old cached graphs are then ignored, never reused.
 EXPORT_VERSION = "1"
 OPSET = 17
 MIN_COSINE = 0.9999
+# Padded tokens per bulk batch (texts x longest text). On 2 busy cores, 500 passages of ~114 tokens:
+# 1024-2048 encoded fastest (24-25 ms/section), 4096 28, a fixed 32 texts per batch 38 (min of 3 rounds).
+TOKEN_BUDGET = 2048
 PROBES = ["what is our refund window?", "Refund window for monthly plans\n\nMonthly plans can be refunded within 14 days.",
           "hi", "Escalate a security report to the on-call engineer " * 12]
 
@@ -196,11 +201,12 @@ class OnnxSession:
     """Tokenizer + ONNX Runtime session + pooling: texts in, unit vectors out (thread-safe)."""
 
     def __init__(self, model_dir: Path, weights_sha256: str, *, cache_dir: Path | None = None,
-                 threads: int = 0, batch_size: int = 32) -> None:
+                 threads: int = 0, batch_size: int = 32, token_budget: int = TOKEN_BUDGET) -> None:
         from tokenizers import Tokenizer
 
         self.max_len, self.normalize = pipeline_config(model_dir)
         self.batch_size = batch_size
+        self.token_budget = token_budget
         self.threads = threads or usable_cpus()
         graph = cached_graph(model_dir, weights_sha256, cache_dir)
         try:
@@ -214,24 +220,41 @@ class OnnxSession:
         self.inputs = [i.name for i in self.session.get_inputs()]
         self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self.tokenizer.enable_truncation(self.max_len)
-        self.tokenizer.enable_padding(pad_id=self.tokenizer.token_to_id("[PAD]") or 0,
-                                      pad_token="[PAD]")  # pad to the longest text of each batch
+        self.tokenizer.no_padding()  # each batch is padded here, to its own longest text
+        self.pad_id = self.tokenizer.token_to_id("[PAD]") or 0
+
+    def batches(self, lengths: Sequence[int]) -> list[list[int]]:
+        """How texts of these token counts are batched: by token budget (batch_size ignored) when
+        token_budget > 0, else batch_size texts of similar length per batch."""
+        if self.token_budget > 0:
+            return token_budget_batches(lengths, self.token_budget)
+        return token_budget_batches(lengths, 0, self.batch_size)
+
+    def token_counts(self, texts: Sequence[str]) -> list[int]:
+        """Tokens per text after truncation (what a batch pads to)."""
+        return [len(e.ids) for e in self.tokenizer.encode_batch(list(texts))]
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Unit-length float32 rows; batches of similar length (as sentence-transformers sorts them)."""
-        if len(texts) <= 1:
-            return self._run(list(texts))
-        order = np.argsort([-len(t) for t in texts], kind="stable")
-        parts = [self._run([texts[i] for i in order[s:s + self.batch_size]])
-                 for s in range(0, len(texts), self.batch_size)]
-        out = np.empty((len(texts), parts[0].shape[1]), dtype=np.float32)
-        out[order] = np.concatenate(parts)
+        """Unit-length float32 rows in input order; tokenized once, then encoded in batches of
+        similar token counts (see `batches`), so little of what is encoded is padding."""
+        enc = self.tokenizer.encode_batch(list(texts))
+        if len(enc) <= 1:
+            return self._run(enc)
+        out: np.ndarray | None = None
+        for batch in self.batches([len(e.ids) for e in enc]):
+            vecs = self._run([enc[i] for i in batch])
+            if out is None:
+                out = np.empty((len(enc), vecs.shape[1]), dtype=np.float32)
+            out[batch] = vecs
         return out
 
-    def _run(self, texts: list[str]) -> np.ndarray:
-        enc = self.tokenizer.encode_batch(texts)
-        ids = np.array([e.ids for e in enc], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
+    def _run(self, enc: list) -> np.ndarray:
+        width = max((len(e.ids) for e in enc), default=0)
+        ids = np.full((len(enc), width), self.pad_id, dtype=np.int64)
+        mask = np.zeros((len(enc), width), dtype=np.int64)
+        for row, e in enumerate(enc):
+            ids[row, :len(e.ids)] = e.ids
+            mask[row, :len(e.ids)] = 1
         feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         hidden = self.session.run(None, {n: feed[n] for n in self.inputs})[0]
         pooled = _mean_pool(hidden, mask)

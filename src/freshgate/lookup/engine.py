@@ -37,7 +37,8 @@ def default_embedder(settings: Settings) -> Embedder:
         return HashingEmbedder()
     return SentenceTransformerEmbedder(e.model_path, batch_size=e.batch_size,
                                        expected_sha256=None if not e.verify_sha256 else _pinned(),
-                                       backend=e.backend, cache_dir=e.cache_dir, threads=e.threads)
+                                       backend=e.backend, cache_dir=e.cache_dir, threads=e.threads,
+                                       token_budget=e.token_budget)
 
 
 def snapshot_location(settings: Settings, engine, embedder) -> tuple[Path | None, str]:
@@ -93,7 +94,7 @@ class LookupEngine:
         self.embedder = embedder or default_embedder(settings)
         lk = settings.lookup
         self.index = VectorIndex(self.embedder.dim, approximate_above=lk.approximate_above,
-                                 backend=lk.ann_backend, ef_search=lk.ef_search)
+                                 backend=lk.ann_backend, ef_search=lk.ef_search, connectivity=lk.hnsw_m)
         self.lexical = LexicalIndex()
         self.indexer = SectionIndexer(self.embedder, self.index, batch_size=settings.embedding.batch_size,
                                       embed=settings.embedding.enabled, lexical=self.lexical)
@@ -303,7 +304,8 @@ class LookupEngine:
         self.batcher = self._batcher()
         lk = self.settings.lookup
         self.index = self.indexer.index = VectorIndex(embedder.dim, approximate_above=lk.approximate_above,
-                                                      backend=lk.ann_backend, ef_search=lk.ef_search)
+                                                      backend=lk.ann_backend, ef_search=lk.ef_search,
+                                                      connectivity=lk.hnsw_m)
         self.lexical = self.indexer.lexical = LexicalIndex()
         self._ready.clear()
         self._thread = None
