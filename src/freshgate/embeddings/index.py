@@ -16,7 +16,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from freshgate.embeddings.scope import DocMeta, Hit, Scope
+from freshgate.embeddings.scope import DocMeta, Hit, Scope, docs_from_state, docs_state
 
 __all__ = ["DocMeta", "Hit", "Scope", "VectorIndex", "grow_rows", "scaled_ef"]
 log = logging.getLogger(__name__)
@@ -245,9 +245,7 @@ class VectorIndex:
             state = {"vecs": self._vecs[:n].copy(), "alive": self._alive[:n].copy(),
                      "row_doc": self._row_doc[:n].copy(), "row_section": self._row_section[:n].copy(),
                      "anchors": list(self._anchors[:n]),
-                     "docs": [None if d is None else {"id": d.id, "kind": d.kind, "tags": sorted(d.tags),
-                                                      "status": d.status, "rows": list(d.rows)}
-                              for d in self._by_ordinal],
+                     "docs": docs_state(self._by_ordinal),
                      "ann": None}
             if self._ann is not None and self.backend == "hnswlib":
                 import tempfile
@@ -270,14 +268,8 @@ class VectorIndex:
             self._row_section = grow_rows(np.asarray(state["row_section"], dtype=np.int64), cap)
             self._anchors = list(state["anchors"])
             self._n = n
-            self._docs, self._by_ordinal = {}, []
+            self._docs, self._by_ordinal = docs_from_state(state["docs"])
             self._allowed.clear()
-            for ordinal, d in enumerate(state["docs"]):
-                meta = None if d is None else DocMeta(d["id"], kind=d["kind"], tags=frozenset(d["tags"]),
-                                                      status=d["status"], rows=list(d["rows"]), ordinal=ordinal)
-                self._by_ordinal.append(meta)
-                if meta is not None:
-                    self._docs[meta.id] = meta
             self._ann = None
             live = int(self._alive[:n].sum())
             if state.get("ann") and self.backend == "hnswlib" and live > self.approximate_above:

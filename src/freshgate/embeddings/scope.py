@@ -21,6 +21,20 @@ class DocMeta:
     ordinal: int = -1
 
 
+def docs_state(by_ordinal: list[DocMeta | None]) -> list[dict | None]:
+    """Documents by ordinal as plain data (an index's snapshot state); None where a document was removed."""
+    return [None if d is None else {"id": d.id, "kind": d.kind, "tags": sorted(d.tags), "status": d.status,
+                                    "rows": list(d.rows)} for d in by_ordinal]
+
+
+def docs_from_state(docs: list[dict | None]) -> tuple[dict[str, DocMeta], list[DocMeta | None]]:
+    """The inverse of `docs_state`: documents by id and by ordinal."""
+    by_ordinal = [None if d is None else DocMeta(d["id"], kind=d["kind"], tags=frozenset(d["tags"]),
+                                                 status=d["status"], rows=list(d["rows"]), ordinal=ordinal)
+                  for ordinal, d in enumerate(docs)]
+    return {m.id: m for m in by_ordinal if m is not None}, by_ordinal
+
+
 @dataclass(frozen=True)
 class Hit:
     """One matching section."""

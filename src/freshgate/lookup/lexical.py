@@ -9,18 +9,14 @@ of rows appended since; a term's two parts are joined into numpy arrays on first
 `export_state` / `import_state` give the whole index to the snapshot (embeddings/snapshot.py),
 so a restart does not tokenise every section again.
 
-Terms: lowercased words, English-stemmed (Snowball), minus a short stop list. Identifiers get
-extra `=` terms: words with a digit, upper-case words and hyphenated names ("Sev-1" -> `=sev1`,
-"€5,000" -> `=5000`, "GDPR" -> `=gdpr`), and the initials of capitalised phrases ("United
-Kingdom" -> `=uk`), so a question naming an identifier finds the sections that contain it.
-`score` is BM25 divided by the query's best possible BM25 (every query term at saturation), so
-it lies in [0, 1) and means the same for every query; `ids` is the share of the question's
-identifiers the section contains.
+How text becomes terms (words, heading weight, identifiers): lookup/terms.py. `score` is BM25
+divided by the query's best possible BM25 (every query term at saturation), so it lies in [0, 1)
+and means the same for every query; `ids` is the share of the question's identifiers the section
+contains.
 """
 
 from __future__ import annotations
 
-import re
 import threading
 from dataclasses import dataclass, replace
 from typing import Iterable, Sequence
@@ -28,75 +24,12 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from freshgate.embeddings.index import grow_rows
-from freshgate.embeddings.scope import DocMeta, Scope
+from freshgate.embeddings.scope import DocMeta, Scope, docs_from_state, docs_state
+from freshgate.lookup.terms import identifiers, query_terms, terms, words
 
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
-_PIECE = re.compile(r"\S+")
-_CAPS = re.compile(r"\b(?:[A-Z][\w'’]*(?:\s+(?:of|and|for|the|&)\s+|\s+)){1,5}[A-Z][\w'’]*")
-STOP = frozenset("""a an and are as at be been but by can could did do does doing for from had has have how i if in
-into is it its may me my no not of on or our ours should so than that the their them then there these they this
-those to us was we what when where which who whom why will with would you your yours""".split())
-
-
-def _stemmer():
-    try:
-        import Stemmer  # PyStemmer (C Snowball)
-
-        return Stemmer.Stemmer("english").stemWords
-    except ImportError:  # pragma: no cover - the dependency is declared; plain words still work
-        return lambda words: list(words)
-
-
-_STEM = _stemmer()
-
-
-def words(text: str) -> list[str]:
-    """Stemmed content words of a text, in order."""
-    return _STEM([w for w in _WORD.findall(text.lower()) if w not in STOP])
-
-
-def _compact(piece: str) -> str:
-    return re.sub(r"[\W_]+", "", piece.lower())
-
-
-def identifiers(text: str, *, acronyms: bool = False) -> set[str]:
-    """Identifier terms of a text: words with a digit, upper-case or hyphenated words, and (for
-    indexed text) the initials of capitalised phrases."""
-    out: set[str] = set()
-    for piece in _PIECE.findall(text):
-        core = piece.strip(".,;:!?()[]{}\"'’“”")
-        letters = [c for c in core if c.isalpha()]
-        has_digit = any(c.isdigit() for c in core)
-        upper = len(letters) >= 2 and all(c.isupper() for c in letters)
-        hyphen = "-" in core.strip("-") and any(c.isalpha() for c in core)
-        if has_digit or upper or hyphen:
-            c = _compact(core)
-            if len(c) >= 2 or has_digit:
-                out.add(c)
-    if acronyms:
-        for m in _CAPS.finditer(text):
-            caps = [w[0].lower() for w in m.group(0).split() if w[0].isupper()]
-            for i in range(len(caps)):
-                for j in range(i + 2, len(caps) + 1):
-                    out.add("".join(caps[i:j]))
-    return out
-
+__all__ = ["BULK_REBASE", "LexHit", "LexicalIndex", "identifiers", "query_terms", "terms", "words"]
 
 BULK_REBASE = 2000  # a bulk load of at least this many documents moves the postings into the flat base
-HEADING_WEIGHT = 2  # a word of the heading path counts as this many occurrences (BM25F-style field weight)
-
-
-def terms(text: str) -> list[str]:
-    """Every term indexed for a context text (heading path on the first line, then the body): its words,
-    the path's words `HEADING_WEIGHT` times, plus `=`-prefixed identifiers (with acronyms)."""
-    path, _, body = text.partition("\n")
-    return (words(path) * HEADING_WEIGHT + words(body)
-            + ["=" + t for t in sorted(identifiers(text, acronyms=True))])
-
-
-def query_terms(query: str) -> tuple[list[str], list[str]]:
-    """A question's distinct words and identifier terms."""
-    return list(dict.fromkeys(words(query))), ["=" + t for t in sorted(identifiers(query))]
 
 
 def _restrict(post: tuple[np.ndarray, np.ndarray], picked: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -310,9 +243,7 @@ class LexicalIndex:
             return {"len": self._len[:n].copy(), "alive": self._alive[:n].copy(),
                     "row_doc": self._row_doc[:n].copy(), "row_section": self._row_section[:n].copy(),
                     "anchors": list(self._anchors[:n]), "terms": terms, "off": off, "rows": rows, "tf": tf,
-                    "docs": [None if d is None else {"id": d.id, "kind": d.kind, "tags": sorted(d.tags),
-                                                     "status": d.status, "rows": list(d.rows)}
-                             for d in self._by_ordinal]}
+                    "docs": docs_state(self._by_ordinal)}
 
     @staticmethod
     def empty_state() -> dict:
@@ -339,13 +270,7 @@ class LexicalIndex:
             self._anchors = list(state["anchors"])
             self._n = n
             self._set_base(terms, off, rows, tf)
-            self._docs, self._by_ordinal = {}, []
-            for ordinal, d in enumerate(state["docs"]):
-                meta = None if d is None else DocMeta(d["id"], kind=d["kind"], tags=frozenset(d["tags"]),
-                                                      status=d["status"], rows=list(d["rows"]), ordinal=ordinal)
-                self._by_ordinal.append(meta)
-                if meta is not None:
-                    self._docs[meta.id] = meta
+            self._docs, self._by_ordinal = docs_from_state(state["docs"])
             live = np.flatnonzero(self._alive[:n])
             self._row_of = dict(zip(self._row_section[live].tolist(), live.tolist()))
             self._live = len(live)
