@@ -90,8 +90,7 @@ class TopicVectors:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.ids = np.zeros(0, dtype=np.int64)
-        self.mat = np.zeros((0, 0), dtype=np.float32)
+        self._clear(0)
         self._loaded_at = 0.0
 
     def best(self, session: Session, vector: np.ndarray) -> tuple[int | None, float]:
@@ -104,13 +103,13 @@ class TopicVectors:
             rows = session.exec(q.order_by(UnansweredTopic.id)).all()
             fresh = [(tid, from_blob(blob)) for tid, blob in rows if len(blob) == 4 * len(vector)]
             if full:
-                self.ids, self.mat = np.zeros(0, dtype=np.int64), np.zeros((0, len(vector)), dtype=np.float32)
+                self._clear(len(vector))
                 self._loaded_at = time.monotonic()
             if fresh:
                 ids = np.fromiter((t for t, _ in fresh), dtype=np.int64, count=len(fresh))
                 mat = np.stack([v for _, v in fresh]).astype(np.float32)
                 if self.mat.shape[1:] != mat.shape[1:]:
-                    self.ids, self.mat = np.zeros(0, dtype=np.int64), np.zeros((0, mat.shape[1]), dtype=np.float32)
+                    self._clear(mat.shape[1])
                 self.ids, self.mat = np.concatenate([self.ids, ids]), np.concatenate([self.mat, mat])
             ids, mat = self.ids, self.mat
         if not len(ids) or mat.shape[1] != len(vector):
@@ -118,6 +117,9 @@ class TopicVectors:
         scores = mat @ np.asarray(vector, dtype=np.float32)
         i = int(np.argmax(scores))
         return int(ids[i]), float(scores[i])
+
+    def _clear(self, dim: int) -> None:
+        self.ids, self.mat = np.zeros(0, dtype=np.int64), np.zeros((0, dim), dtype=np.float32)
 
     def forget(self, topic_id: int) -> None:
         """Drop a topic this process saw but the database does not have (an uncommitted row rolled back)."""
