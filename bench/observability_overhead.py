@@ -24,6 +24,7 @@ snapshot) there and reuses it on the next run; BUILD_ONLY=1 builds it and stops 
 
     python bench/observability_overhead.py [SIZE=10000] [REQUESTS=150] [ROUNDS=5] [EMBEDDER=onnx|hashing]
                                            [SAMPLE=0.1] [EXPORTER=file|otlp] [DB=path] [BUILD_ONLY=1]
+                                           [CONFIGS=none,metrics,tracing,...]
 """
 
 from __future__ import annotations
@@ -53,7 +54,10 @@ from freshgate.auth.service import KeyService  # noqa: E402
 from freshgate.embeddings.embedder import HashingEmbedder, SentenceTransformerEmbedder  # noqa: E402
 from freshgate.observability import tracing  # noqa: E402
 
-CONFIGS = ("none", "metrics", "tracing", "tracing_sampled", "tracing_all")
+ALL_CONFIGS = ("none", "metrics", "tracing", "tracing_sampled", "tracing_all")
+# CONFIGS=none,metrics,tracing spends the rounds on fewer configurations ("none" is always measured)
+CONFIGS = tuple(["none"] + [c for c in os.environ.get("CONFIGS", ",".join(ALL_CONFIGS)).split(",")
+                            if c in ALL_CONFIGS and c != "none"])
 SINK_PORT = 8351  # EXPORTER=otlp: the local OTLP/HTTP sink (this helper's port range 8350-8399)
 
 
@@ -65,6 +69,15 @@ def quiet_clients() -> None:
 
 
 quiet_clients()
+
+
+def paired(blocks: list[float], base: list[float], seed: int = 7) -> dict:
+    """Per-round overhead against the same round's baseline block: median and a bootstrap 95 % interval."""
+    ratios = np.array(blocks) / np.array(base) - 1
+    rng = np.random.default_rng(seed)
+    boot = np.median(rng.choice(ratios, size=(2000, len(ratios))), axis=1)
+    return {"paired_pct": round(100 * float(np.median(ratios)), 2),
+            "paired_ci": [round(100 * float(np.percentile(boot, q)), 2) for q in (2.5, 97.5)]}
 
 
 def block(client: TestClient, n: int, offset: int) -> list[float]:
@@ -193,6 +206,7 @@ def main() -> None:
         clients[cfg] = TestClient(create_app(runtime=rt), headers=headers)
         clients[cfg].__enter__()  # lifespan: the engine's statement timing is installed once, by a tracing app
     samples: dict[str, list[float]] = {c: [] for c in CONFIGS}
+    block_p50: dict[str, list[float]] = {c: [] for c in CONFIGS}  # per round: paired with "none" of that round
     cpu: dict[str, list[float]] = {c: [] for c in CONFIGS}  # process CPU seconds per lookup, per block
     loads = []
     quiet_clients()
@@ -207,7 +221,9 @@ def main() -> None:
             for st in states.values():  # drain every exporter queue outside the blocks
                 st["provider"].force_flush()
             c0 = time.process_time()
-            samples[cfg] += block(clients[cfg], requests, r * requests)
+            got = block(clients[cfg], requests, r * requests)
+            samples[cfg] += got
+            block_p50[cfg].append(float(np.percentile(got, 50)))
             cpu[cfg].append((time.process_time() - c0) / requests)
             loads.append(os.getloadavg()[0])
     tracing._state.update(off)
@@ -216,7 +232,7 @@ def main() -> None:
     spans = {}
     for cfg, st in states.items():
         st["provider"].shutdown()
-        if exporter == "file":
+        if exporter == "file" and (tmp / f"{cfg}.jsonl").exists():
             spans[cfg] = sum(len(sp["spans"]) for line in open(tmp / f"{cfg}.jsonl")
                              for rs in json.loads(line)["resourceSpans"] for sp in rs["scopeSpans"])
     tracing._state.update(states["tracing"])
@@ -233,14 +249,19 @@ def main() -> None:
         c = float(np.median(cpu[cfg]))
         rows.append({"config": cfg, "p50_ms": round(p50, 2), "p99_ms": round(p99, 2), "n": len(samples[cfg]),
                      "p50_overhead_pct": round(100 * (p50 / 1e3 - base) / base, 1),
-                     "cpu_ms_per_lookup": round(1e3 * c, 2), "cpu_overhead_pct": round(100 * (c - base_cpu) / base_cpu, 1)})
+                     "cpu_ms_per_lookup": round(1e3 * c, 2), "cpu_overhead_pct": round(100 * (c - base_cpu) / base_cpu, 1),
+                     **paired(block_p50[cfg], block_p50["none"])})
     print(f"size {size} sections, embedder {embedder}, exporter {exporter}, sample_ratio {sample} (tracing_sampled), "
           f"{rounds} rounds x {requests} lookups per config; spans exported: {spans}")
     print(f"load average (1 min) during blocks: min {min(loads):.1f} max {max(loads):.1f}; now {os.getloadavg()}")
-    print(f"{'config':16} {'p50 ms':>8} {'p99 ms':>8} {'p50 vs none':>12} {'CPU ms/lookup':>14} {'CPU vs none':>12}")
+    print(f"{'config':16} {'p50 ms':>8} {'p99 ms':>8} {'p50 vs none':>12} {'CPU ms/lookup':>14} {'CPU vs none':>12}"
+          f" {'paired p50 (95% CI)':>22}")
     for row in rows:
         print(f"{row['config']:16} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} {row['p50_overhead_pct']:>11.1f}% "
-              f"{row['cpu_ms_per_lookup']:>14.2f} {row['cpu_overhead_pct']:>11.1f}%")
+              f"{row['cpu_ms_per_lookup']:>14.2f} {row['cpu_overhead_pct']:>11.1f}% "
+              f"{row['paired_pct']:>+7.1f}% [{row['paired_ci'][0]:+.1f}, {row['paired_ci'][1]:+.1f}]")
+    print("paired p50: median over rounds of (block p50 / the same round's 'none' block p50) - 1, with a bootstrap "
+          "95 % interval over rounds; neighbouring blocks share the machine's state, so drift cancels")
     m = micro()
     print(f"instrumentation alone (CPU per lookup): metrics {m['metrics_us']:.1f} us; guardrail + retrieval + "
           f"decision spans {m['guardrail_spans_us']:.1f} us (HTTP and slow-SQL spans come on top)")

@@ -5,11 +5,21 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, and_, select
 
 from freshgate.freshness.rules import Facts, Freshness, SourceFacts, evaluate
 from freshgate.registry.models import Dependency, Document, DocumentVersion, Owner
+
+
+# Prebuilt statements of the per-lookup reads (plain rows; the id lists expand per call).
+_DEPS = (sa.select(Dependency.sop_id, Dependency.source_id)
+         .where(Dependency.sop_id.in_(sa.bindparam("ids", expanding=True)))
+         .order_by(Dependency.sop_id, Dependency.source_id))
+_OWNER_FACTS = sa.select(Owner.id, Owner.active, Owner.contact)
+_OWNER_FACTS_IN = _OWNER_FACTS.where(Owner.id.in_(sa.bindparam("ids", expanding=True)))
 
 
 @dataclass(frozen=True)
@@ -56,9 +66,8 @@ def freshness_map(session: Session, docs: list[Document], now: datetime, cfg: Ru
     sop_ids = [d.id for d in docs if d.kind == "sop"]
     deps: dict[str, list[str]] = defaultdict(list)
     if sop_ids:
-        q = select(Dependency).where(Dependency.sop_id.in_(sop_ids)).order_by(Dependency.sop_id, Dependency.source_id)
-        for dep in session.exec(q).all():
-            deps[dep.sop_id].append(dep.source_id)
+        for sop_id, source_id in session.execute(_DEPS, {"ids": sop_ids}).all():
+            deps[sop_id].append(source_id)
     known = {d.id: d for d in docs}
     missing = {s for lst in deps.values() for s in lst if s not in known}
     if missing:
@@ -83,10 +92,11 @@ def freshness_map(session: Session, docs: list[Document], now: datetime, cfg: Ru
     return out
 
 
-def _owners_of(session: Session, docs) -> dict[str, Owner]:
+def _owners_of(session: Session, docs) -> dict[str, Any]:
     """The owners of these documents only: a lookup judges a handful, not the whole registry."""
     ids = {d.owner_id for d in docs if d.owner_id}
     if not ids:
         return {}
-    q = select(Owner) if len(ids) > 500 else select(Owner).where(Owner.id.in_(ids))
-    return {o.id: o for o in session.exec(q).all()}
+    # plain rows (id, active, contact): all the rules read of an owner; session.execute keeps autoflush
+    rows = session.execute(_OWNER_FACTS) if len(ids) > 500 else session.execute(_OWNER_FACTS_IN, {"ids": list(ids)})
+    return {o.id: o for o in rows.all()}
