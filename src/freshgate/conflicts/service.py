@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterable
 
+import sqlalchemy as sa
 from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
@@ -25,6 +26,8 @@ from freshgate.registry.models import Document, Owner
 from freshgate.registry.service import RegistryContext, RegistryService
 
 log = logging.getLogger(__name__)
+# What a conflict's side shows of its owner, as plain rows (prebuilt; the id list expands per call).
+_OWNER_SIDES = sa.select(Owner.id, Owner.name, Owner.contact).where(Owner.id.in_(sa.bindparam("ids", expanding=True)))
 
 
 @dataclass
@@ -139,10 +142,17 @@ class ConflictService:
         """Public dicts of conflicts, with titles and owners of both sides."""
         records = list(records)
         ids = {c.doc_a for c in records} | {c.doc_b for c in records}
-        docs = {d.id: d for d in self.session.exec(select(Document).where(Document.id.in_(ids))).all()} if ids else {}
-        owner_ids = {d.owner_id for d in docs.values() if d.owner_id}
-        owners = ({o.id: o for o in self.session.exec(select(Owner).where(Owner.id.in_(owner_ids))).all()}
-                  if owner_ids else {})
+        docs: dict[str, Any] = {}
+        imap, key = self.session.identity_map, self.session.identity_key
+        for i in ids:  # a lookup already holds its cited documents: no second SELECT for them
+            d = imap.get(key(Document, i))
+            if d is not None and "id" in d.__dict__:  # loaded, not expired
+                docs[i] = d
+        missing = ids - docs.keys()
+        if missing:
+            docs.update((d.id, d) for d in self.session.exec(select(Document).where(Document.id.in_(missing))).all())
+        owner_ids = list({d.owner_id for d in docs.values() if d.owner_id})
+        owners = {o.id: o for o in self.session.execute(_OWNER_SIDES, {"ids": owner_ids}).all()} if owner_ids else {}
         return [describe(c, docs, owners) for c in records]
 
     def opened_since(self, last_id: int, limit: int = 1000) -> list[ConflictRecord]:
