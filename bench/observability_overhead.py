@@ -24,7 +24,7 @@ snapshot) there and reuses it on the next run; BUILD_ONLY=1 builds it and stops 
 
     python bench/observability_overhead.py [SIZE=10000] [REQUESTS=150] [ROUNDS=5] [EMBEDDER=onnx|hashing]
                                            [SAMPLE=0.1] [EXPORTER=file|otlp] [DB=path] [BUILD_ONLY=1]
-                                           [CONFIGS=none,metrics,tracing,...]
+                                           [CONFIGS=none,metrics,tracing,...] [SETTLE=1|0]
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ from lookup_latency import QUERIES, build_db  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
+from freshgate import heap  # noqa: E402
 from freshgate.app import build_runtime, create_app  # noqa: E402
 from freshgate.config import Settings  # noqa: E402
 from freshgate.auth.service import KeyService  # noqa: E402
@@ -213,6 +214,8 @@ def main() -> None:
     for cfg in CONFIGS:
         tracing._state.update(states.get(cfg, off))
         block(clients[cfg], 20, 0)  # warm
+    if os.environ.get("SETTLE", "1") == "1":  # as a server does once its index is ready (server.gc_freeze)
+        print(f"heap settled: {heap.settle()}")
     for r in range(rounds):
         order = CONFIGS[r % len(CONFIGS):] + CONFIGS[:r % len(CONFIGS)]
         for cfg in order:

@@ -111,9 +111,13 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         from freshgate.scheduler.runner import start_for_app
 
         stop_scheduler = start_for_app(rt)
+        from freshgate import heap
+
+        stop_settling = heap.after_start(rt)  # full GCs out of requests once the index is ready
         try:
             yield
         finally:
+            stop_settling()
             stop_scheduler()
             if runtime is None:
                 rt.close()
