@@ -114,7 +114,8 @@ def measure(url: str, label: str, rows: dict, load, n: int, profile: str | None 
     from sqlmodel import Session
 
     review_list.COLS.update(COLS)
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # TestClient logs every request (rich: ms per line)
+    for name in ("httpx", "httpx2"):  # TestClient logs every request (rich: ms per line; its client is httpx2)
+        logging.getLogger(name).setLevel(logging.WARNING)
     settings = Settings(database_url=url, embedding=EmbeddingSettings(enabled=False))
     settings.server.scheduler = False
     settings.lookup.warm_up = False

@@ -136,13 +136,20 @@ def _chunks(ids: list[str], n: int = 900):
         yield ids[k:k + n]
 
 
-def evaluate_ids(session: Session, rules: RulesConfig, now: datetime, ids: set[str]) -> Evaluation:
+def read_owners(conn) -> dict[str, Any]:
+    """Every owner's (id, name, contact, active) row by id."""
+    return {o[0]: o for o in conn.execute(select(Owner.id, Owner.name, Owner.contact, Owner.active)).all()}
+
+
+def evaluate_ids(session: Session, rules: RulesConfig, now: datetime, ids: set[str],
+                 owners: dict[str, Any] | None = None) -> Evaluation:
     """Freshness of exactly these documents (those that exist), as `evaluate_all` computes it: an SOP card's
-    cited sources are evaluated too (not assumed fresh). `counts` is empty: the caller merges."""
+    cited sources are evaluated too (not assumed fresh). `counts` is empty: the caller merges. `owners`: the
+    caller's `read_owners` of this transaction (read here when not given)."""
     with paused_gc():
         conn = session.connection()
         dialect = conn.dialect.name
-        owners = {o[0]: o for o in conn.execute(select(Owner.id, Owner.name, Owner.contact, Owner.active)).all()}
+        owners = read_owners(conn) if owners is None else owners
         rows = [r for chunk in _chunks(sorted(ids)) for r in conn.execute(select(*_cols(dialect))
                                                                           .where(Document.id.in_(chunk))).all()]
         sops = [r.id for r in rows if r.kind == "sop"]
@@ -175,7 +182,7 @@ def evaluate_all(session: Session, rules: RulesConfig, now: datetime, include: l
 
 def _evaluate(session: Session, rules: RulesConfig, now: datetime, include: list[str] | None) -> Evaluation:
     conn = session.connection()
-    owners = {o[0]: o for o in conn.execute(select(Owner.id, Owner.name, Owner.contact, Owner.active)).all()}
+    owners = read_owners(conn)
     dialect = conn.dialect.name
     total = conn.execute(select(func.count()).select_from(Document)).scalar_one()
     own = maybe_not_fresh(Document, dialect, rules, now)
