@@ -155,6 +155,18 @@ def update(session: Session, live: LiveList, rules: RulesConfig, extras: dict[st
                     moved=len(moved))
 
 
+def _without(items: list, removed: list) -> list:
+    """A copy of the risk-ordered `items` without `removed` (by identity): found by bisection when they are
+    few, one pass over the list when many moved (an owner flip moves hundreds)."""
+    if len(removed) > 64:
+        gone = {id(i) for i in removed}
+        return [i for i in items if id(i) not in gone]
+    out = list(items)
+    for i in removed:
+        _remove(out, i)
+    return out
+
+
 def _remove(items: list, item) -> None:
     """Take `item` (by identity) out of the risk-ordered `items`."""
     k = risk_order(item)
@@ -198,9 +210,7 @@ def _apply(session: Session, old: ReviewReport, moved: set[str], signals: Signal
     removed += [i for i in _extra_items(old) if actions_too or i.kind == "topic"]
     added = [i for r in part.rows if (i := document_item(r, part.fresh[r.id], part.facts[r.id], signals, now))]
     added += topic_items(signals) + (action_items(signals) if actions_too else [])
-    items = list(old.items)
-    for i in removed:
-        _remove(items, i)
+    items = _without(old.items, removed)
     for i in added:
         insort(items, i, key=risk_order)
 
@@ -212,10 +222,7 @@ def _apply(session: Session, old: ReviewReport, moved: set[str], signals: Signal
     groups = {o: g for o, g in old_groups.items() if o not in touched}
     for o in touched:
         g = old_groups.get(o)
-        mine = list(g.items) if g is not None else []
-        for i in removed:
-            if i.owner == o:
-                _remove(mine, i)
+        mine = _without(g.items, [i for i in removed if i.owner == o]) if g is not None else []
         for i in added:
             if i.owner == o:
                 insort(mine, i, key=risk_order)
@@ -279,9 +286,10 @@ class LiveReview:
         self.stop = threading.Event()
         self.thread: threading.Thread | None = None
 
-    def get(self, session: Session) -> ReviewReport:
-        """The review list for the database's current data version."""
-        version = data_version(session)
+    def get(self, session: Session, version: Any = None) -> ReviewReport:
+        """The review list for the database's current data version (`version`: `data_version(session)` when the
+        caller has read it already)."""
+        version = data_version(session) if version is None else version
         live = self.live
         if live is not None and live.version == version:
             return live.report

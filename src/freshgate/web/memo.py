@@ -89,9 +89,20 @@ def memo_for(app) -> Memo:
     return memo
 
 
+def request_version(request, session: Session) -> Any:
+    """`data_version(session)`, read once per page load (a page asks for it for the review list and each memo;
+    a form's POST reads it afresh every time: it changes the data)."""
+    if request.method != "GET":
+        return data_version(session)
+    version = getattr(request.state, "data_version", None)
+    if version is None:
+        version = request.state.data_version = data_version(session)
+    return version
+
+
 def cached(request, session: Session, name: str, compute: Compute, *parts: Any) -> Any:
     """`compute(session)` memoised under `name` + `parts` for the current data version."""
-    return memo_for(request.app).get((name, *parts), data_version(session), session, compute)
+    return memo_for(request.app).get((name, *parts), request_version(request, session), session, compute)
 
 
 def cached_by_time(request, session: Session, name: str, compute: Compute) -> Any:
@@ -129,14 +140,14 @@ def live_review(app) -> LiveReview:
 def review_report(request, session: Session):
     """The review list at the app clock's now for the current data version (overview, queue and document list
     share it): after a change only the documents it moved are re-evaluated (`reports.incremental`)."""
-    return live_review(request.app).get(session)
+    return live_review(request.app).get(session, request_version(request, session))
 
 
 def catalog_cached(request, session: Session, name: str, compute: Compute, *parts: Any) -> Any:
     """`compute(session)` memoised under `name` + `parts` until a change may have changed the document list's
     ids or facets (a registration, transfer or edit; not a verification, retirement, owner flip or verdict)."""
     live = live_review(request.app)
-    live.get(session)
+    live.get(session, request_version(request, session))
     return memo_for(request.app).get((name, *parts), ("catalog", live.live.catalog_mark), session, compute)
 
 

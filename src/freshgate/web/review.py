@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
+from markupsafe import Markup, escape
 from sqlalchemy import or_
 from sqlmodel import Session, select
 
@@ -68,6 +69,19 @@ def _active_owners(session: Session) -> list:
                                              .order_by(Owner.id)).all())
 
 
+def _owner_options(owners: list, selected: str = "") -> Markup:
+    """The owner filter's options (hundreds of owners: written once per data version, not per page load)."""
+    return Markup("".join(f'<option value="{escape(o.id)}"{" selected" if o.id == selected else ""}>'
+                          f'{escape(o.name)} ({escape(o.id)})</option>' for o in owners))
+
+
+def _owner_lists(session: Session) -> tuple[list, Markup, Markup]:
+    """(active owners, the filter's options with none selected, the transfer forms' datalist options)."""
+    owners = _active_owners(session)
+    datalist = Markup("".join(f'<option value="{escape(o.id)}">{escape(o.name)}</option>' for o in owners))
+    return owners, _owner_options(owners), datalist
+
+
 @router.get("/review", response_class=HTMLResponse)
 def review_queue(request: Request, session: SessionDep, owner: str | None = None, state: str | None = None,
                  page: int = Query(1, ge=1)):
@@ -90,10 +104,12 @@ def review_queue(request: Request, session: SessionDep, owner: str | None = None
     with_conflicts = tuple(i.document_id for i in shown if i.document_id and i.open_conflicts)
     conflicts = cached(request, session, "review_conflicts",  # described once per data version (~50 ms a page)
                        lambda s: _conflicts_of(rt, s, list(with_conflicts)), with_conflicts)
-    owners = cached(request, session, "active_owners", _active_owners)
+    owners, options, datalist = cached(request, session, "active_owners", _owner_lists)
+    if owner:
+        options = _owner_options(owners, owner)
     return render(request, "review.html", {
         "groups": groups, "total": len(items), "page": page, "pages": pages, "mine": mine_ids,
-        "owner": owner or "", "state": state or "", "states": sorted(REVIEW_STATES), "owners": owners,
+        "owner": owner or "", "state": state or "", "states": sorted(REVIEW_STATES), "owner_options": options, "owner_datalist": datalist,
         "conflicts": conflicts, "per_row": CONFLICTS_PER_ROW, "qs": lambda **kw: query_with(request, **kw),
         "back": str(request.url.path) + (("?" + request.url.query) if request.url.query else ""),
         "counts": report.state_counts, "handed": handoff.handed_to(session, sorted(mine_ids)),
