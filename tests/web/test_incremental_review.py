@@ -230,3 +230,26 @@ def test_a_reader_holding_the_old_list_sees_it_unchanged_while_changes_are_appli
             assert _snapshot(report) == snap
     assert seen[0]["by_doc"].keys() != seen[1]["by_doc"].keys()  # the versions did differ
     assert _row(held[0], "returns") is not None and _row(held[-1], "returns") is None
+
+
+def test_the_review_list_is_built_in_the_background_at_start_up(kb_rt):
+    """With the background rebuilds on, start-up builds the list before any page asks; the first page gets that
+    build (no second one). With them off, nothing is built until a page asks."""
+    from fastapi.testclient import TestClient
+
+    from freshgate.app import create_app
+    from tests.conftest import make_key
+    from tests.web.conftest import sign_in
+
+    kb_rt.settings.console.rebuild_seconds = 3600
+    with TestClient(create_app(runtime=kb_rt)) as c:
+        c.app.state.console_warm_up.join()
+        built = c.app.state.console_review.live
+        assert built is not None and built.full and built.reason == "first load"
+        assert c.app.state.console_catalog.mark is not None
+        sign_in(c, make_key(kb_rt.engine, "operator", label="ops-warm"))
+        assert 'action="/documents/returns/verify"' in c.get("/review", headers={"accept": "text/html"}).text
+        assert c.app.state.console_review.live is built
+    kb_rt.settings.console.rebuild_seconds = 0
+    with TestClient(create_app(runtime=kb_rt)) as c:
+        assert c.app.state.console_warm_up is None and getattr(c.app.state, "console_review", None) is None
