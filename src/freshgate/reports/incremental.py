@@ -8,6 +8,8 @@ An update reads what happened since and re-evaluates only
 - both sides of every conflict whose count changed (opened, dismissed, confirmed, resolved),
 - the SOP cards citing any of those (a card's suspicion follows its sources),
 then rebuilds the rows of those documents, the state counts and the groups from the kept rows of the others.
+The indexes by document id are copy-on-write overlays (`reports.overlay`): an update records only what moved,
+and a request still reading the list it got before sees that list unchanged.
 It falls back to a full build when the change log was pruned past the watermark (a gap it cannot read) or
 when more than `max_moved` documents moved (a bulk sync: a full build is then as cheap).
 

@@ -16,7 +16,7 @@ from collections import Counter, defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Iterable, Mapping
 
 from sqlalchemy import DateTime, and_, func, literal, or_, select, type_coerce
 from sqlalchemy.orm import aliased
@@ -69,9 +69,9 @@ def _cols(dialect: str) -> tuple:
 class Evaluation:
     """Rows that may need a human, their freshness, and state counts over every document."""
 
-    rows: list[Any]
-    fresh: dict[str, Any]
-    facts: dict[str, Facts]
+    rows: Iterable[Any]  # a list (a full build) or a view of the kept rows (an incremental update)
+    fresh: Mapping[str, Any]  # a dict, or a read-only overlay of one (`reports.overlay`)
+    facts: Mapping[str, Facts]
     owners: dict[str, Any]
     counts: dict[str, int]
 
