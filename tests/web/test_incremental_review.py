@@ -233,8 +233,8 @@ def test_a_reader_holding_the_old_list_sees_it_unchanged_while_changes_are_appli
 
 
 def test_the_review_list_is_built_in_the_background_at_start_up(kb_rt):
-    """With the background rebuilds on, start-up builds the list before any page asks; the first page gets that
-    build (no second one). With them off, nothing is built until a page asks."""
+    """With start-up warm-ups and the background rebuilds on, start-up builds the list before any page asks; the
+    first page gets that build (no second one). With either off, nothing is built until a page asks."""
     from fastapi.testclient import TestClient
 
     from freshgate.app import create_app
@@ -242,6 +242,7 @@ def test_the_review_list_is_built_in_the_background_at_start_up(kb_rt):
     from tests.web.conftest import sign_in
 
     kb_rt.settings.console.rebuild_seconds = 3600
+    kb_rt.settings.lookup.warm_up = True  # (the tests' settings turn start-up warm-ups off)
     with TestClient(create_app(runtime=kb_rt)) as c:
         c.app.state.console_warm_up.join()
         built = c.app.state.console_review.live
@@ -250,6 +251,7 @@ def test_the_review_list_is_built_in_the_background_at_start_up(kb_rt):
         sign_in(c, make_key(kb_rt.engine, "operator", label="ops-warm"))
         assert 'action="/documents/returns/verify"' in c.get("/review", headers={"accept": "text/html"}).text
         assert c.app.state.console_review.live is built
-    kb_rt.settings.console.rebuild_seconds = 0
-    with TestClient(create_app(runtime=kb_rt)) as c:
-        assert c.app.state.console_warm_up is None and getattr(c.app.state, "console_review", None) is None
+    for warm, every in ((True, 0), (False, 3600)):
+        kb_rt.settings.lookup.warm_up, kb_rt.settings.console.rebuild_seconds = warm, every
+        with TestClient(create_app(runtime=kb_rt)) as c:
+            assert c.app.state.console_warm_up is None and getattr(c.app.state, "console_review", None) is None

@@ -166,12 +166,14 @@ def shared_evaluation(request, session: Session):
     return review_report(request, session).evaluation
 
 
-def warm_up(app) -> threading.Thread | None:
+def warm_up(app, force: bool = False) -> threading.Thread | None:
     """Build the review list and the document facets in a background thread at start-up, so the first page
     load after a restart waits for what is left of the build (a full build: seconds at 100k documents) instead
-    of starting it. Only when the background rebuilds are on (`console.rebuild_seconds` > 0)."""
+    of starting it. At start-up only when the server builds its read models then (`lookup.warm_up`, which
+    tests and benchmarks turn off) and the console's background rebuilds are on (`console.rebuild_seconds`
+    > 0); `force`: whatever the settings say."""
     rt = getattr(app.state, "runtime", None)
-    if rt is None or rt.settings.console.rebuild_seconds <= 0:
+    if rt is None or not (force or (rt.settings.lookup.warm_up and rt.settings.console.rebuild_seconds > 0)):
         return None
     live, catalog = live_review(app), live_catalog(app)
 
