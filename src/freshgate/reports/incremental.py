@@ -44,7 +44,7 @@ from freshgate.reports.service import (ReviewReport, action_items, build_review,
                                        owner_group, risk_order, topic_items)
 from freshgate.reports.signals import Signals, action_signals, gather
 from freshgate.reports.overlay import Overlay
-from freshgate.reports.states import Evaluation, evaluate_ids, paused_gc, read_owners
+from freshgate.reports.states import Evaluation, evaluate_ids, one_of, paused_gc, read_owners
 
 log = logging.getLogger(__name__)
 MAX_MOVED = 5000
@@ -117,17 +117,18 @@ def moved_documents(session: Session, live: LiveList, mark: int, owners: dict[st
     moved |= {d for d in old.keys() | conflicts.keys() if old.get(d, 0) != conflicts.get(d, 0)}
     if len(moved) > limit:
         return None, catalog, added
-    ids = sorted(moved)
+    ids, dialect = sorted(moved), conn.dialect.name
     for k in range(0, len(ids), 900):  # SOP cards citing a moved source
-        moved |= set(conn.execute(select(Dependency.sop_id).where(Dependency.source_id.in_(ids[k:k + 900])))
-                     .scalars().all())
+        q = select(Dependency.sop_id).where(one_of(Dependency.source_id, ids[k:k + 900], dialect))
+        moved |= set(conn.execute(q).scalars().all())
     return (None if len(moved) > limit else moved), catalog, added
 
 
 def _any_card(conn, ids: set[str]) -> bool:
-    ids_ = sorted(ids)
-    return any(conn.execute(select(Document.id).where(Document.id.in_(ids_[k:k + 900]), Document.kind == "sop")
-                            .limit(1)).first() for k in range(0, len(ids_), 900))
+    ids_, dialect = sorted(ids), conn.dialect.name
+    return any(conn.execute(select(Document.id).where(one_of(Document.id, ids_[k:k + 900], dialect),
+                                                      Document.kind == "sop").limit(1)).first()
+               for k in range(0, len(ids_), 900))
 
 
 def update(session: Session, live: LiveList, rules: RulesConfig, extras: dict[str, Any], now: datetime, *,

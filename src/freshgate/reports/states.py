@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping
 
-from sqlalchemy import DateTime, and_, func, literal, or_, select, type_coerce
+from sqlalchemy import DateTime, String, and_, any_, bindparam, func, literal, or_, select, type_coerce
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 from sqlmodel.sql.sqltypes import UTCDateTime
@@ -76,6 +77,14 @@ class Evaluation:
     counts: dict[str, int]
 
 
+def one_of(col, ids, dialect: str):
+    """SQL: `col IN ids`; on PostgreSQL `col = ANY(:ids)`, one bound array, so the statement is the same whatever
+    the number of ids (an expanded IN list is a new statement, compiled and parsed again, for every length)."""
+    if dialect == "postgresql":
+        return col == any_(bindparam(None, list(ids), type_=ARRAY(String)))
+    return col.in_(ids)
+
+
 def _due_by(doc, dialect: str, t: datetime):
     """SQL: the document's next review falls on or before `t` (the one dialect-specific expression)."""
     if dialect == "postgresql":
@@ -114,7 +123,7 @@ def content_changed(session: Session, source_ids: set[str], dialect: str = "sqli
          .where(or_(Document.version > 1, Document.changed_at.is_not(None))))
     # An incremental update names a few sources: look those up by id (with the every-cited-source subquery
     # too, SQLite drives the IN from the 20k dependencies: ~120 ms); a full build reads every cited source.
-    q = q.where(Document.id.in_(sorted(source_ids)) if len(source_ids) <= 900
+    q = q.where(one_of(Document.id, sorted(source_ids), dialect) if len(source_ids) <= 900
                 else Document.id.in_(select(Dependency.source_id)))
     out: dict[str, datetime] = {}
     for doc_id, changed_at, version_at in session.connection().execute(q).all():
@@ -151,17 +160,17 @@ def evaluate_ids(session: Session, rules: RulesConfig, now: datetime, ids: set[s
         dialect = conn.dialect.name
         owners = read_owners(conn) if owners is None else owners
         rows = [r for chunk in _chunks(sorted(ids)) for r in conn.execute(select(*_cols(dialect))
-                                                                          .where(Document.id.in_(chunk))).all()]
+                                                                          .where(one_of(Document.id, chunk, dialect))).all()]
         sops = [r.id for r in rows if r.kind == "sop"]
         deps: dict[str, list[str]] = defaultdict(list)
         for chunk in _chunks(sops):
-            q = (select(Dependency.sop_id, Dependency.source_id).where(Dependency.sop_id.in_(chunk))
+            q = (select(Dependency.sop_id, Dependency.source_id).where(one_of(Dependency.sop_id, chunk, dialect))
                  .order_by(Dependency.sop_id, Dependency.source_id))
             for sop_id, source_id in conn.execute(q).all():
                 deps[sop_id].append(source_id)
         cited = {s for d in deps.values() for s in d}
         extra = [r for chunk in _chunks(sorted(cited - ids)) for r in conn.execute(
-            select(*_cols(dialect)).where(Document.id.in_(chunk), Document.kind != "sop")).all()]
+            select(*_cols(dialect)).where(one_of(Document.id, chunk, dialect), Document.kind != "sop")).all()]
         kw = {"warning_days": rules.warning_days, "unreachable_after": rules.unreachable_after}
         facts = {r.id: _facts(r, owners) for r in rows + extra}
         out: dict[str, Any] = {r.id: evaluate(facts[r.id], now, **kw) for r in rows + extra if r.kind != "sop"}
