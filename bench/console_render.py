@@ -14,7 +14,7 @@ Wall and this process's CPU time per render (the server is in-process, so the CP
 whatever the machine's load). Target: p99 <= 200 ms each.
 
     .venv/bin/python bench/console_render.py [--docs 100000] [--receipts 1000000] [--db sqlite|postgres|both]
-        [-n 30] [--build-only | --reuse] [--profile overview]
+        [-n 30] [--build-only | --reuse] [--warm-start] [--profile overview]
 Prints a table and writes bench/results/console_render.json.
 """
 
@@ -101,9 +101,10 @@ def _get(c, path: str) -> tuple[float, float, int]:
 
 
 def measure(url: str, label: str, rows: dict, load, n: int, profile: str | None = None,
-            build_only: bool = False) -> dict:
+            build_only: bool = False, warm_start: bool = False) -> dict:
     """Migrate, load, roll up the closed days, sign in, then time every page n times, interleaved
-    (`build_only`: migrate and load, nothing timed but the load)."""
+    (`build_only`: migrate and load, nothing timed but the load; `warm_start`: the review list is built in the
+    background at start-up, as with the background rebuilds on, and the first loads come after that build)."""
     import review_list
     from fastapi.testclient import TestClient
 
@@ -114,12 +115,15 @@ def measure(url: str, label: str, rows: dict, load, n: int, profile: str | None 
     from sqlmodel import Session
 
     review_list.COLS.update(COLS)
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # TestClient logs every request (rich: ms per line)
+    for name in ("httpx", "httpx2"):  # TestClient logs every request (rich: ms per line; its client is httpx2)
+        logging.getLogger(name).setLevel(logging.WARNING)
     settings = Settings(database_url=url, embedding=EmbeddingSettings(enabled=False))
     settings.server.scheduler = False
     settings.lookup.warm_up = False
     settings.conflicts.check_on_change = False  # no embedding model here: the changes are verdicts, not new text
     settings.console.rebuild_seconds = 0  # the 5-minute background rebuild is timed on its own (full_rebuild_s)
+    if warm_start:  # background builds on, the periodic one never due during the run
+        settings.console.rebuild_seconds = 10**9
     settings.auth.allowed_hosts = ["testserver"]
     settings.auth.key_file = f"/tmp/freshgate-bench-console-{os.getpid()}.key"
     rt = build_runtime(settings)
@@ -152,7 +156,13 @@ def measure(url: str, label: str, rows: dict, load, n: int, profile: str | None 
              "documents_state": "/documents?state=stale", "conflict_detail": "/conflicts/150",
              "document_page": f"/documents/{doc}", "receipts": "/receipts", "unanswered": "/unanswered"}
     try:
+        t = time.perf_counter()
         with TestClient(create_app(runtime=rt)) as c:
+            if warm_start:  # the start-up build (forced: lookup.warm_up is off here, no model to load)
+                from freshgate.web.memo import warm_up
+
+                warm_up(c.app, force=True).join()  # how long after start the list is ready
+                out["start_up_build_s"] = round(time.perf_counter() - t, 2)
             _sign_in(c, raw)
             for name, path in pages.items():  # first load: the memo misses (as after any change)
                 out[f"{name}_first_ms"] = round(_get(c, path)[0], 1)
@@ -192,13 +202,18 @@ def measure(url: str, label: str, rows: dict, load, n: int, profile: str | None 
                     ws, us = samples.setdefault((f"change/{tag}", name), ([], []))
                     ws.append(w)
                     us.append(u)
+                    # the kinds cycle with the page order: in one gc variant a page always follows the same kind
+                    # (frozen: review_deep after an owner flip); this row pools every page by the change's kind
+                    ws, us = samples.setdefault(("change kind", changer.last), ([], []))
+                    ws.append(w)
+                    us.append(u)
                 if i % 10 == 9:
                     print(f"  {label} round {i + 1}/{n}  load {os.getloadavg()[0]:.2f}", file=sys.stderr, flush=True)
             gc.freeze()
             for (variant, name), (ws, us) in samples.items():
                 out[f"{variant} {name} p50/p99"] = f"{statistics.median(ws):.0f}/{_percentile(ws, 99):.0f}"
                 out[f"{variant} {name} cpu p50/p99"] = f"{statistics.median(us):.0f}/{_percentile(us, 99):.0f}"
-            for variant in sorted({v for v, _ in samples}):
+            for variant in sorted({v for v, _ in samples} - {"change kind"}):
                 runs = gc_full.get(variant, [])
                 out[f"{variant} full GCs (max ms)"] = f"{len(runs)} ({max(runs, default=0):.0f})"
             out["after-change updates that fell back to a full build"] = fallbacks
@@ -235,14 +250,14 @@ class _Changer:
     def __init__(self, rt, n_docs: int) -> None:
         import random as _random
 
-        self.rt, self.n_docs, self.rng, self.done, self.k = rt, n_docs, _random.Random(5), 0, 0
+        self.rt, self.n_docs, self.rng, self.done, self.k, self.last = rt, n_docs, _random.Random(5), 0, 0, ""
 
     def change(self, i: int) -> None:
         from sqlmodel import Session
 
         from freshgate.registry.service import RegistryService
 
-        kind = ("verify", "transfer", "owner", "conflict")[self.k % 4]
+        kind = self.last = ("verify", "transfer", "owner", "conflict")[self.k % 4]
         self.k += 1
         doc = f"doc-{self.rng.randrange(self.n_docs):06d}"
         with Session(self.rt.engine, expire_on_commit=False) as s:
@@ -306,6 +321,8 @@ def main() -> None:
                                                          "(no generating, no loading).")
     ap.add_argument("--build-only", action="store_true", help="Generate and load the databases, time nothing "
                                                               "(run outside the bench lock, then --reuse under it).")
+    ap.add_argument("--warm-start", action="store_true", help="Background builds on: the review list is built at "
+                                                              "start-up and the first loads come after it.")
     ap.add_argument("--profile", help="cProfile n loads of this page (a name of the table) instead of timing; "
                                       "change:NAME commits a change before each load.")
     args = ap.parse_args()
@@ -316,12 +333,13 @@ def main() -> None:
         if args.db in ("sqlite", "both"):
             path = Path("/tmp/freshgate_bench_console.db")
             rows = {"document": [None] * args.docs, "receipt_document": [(None, _hot_doc(f"sqlite:///{path}"), 1)]}
-            results.append(measure(f"sqlite:///{path}", "sqlite", rows, lambda r: None, args.n, args.profile))
+            results.append(measure(f"sqlite:///{path}", "sqlite", rows, lambda r: None, args.n, args.profile,
+                                   warm_start=args.warm_start))
         if args.db in ("postgres", "both"):
             pg = PG_ADMIN.rsplit("/", 1)[0] + "/freshgate_bench_console"
             rows = {"document": [None] * args.docs, "receipt_document": [(None, _hot_doc(pg), 1)]}
             results.append(measure(pg.replace("postgresql://", "postgresql+psycopg://"), "postgres", rows,
-                                   lambda r: None, args.n, args.profile))
+                                   lambda r: None, args.n, args.profile, warm_start=args.warm_start))
         return None if args.profile else _report(args, results, load_before)
     rows = generate(args.docs, args.receipts)
     enrich(rows)

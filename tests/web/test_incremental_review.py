@@ -194,3 +194,64 @@ def test_a_registration_is_counted_by_the_update(live_rt, tmp_path):
     assert sum(_check(rt, live).state_counts.values()) == before + 1
     _registry(rt, lambda r: r.verify("returns", actor="alice"))
     assert sum(_check(rt, live).state_counts.values()) == before + 1
+
+
+def _snapshot(report) -> dict:
+    """Everything a request reading `report` can see, its indexes by document id included."""
+    from freshgate.reports import incremental
+
+    ev = report.evaluation
+    return {**_view(report), "fresh": {i: (fr.state, [x.code for x in fr.reasons]) for i, fr in ev.fresh.items()},
+            "facts": dict(ev.facts.items()), "rows": [r.id for r in ev.rows],
+            "by_doc": {d: i.to_dict() for d, i in incremental._doc_items(report).items()},
+            "group_items": [[i.to_dict() for i in g.items] for g in report.groups]}
+
+
+@pytest.mark.parametrize("compact_min", [0, 10**9])  # the overlays folded at every update / never folded
+def test_a_reader_holding_the_old_list_sees_it_unchanged_while_changes_are_applied(live_rt, monkeypatch, compact_min):
+    from freshgate.reports import overlay
+
+    monkeypatch.setattr(overlay, "COMPACT_MIN", compact_min)
+    rt, live = live_rt, _live(live_rt)
+    with Session(rt.engine) as s:
+        held = [live.get(s)]  # a request still rendering each version of the list
+    seen = [_snapshot(held[0])]
+    changes = [lambda: _registry(rt, lambda r: r.verify("returns", actor="alice")),
+               lambda: _conflicts(rt, lambda c, cid: c.dismiss(cid, actor="ops", reason="not the same policy")),
+               lambda: _registry(rt, lambda r: r.set_owner_active("bob", False, actor="ops")),
+               lambda: _registry(rt, lambda r: r.transfer("label-card", "alice", actor="ops")),
+               lambda: _conflicts(rt, lambda c, cid: c.reopen(cid, actor="ops", reason="it is the same policy")),
+               lambda: _registry(rt, lambda r: r.set_owner_active("bob", True, actor="ops"))]
+    for change in changes:
+        change()
+        held.append(_check(rt, live))  # the update equals a full rebuild...
+        seen.append(_snapshot(held[-1]))
+        for report, snap in zip(held, seen):  # ...and every list handed out earlier is as it was
+            assert _snapshot(report) == snap
+    assert seen[0]["by_doc"].keys() != seen[1]["by_doc"].keys()  # the versions did differ
+    assert _row(held[0], "returns") is not None and _row(held[-1], "returns") is None
+
+
+def test_the_review_list_is_built_in_the_background_at_start_up(kb_rt):
+    """With start-up warm-ups and the background rebuilds on, start-up builds the list before any page asks; the
+    first page gets that build (no second one). With either off, nothing is built until a page asks."""
+    from fastapi.testclient import TestClient
+
+    from freshgate.app import create_app
+    from tests.conftest import make_key
+    from tests.web.conftest import sign_in
+
+    kb_rt.settings.console.rebuild_seconds = 3600
+    kb_rt.settings.lookup.warm_up = True  # (the tests' settings turn start-up warm-ups off)
+    with TestClient(create_app(runtime=kb_rt)) as c:
+        c.app.state.console_warm_up.join()
+        built = c.app.state.console_review.live
+        assert built is not None and built.full and built.reason == "first load"
+        assert c.app.state.console_catalog.mark is not None
+        sign_in(c, make_key(kb_rt.engine, "operator", label="ops-warm"))
+        assert 'action="/documents/returns/verify"' in c.get("/review", headers={"accept": "text/html"}).text
+        assert c.app.state.console_review.live is built
+    for warm, every in ((True, 0), (False, 3600)):
+        kb_rt.settings.lookup.warm_up, kb_rt.settings.console.rebuild_seconds = warm, every
+        with TestClient(create_app(runtime=kb_rt)) as c:
+            assert c.app.state.console_warm_up is None and getattr(c.app.state, "console_review", None) is None

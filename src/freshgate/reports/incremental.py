@@ -8,6 +8,8 @@ An update reads what happened since and re-evaluates only
 - both sides of every conflict whose count changed (opened, dismissed, confirmed, resolved),
 - the SOP cards citing any of those (a card's suspicion follows its sources),
 then rebuilds the rows of those documents, the state counts and the groups from the kept rows of the others.
+The indexes by document id are copy-on-write overlays (`reports.overlay`): an update records only what moved,
+and a request still reading the list it got before sees that list unchanged.
 It falls back to a full build when the change log was pruned past the watermark (a gap it cannot read) or
 when more than `max_moved` documents moved (a bulk sync: a full build is then as cheap).
 
@@ -36,12 +38,13 @@ from freshgate.feed.models import ChangeLog
 from freshgate.feed.prune import pruned_through
 from freshgate.feed.service import latest_id
 from freshgate.freshness.rules import PRECEDENCE
-from freshgate.registry.models import AuditEvent, Dependency, Document, Owner
+from freshgate.registry.models import AuditEvent, Dependency, Document
 from freshgate.registry.views import RulesConfig
 from freshgate.reports.service import (ReviewReport, action_items, build_review, document_item, group_order,
                                        owner_group, risk_order, topic_items)
 from freshgate.reports.signals import Signals, action_signals, gather
-from freshgate.reports.states import Evaluation, evaluate_ids, paused_gc
+from freshgate.reports.overlay import Overlay
+from freshgate.reports.states import Evaluation, evaluate_ids, one_of, paused_gc, read_owners
 
 log = logging.getLogger(__name__)
 MAX_MOVED = 5000
@@ -86,10 +89,6 @@ def full_build(session: Session, rules: RulesConfig, extras: dict[str, Any], now
     return LiveList(report, mark, signals, catalog_mark=mark, reason=reason)
 
 
-def _owners(conn) -> dict[str, Any]:
-    return {o[0]: o for o in conn.execute(select(Owner.id, Owner.name, Owner.contact, Owner.active)).all()}
-
-
 def _active(o) -> bool | None:
     return None if o is None else bool(o.active)
 
@@ -109,7 +108,8 @@ def moved_documents(session: Session, live: LiveList, mark: int, owners: dict[st
     catalog = any(k in CATALOG_KINDS for _, k in changes) or len(changes) > 2 * limit
     added = any(k == "registered" for _, k in changes) or len(changes) > 2 * limit
     before = live.report.evaluation.owners if live.report.evaluation else {}
-    flipped = sorted(o for o in owners.keys() | before.keys() if _active(owners.get(o)) != _active(before.get(o)))
+    flipped = (sorted(o for o in owners.keys() | before.keys() if _active(owners.get(o)) != _active(before.get(o)))
+               if owners != before else [])
     if flipped:
         moved |= set(conn.execute(select(Document.id).where(Document.owner_id.in_(flipped))
                                   .limit(limit + 1)).scalars().all())
@@ -117,17 +117,18 @@ def moved_documents(session: Session, live: LiveList, mark: int, owners: dict[st
     moved |= {d for d in old.keys() | conflicts.keys() if old.get(d, 0) != conflicts.get(d, 0)}
     if len(moved) > limit:
         return None, catalog, added
-    ids = sorted(moved)
+    ids, dialect = sorted(moved), conn.dialect.name
     for k in range(0, len(ids), 900):  # SOP cards citing a moved source
-        moved |= set(conn.execute(select(Dependency.sop_id).where(Dependency.source_id.in_(ids[k:k + 900])))
-                     .scalars().all())
+        q = select(Dependency.sop_id).where(one_of(Dependency.source_id, ids[k:k + 900], dialect))
+        moved |= set(conn.execute(q).scalars().all())
     return (None if len(moved) > limit else moved), catalog, added
 
 
 def _any_card(conn, ids: set[str]) -> bool:
-    ids_ = sorted(ids)
-    return any(conn.execute(select(Document.id).where(Document.id.in_(ids_[k:k + 900]), Document.kind == "sop")
-                            .limit(1)).first() for k in range(0, len(ids_), 900))
+    ids_, dialect = sorted(ids), conn.dialect.name
+    return any(conn.execute(select(Document.id).where(one_of(Document.id, ids_[k:k + 900], dialect),
+                                                      Document.kind == "sop").limit(1)).first()
+               for k in range(0, len(ids_), 900))
 
 
 def update(session: Session, live: LiveList, rules: RulesConfig, extras: dict[str, Any], now: datetime, *,
@@ -142,7 +143,7 @@ def update(session: Session, live: LiveList, rules: RulesConfig, extras: dict[st
     mark = latest_id(conn)
     signals = gather(extras, session, now, with_reliance=False, with_actions=False)
     signals.reliance = live.signals.reliance
-    owners = _owners(conn)
+    owners = read_owners(conn)  # once: the re-evaluation below reuses it
     moved, catalog, added = moved_documents(session, live, mark, owners, signals.conflicts, max_moved)
     if moved is None:
         return full_build(session, rules, extras, now, f"more than {max_moved} documents moved")
@@ -155,6 +156,18 @@ def update(session: Session, live: LiveList, rules: RulesConfig, extras: dict[st
         report = _apply(session, live.report, moved, signals, owners, rules, now, actions_too, added)
     return LiveList(report, mark, signals, catalog_mark=mark if catalog else live.catalog_mark, full=False,
                     moved=len(moved))
+
+
+def _without(items: list, removed: list) -> list:
+    """A copy of the risk-ordered `items` without `removed` (by identity): found by bisection when they are
+    few, one pass over the list when many moved (an owner flip moves hundreds)."""
+    if len(removed) > 64:
+        gone = {id(i) for i in removed}
+        return [i for i in items if id(i) not in gone]
+    out = list(items)
+    for i in removed:
+        _remove(out, i)
+    return out
 
 
 def _remove(items: list, item) -> None:
@@ -171,20 +184,23 @@ def _remove(items: list, item) -> None:
 def _apply(session: Session, old: ReviewReport, moved: set[str], signals: Signals, owners: dict[str, Any],
            rules: RulesConfig, now: datetime, actions_too: bool, added_docs: bool = True) -> ReviewReport:
     """The new report: the moved documents' rows (and the signal rows) taken out of a copy of the ordered list and
-    the new ones inserted in order; only the groups of owners whose rows or details changed are rebuilt."""
+    the new ones inserted in order; only the groups of owners whose rows or details changed are rebuilt. The
+    indexes by document id are overlays (`reports.overlay`): the new report shares the old one's and records only
+    what moved, so a request still reading the old report sees it unchanged."""
     ev = old.evaluation
-    part = evaluate_ids(session, rules, now, moved)
-    rows, fresh, facts = dict(_rows_by_id(old)), dict(ev.fresh), dict(ev.facts)
+    part = evaluate_ids(session, rules, now, moved, owners=owners)
     evaluated = Counter(_evaluated_counts(old))  # states of the evaluated documents (the others are fresh)
+    old_fresh = Overlay.of(ev.fresh)
     for d in moved:
-        rows.pop(d, None)
-        facts.pop(d, None)
-        fr = fresh.pop(d, None)
+        fr = old_fresh.get(d)
         if fr is not None:
             evaluated[fr.state] -= 1
     for r in part.rows:
-        rows[r.id], fresh[r.id], facts[r.id] = r, part.fresh[r.id], part.facts[r.id]
         evaluated[part.fresh[r.id].state] += 1
+    gone = [d for d in moved if d not in part.fresh]  # not evaluated now (moved to fresh, or missing)
+    rows = _rows_by_id(old).changed(((r.id, r) for r in part.rows), gone)
+    fresh = old_fresh.changed(part.fresh.items(), gone)
+    facts = Overlay.of(ev.facts).changed(part.facts.items(), gone)
     # Documents are never deleted, only registered: the total moves only then (count(*) walks 10^5 rows on SQLite)
     total = (session.connection().execute(select(func.count()).select_from(Document)).scalar_one() if added_docs
              else sum(old.state_counts.values()))
@@ -193,54 +209,53 @@ def _apply(session: Session, old: ReviewReport, moved: set[str], signals: Signal
     state_counts = {st: counts.get(st, 0) for st in PRECEDENCE}
 
     by_doc = _doc_items(old)
-    removed = [by_doc[d] for d in moved if d in by_doc]
+    removed = [i for d in moved if (i := by_doc.get(d)) is not None]
     removed += [i for i in _extra_items(old) if actions_too or i.kind == "topic"]
     added = [i for r in part.rows if (i := document_item(r, part.fresh[r.id], part.facts[r.id], signals, now))]
     added += topic_items(signals) + (action_items(signals) if actions_too else [])
-    items = list(old.items)
-    for i in removed:
-        _remove(items, i)
+    items = _without(old.items, removed)
     for i in added:
         insort(items, i, key=risk_order)
 
-    gone = {id(i) for i in removed}
     before = ev.owners
-    touched = ({i.owner for i in removed} | {i.owner for i in added}
-               | {o for o in owners.keys() | before.keys() if owners.get(o) != before.get(o)})
-    groups = {g.owner: g for g in old.groups if g.owner not in touched}
+    touched = {i.owner for i in removed} | {i.owner for i in added}
+    if owners != before:
+        touched |= {o for o in owners.keys() | before.keys() if owners.get(o) != before.get(o)}
+    old_groups = {g.owner: g for g in old.groups}
+    groups = {o: g for o, g in old_groups.items() if o not in touched}
     for o in touched:
-        mine = [i for g in old.groups if g.owner == o for i in g.items if id(i) not in gone]
-        mine += [i for i in added if i.owner == o]
+        g = old_groups.get(o)
+        mine = _without(g.items, [i for i in removed if i.owner == o]) if g is not None else []
+        for i in added:
+            if i.owner == o:
+                insort(mine, i, key=risk_order)
         if mine:
-            groups[o] = owner_group(o, owners, sorted(mine, key=risk_order))
+            groups[o] = owner_group(o, owners, mine)
     weeks = old.weeks[:-1] + [(now, dict(state_counts))]
     report = ReviewReport(generated_at=now, items=items, groups=sorted(groups.values(), key=group_order),
                           state_counts=state_counts, week_ago=old.week_ago, weeks=weeks,
-                          evaluation=Evaluation(list(rows.values()), fresh, facts, owners, state_counts))
-    doc_index = dict(by_doc)
-    for d in moved:
-        doc_index.pop(d, None)
-    doc_index.update((i.document_id, i) for i in added if i.kind in DOCUMENT_ITEMS)
-    report._doc_items = doc_index  # type: ignore[attr-defined]
+                          evaluation=Evaluation(rows.values(), fresh, facts, owners, state_counts))
+    report._doc_items = by_doc.changed(  # type: ignore[attr-defined]
+        ((i.document_id, i) for i in added if i.kind in DOCUMENT_ITEMS), moved)
     report._rows_by_id, report._evaluated = rows, evaluated  # type: ignore[attr-defined]
     report._extra_items = ([i for i in added if i.kind not in DOCUMENT_ITEMS]  # type: ignore[attr-defined]
                            + ([] if actions_too else [i for i in _extra_items(old) if i.kind != "topic"]))
     return report
 
 
-def _doc_items(report: ReviewReport) -> dict[str, Any]:
+def _doc_items(report: ReviewReport) -> Overlay:
     """The report's document rows by document id (kept with the report after the first update)."""
     idx = getattr(report, "_doc_items", None)
     if idx is None:
-        idx = report._doc_items = {i.document_id: i for i in report.items  # type: ignore[attr-defined]
-                                   if i.kind in DOCUMENT_ITEMS}
+        idx = report._doc_items = Overlay({i.document_id: i for i in report.items  # type: ignore[attr-defined]
+                                           if i.kind in DOCUMENT_ITEMS})
     return idx
 
 
-def _rows_by_id(report: ReviewReport) -> dict[str, Any]:
+def _rows_by_id(report: ReviewReport) -> Overlay:
     idx = getattr(report, "_rows_by_id", None)
     if idx is None:
-        idx = report._rows_by_id = {r.id: r for r in report.evaluation.rows}  # type: ignore[attr-defined]
+        idx = report._rows_by_id = Overlay({r.id: r for r in report.evaluation.rows})  # type: ignore[attr-defined]
     return idx
 
 
@@ -274,9 +289,10 @@ class LiveReview:
         self.stop = threading.Event()
         self.thread: threading.Thread | None = None
 
-    def get(self, session: Session) -> ReviewReport:
-        """The review list for the database's current data version."""
-        version = data_version(session)
+    def get(self, session: Session, version: Any = None) -> ReviewReport:
+        """The review list for the database's current data version (`version`: `data_version(session)` when the
+        caller has read it already)."""
+        version = data_version(session) if version is None else version
         live = self.live
         if live is not None and live.version == version:
             return live.report

@@ -16,9 +16,10 @@ from collections import Counter, defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Iterable, Mapping
 
-from sqlalchemy import DateTime, and_, func, literal, or_, select, type_coerce
+from sqlalchemy import DateTime, String, and_, any_, bindparam, func, literal, or_, select, type_coerce
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 from sqlmodel.sql.sqltypes import UTCDateTime
@@ -69,11 +70,19 @@ def _cols(dialect: str) -> tuple:
 class Evaluation:
     """Rows that may need a human, their freshness, and state counts over every document."""
 
-    rows: list[Any]
-    fresh: dict[str, Any]
-    facts: dict[str, Facts]
+    rows: Iterable[Any]  # a list (a full build) or a view of the kept rows (an incremental update)
+    fresh: Mapping[str, Any]  # a dict, or a read-only overlay of one (`reports.overlay`)
+    facts: Mapping[str, Facts]
     owners: dict[str, Any]
     counts: dict[str, int]
+
+
+def one_of(col, ids, dialect: str):
+    """SQL: `col IN ids`; on PostgreSQL `col = ANY(:ids)`, one bound array, so the statement is the same whatever
+    the number of ids (an expanded IN list is a new statement, compiled and parsed again, for every length)."""
+    if dialect == "postgresql":
+        return col == any_(bindparam(None, list(ids), type_=ARRAY(String)))
+    return col.in_(ids)
 
 
 def _due_by(doc, dialect: str, t: datetime):
@@ -114,7 +123,7 @@ def content_changed(session: Session, source_ids: set[str], dialect: str = "sqli
          .where(or_(Document.version > 1, Document.changed_at.is_not(None))))
     # An incremental update names a few sources: look those up by id (with the every-cited-source subquery
     # too, SQLite drives the IN from the 20k dependencies: ~120 ms); a full build reads every cited source.
-    q = q.where(Document.id.in_(sorted(source_ids)) if len(source_ids) <= 900
+    q = q.where(one_of(Document.id, sorted(source_ids), dialect) if len(source_ids) <= 900
                 else Document.id.in_(select(Dependency.source_id)))
     out: dict[str, datetime] = {}
     for doc_id, changed_at, version_at in session.connection().execute(q).all():
@@ -136,25 +145,32 @@ def _chunks(ids: list[str], n: int = 900):
         yield ids[k:k + n]
 
 
-def evaluate_ids(session: Session, rules: RulesConfig, now: datetime, ids: set[str]) -> Evaluation:
+def read_owners(conn) -> dict[str, Any]:
+    """Every owner's (id, name, contact, active) row by id."""
+    return {o[0]: o for o in conn.execute(select(Owner.id, Owner.name, Owner.contact, Owner.active)).all()}
+
+
+def evaluate_ids(session: Session, rules: RulesConfig, now: datetime, ids: set[str],
+                 owners: dict[str, Any] | None = None) -> Evaluation:
     """Freshness of exactly these documents (those that exist), as `evaluate_all` computes it: an SOP card's
-    cited sources are evaluated too (not assumed fresh). `counts` is empty: the caller merges."""
+    cited sources are evaluated too (not assumed fresh). `counts` is empty: the caller merges. `owners`: the
+    caller's `read_owners` of this transaction (read here when not given)."""
     with paused_gc():
         conn = session.connection()
         dialect = conn.dialect.name
-        owners = {o[0]: o for o in conn.execute(select(Owner.id, Owner.name, Owner.contact, Owner.active)).all()}
+        owners = read_owners(conn) if owners is None else owners
         rows = [r for chunk in _chunks(sorted(ids)) for r in conn.execute(select(*_cols(dialect))
-                                                                          .where(Document.id.in_(chunk))).all()]
+                                                                          .where(one_of(Document.id, chunk, dialect))).all()]
         sops = [r.id for r in rows if r.kind == "sop"]
         deps: dict[str, list[str]] = defaultdict(list)
         for chunk in _chunks(sops):
-            q = (select(Dependency.sop_id, Dependency.source_id).where(Dependency.sop_id.in_(chunk))
+            q = (select(Dependency.sop_id, Dependency.source_id).where(one_of(Dependency.sop_id, chunk, dialect))
                  .order_by(Dependency.sop_id, Dependency.source_id))
             for sop_id, source_id in conn.execute(q).all():
                 deps[sop_id].append(source_id)
         cited = {s for d in deps.values() for s in d}
         extra = [r for chunk in _chunks(sorted(cited - ids)) for r in conn.execute(
-            select(*_cols(dialect)).where(Document.id.in_(chunk), Document.kind != "sop")).all()]
+            select(*_cols(dialect)).where(one_of(Document.id, chunk, dialect), Document.kind != "sop")).all()]
         kw = {"warning_days": rules.warning_days, "unreachable_after": rules.unreachable_after}
         facts = {r.id: _facts(r, owners) for r in rows + extra}
         out: dict[str, Any] = {r.id: evaluate(facts[r.id], now, **kw) for r in rows + extra if r.kind != "sop"}
@@ -175,7 +191,7 @@ def evaluate_all(session: Session, rules: RulesConfig, now: datetime, include: l
 
 def _evaluate(session: Session, rules: RulesConfig, now: datetime, include: list[str] | None) -> Evaluation:
     conn = session.connection()
-    owners = {o[0]: o for o in conn.execute(select(Owner.id, Owner.name, Owner.contact, Owner.active)).all()}
+    owners = read_owners(conn)
     dialect = conn.dialect.name
     total = conn.execute(select(func.count()).select_from(Document)).scalar_one()
     own = maybe_not_fresh(Document, dialect, rules, now)
