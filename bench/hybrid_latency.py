@@ -4,9 +4,12 @@ In process, no model and no HTTP: a `LookupEngine` whose vector index holds N cl
 vectors and whose lexical index holds N synthetic sections (60 words drawn from a Zipf-distributed
 5,000-word vocabulary, an identifier in one section of ten), both filled through the indexes' bulk
 operations. Each query has a precomputed vector, so the timing is `LookupEngine.retrieve(k=20)`,
-the step that differs between the two configurations (embedding, decision and receipt are the
-same). The configurations are interleaved query by query, ROUNDS times; p50/p99 ms each, the load
-average per size. Table + bench/results/hybrid_latency.json.
+the step that differs between the configurations (embedding, decision and receipt are the same):
+vectors only, hybrid with every BM25 posting scored (hybrid-exact), hybrid as configured (words
+in more than lookup.lexical_frequent_share / _min sections scored for candidates only) and the
+same with a 5,000-section floor. They are interleaved query by query, ROUNDS times; p50/p99 ms
+each, the load average per size, and for the pruned ones the share of the exact hybrid's top 5 /
+top 20 sections they return (recall@5 / @20). Table + bench/results/hybrid_latency.json.
 
     .venv/bin/python bench/hybrid_latency.py [SIZES=10000,100000] [QUERIES=300] [ROUNDS=3]
 """
@@ -67,22 +70,42 @@ def main() -> None:
                    for i in qidx]
         qvecs = vecs[qidx] + rng.normal(0, 0.02, size=vecs[qidx].shape).astype(np.float32)
         qvecs /= np.linalg.norm(qvecs, axis=1, keepdims=True)
-        times = {"vector": [], "hybrid": []}
+        # hybrid: the default (frequent words pruned, lookup.lexical_frequent_*); hybrid-exact: every posting
+        # scored; hybrid-5k: pruned with a lower floor (lexical_frequent_min 5000, for comparison)
+        floors = {"hybrid-exact": 10**12, "hybrid": s.lookup.lexical_frequent_min, "hybrid-5k": 5000}
+        methods = ["vector", "hybrid-exact", "hybrid", "hybrid-5k"]
+
+        def run(method, q, v):
+            s.lookup.lexical_frequent_min = floors.get(method, 0)
+            return lk.retrieve(q, 20, None, method="vector" if method == "vector" else "hybrid", vector=v)[1]
+
+        times = {m: [] for m in methods}
         for _ in range(rounds):
             for q, v in zip(queries, qvecs):
-                for method in ("vector", "hybrid"):
+                for method in methods:
                     t = time.perf_counter()
-                    lk.retrieve(q, 20, None, method=method, vector=v)
+                    run(method, q, v)
                     times[method].append(1e3 * (time.perf_counter() - t))
+        agree = {m: {"top5": [], "top20": []} for m in methods if m != "hybrid-exact"}
+        for q, v in zip(queries, qvecs):  # pruned vs exact hybrid: share of the exact top 5 / top 20 found
+            exact = [h.section_id for h in run("hybrid-exact", q, v)]
+            for m in agree:
+                got = [h.section_id for h in run(m, q, v)]
+                agree[m]["top5"].append(len(set(got[:5]) & set(exact[:5])) / 5)
+                agree[m]["top20"].append(len(set(got) & set(exact)) / max(len(exact), 1))
+        s.lookup.lexical_frequent_min = floors["hybrid"]
         load = os.getloadavg()
         row = {"sections": n, "approximate": lk.index.approximate, "build_s": round(build, 1),
                "load_avg": load, "ms": {m: {"p50": float(np.percentile(t, 50)), "p99": float(np.percentile(t, 99))}
-                                        for m, t in times.items()}}
+                                        for m, t in times.items()},
+               "recall_vs_exact_hybrid": {m: {k: float(np.mean(x)) for k, x in a.items()} for m, a in agree.items()}}
         results.append(row)
         print(f"{n:>7} sections ({'HNSW' if row['approximate'] else 'exact'}), built in {build:.0f}s, "
               f"load {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f}")
-        for m in ("vector", "hybrid"):
-            print(f"   {m:7} p50 {row['ms'][m]['p50']:7.2f} ms   p99 {row['ms'][m]['p99']:7.2f} ms")
+        for m in methods:
+            r = row["recall_vs_exact_hybrid"].get(m)
+            extra = f"   recall@5 {r['top5']:.3f}  recall@20 {r['top20']:.3f} (vs hybrid-exact)" if r else ""
+            print(f"   {m:12} p50 {row['ms'][m]['p50']:7.2f} ms   p99 {row['ms'][m]['p99']:7.2f} ms{extra}")
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / "hybrid_latency.json").write_text(json.dumps(results, indent=2))

@@ -107,6 +107,17 @@ class LookupSettings(BaseModel):
     identifier_weight: float = Field(0.1, description="Boost for sections containing the question's identifiers "
                                      "(\"UK\", \"GDPR\", \"Sev-1\", amounts).")
     fusion_candidates: int = Field(50, description="Candidates taken from each ranking before they are fused.")
+    lexical_frequent_share: float = Field(
+        0.05, description="Hybrid only: a query word in more than this share of the live sections and more than "
+        "lexical_frequent_min of them is frequent: BM25 scores it only for the sections the query's other words "
+        "reach and the vector candidates, not for every section containing it (at 100k sections such words "
+        "cost ~14 ms per query). Sections matching only frequent words are then ranked by their vectors; scores "
+        "and their scale are unchanged (bench/hybrid_latency.py reports the agreement with exact BM25)."
+    )
+    lexical_frequent_min: int = Field(
+        20000, description="Hybrid only: a word is frequent (see lexical_frequent_share) only above this many "
+        "sections, so a registry of fewer sections is always scored exactly."
+    )
     operators_contact: str | None = Field(
         None, description="The operators' contact, the one setting for it: a lookup's `ask` names it when the "
         "document's owner is deactivated or has no contact, and 401/403 answers name it as whom to ask for a key "

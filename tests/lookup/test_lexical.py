@@ -132,3 +132,70 @@ def test_a_state_whose_parts_do_not_fit_is_refused_and_changes_nothing():
     with pytest.raises(ValueError):
         other.import_state(state)
     assert [h.document_id for h in other.search("delta", 3)] == ["c"]
+
+
+def _zipf_index(seed: int = 9, docs: int = 800):
+    import random
+
+    rnd = random.Random(seed)
+    vocab = [f"w{i}" for i in range(1500)]
+    weights = [1.0 / (i + 1) for i in range(len(vocab))]
+    ix = LexicalIndex()
+    ix.bulk_replace((DocMeta(f"d{d}", tags=frozenset({"even"}) if d % 2 == 0 else frozenset()),
+                     [(d * 10 + j, f"s{j}", f"Doc › Part\n" + " ".join(rnd.choices(vocab, weights, k=30))
+                       + (f" code NW-{d:04d}" if d % 7 == 0 else "")) for j in range(4)]) for d in range(docs))
+    ix.remove_document("d3")  # dead rows must not count
+    queries = [" ".join(rnd.choices(vocab, weights, k=5)) + (f" NW-{q * 7:04d}" if q % 3 == 0 else "")
+               for q in range(80)]
+    return ix, queries, rnd
+
+
+def _as_dict(got) -> dict:
+    sec, norm, ids = got
+    return dict(zip(sec.tolist(), zip(norm.tolist(), ids.tolist())))
+
+
+def test_below_the_frequent_word_thresholds_candidates_change_nothing():
+    ix, queries, rnd = _zipf_index()
+    differs = 0
+    for q in queries:
+        for scope in (None, Scope.of(tags=["even"]), Scope.of(ids=["d4", "d9"])):
+            exact = _as_dict(ix.scores(q, scope))
+            cands = rnd.sample(range(8000), 50)
+            assert _as_dict(ix.scores(q, scope, candidates=cands)) == exact  # defaults: floor 20,000 sections
+            assert _as_dict(ix.scores(q, scope, candidates=cands, frequent_share=0.0, frequent_min=len(ix))) == exact
+            differs += _as_dict(ix.scores(q, scope, candidates=cands, frequent_min=100)) != exact
+    assert differs > 40  # the same queries with a low floor are pruned (so the comparison above can fail)
+
+
+def test_frequent_words_are_scored_exactly_for_the_rows_rarer_words_reach_and_the_candidates():
+    from freshgate.lookup.terms import query_terms
+
+    ix, queries, rnd = _zipf_index()
+    floor, pruned, same_top = 300, 0, 0
+    for q in queries:
+        for scope in (None, Scope.of(tags=["even"])):
+            exact = _as_dict(ix.scores(q, scope))
+            cands = rnd.sample(sorted(exact), min(30, len(exact))) + rnd.sample(range(8000), 20)
+            got = _as_dict(ix.scores(q, scope, candidates=cands, frequent_min=floor))
+            # every section returned has its exact scores (same arithmetic, same order of terms)
+            assert all(got[s] == exact[s] for s in got) and set(got) <= set(exact)
+            # every matching candidate is returned, even one that shares only frequent words with the query
+            assert {s for s in cands if s in exact} <= set(got)
+            # and every live in-scope section a non-frequent query term reaches (found from the postings here)
+            words, ids = query_terms(q)
+            alive = ix._alive[: ix._n]
+            post = [ix._postings(t) for t in words + ids]
+            rare = [p for p in post if p is not None and 0 < alive[p[0]].sum() <= floor]
+            rows = {r for p in rare for r in p[0].tolist() if alive[r]}
+            reached = {int(ix._row_section[r]) for r in rows} & set(exact)
+            assert reached <= set(got)
+            pruned += len(got) < len(exact)
+
+            def top(d, n=20):  # the hybrid's lexical ranking: 0.5 x BM25 + 0.1 x identifiers
+                return sorted(d, key=lambda s: (-(0.5 * d[s][0] + 0.1 * d[s][1]), s))[:n]
+            exact_top = top(exact)
+            if set(exact_top) <= reached | set(cands):  # the exact answer contains a rare word (or is a candidate)
+                assert top(got) == exact_top
+                same_top += 1
+    assert pruned > 80 and same_top > 20  # frequent words were pruned, and the exact-top cases were checked

@@ -251,11 +251,15 @@ class LookupEngine:
 
     def _hybrid(self, query: str, vector: np.ndarray, k: int, scope: Scope | None) -> list[Hit]:
         """Cosine + lexical_weight x BM25 (normalised) + identifier_weight x identifier share, over the
-        union of both rankings' top candidates; each candidate's missing signal is computed exactly."""
+        union of both rankings' top candidates; each candidate's missing signal is computed exactly.
+        In a big registry the lexical ranking skips the sections that share only very frequent words
+        with the query and are not vector candidates (`LexicalIndex.scores`, lookup.lexical_frequent_*)."""
         lk = self.settings.lookup
         n = max(k, lk.fusion_candidates)
         vhits = self.index.search(vector, n, scope)
-        sec, norm, ids = self.lexical.scores(query, scope)
+        sec, norm, ids = self.lexical.scores(query, scope, candidates=[h.section_id for h in vhits],
+                                             frequent_share=lk.lexical_frequent_share,
+                                             frequent_min=lk.lexical_frequent_min)
         lex: dict[int, tuple[float, float]] = {}
         if len(sec):
             fused = lk.lexical_weight * norm + lk.identifier_weight * ids

@@ -294,11 +294,21 @@ class LexicalIndex:
             got = self._cache[t] = (rows, tfs)
         return got
 
-    def scores(self, query: str, scope: Scope | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def scores(self, query: str, scope: Scope | None = None, *, candidates: Iterable[int] | None = None,
+               frequent_share: float = 0.05, frequent_min: int = 20000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(section ids, normalised BM25, identifier share) of every live in-scope section matching a query term.
 
         A scope naming documents is scored on those documents' rows only (each term's postings are
-        searched for them), so its cost follows the scope, not the registry; IDF stays global."""
+        searched for them), so its cost follows the scope, not the registry; IDF stays global.
+
+        `candidates` (the hybrid's vector candidates, section ids) turns on pruning for big registries:
+        a *frequent* term, one in more than `frequent_share` of the live sections and more than
+        `frequent_min` of them, is not scattered over its postings but scored only for the candidate
+        rows: the rows the query's other terms reach plus `candidates` (a binary search in its
+        postings). Sections matching only frequent terms are then left out, unless they are
+        candidates; every section returned has its exact score, and the normalisation (the query's
+        best possible BM25) is unchanged. With no frequent term (any registry under `frequent_min`
+        sections) the result is the same as without `candidates`."""
         qwords, qids = query_terms(query)
         with self._lock:
             n, alive, n_live = self._n, self._alive[: self._n], max(self._live, 1)
@@ -313,6 +323,18 @@ class LexicalIndex:
             elif scope is not None and not scope.unrestricted:
                 allowed = scope.allowed(self._by_ordinal, self._allowed)
                 mask = alive & allowed[self._row_doc[:n]] if len(allowed) else alive & False
+            limit = max(frequent_share * n_live, frequent_min)
+            frequent = {t for t, d in df.items() if d > limit} if candidates is not None and picked is None else set()
+            if frequent:
+                req = np.fromiter((self._row_of.get(int(s), -1) for s in candidates), dtype=np.int64)
+        cand = None
+        if frequent:  # pruned: the frequent terms are looked up for these rows only
+            reached = np.zeros(n, dtype=bool)
+            reached[req[(req >= 0) & (req < n)]] = True
+            for t in post:
+                if t not in frequent and df[t]:
+                    reached[post[t][0]] = True
+            cand = np.flatnonzero(reached)
         k1, b = self.k1, self.b
         m = n if picked is None else len(picked)
         total, ids, best = np.zeros(m, dtype=np.float32), np.zeros(m, dtype=np.float32), 0.0
@@ -323,8 +345,12 @@ class LexicalIndex:
             best += idf * (k1 + 1.0)
             if p is None or not d:
                 continue
-            at, tf = _restrict(p, picked)
-            rows = at if picked is None else picked[at]
+            if t in frequent:
+                at, tf = _restrict(p, cand)
+                at = rows = cand[at]
+            else:
+                at, tf = _restrict(p, picked)
+                rows = at if picked is None else picked[at]
             total[at] += idf * tf * (k1 + 1.0) / (tf + k1 * (1.0 - b + b * lens[rows] / avg))
             if t in qids:
                 ids[at] += 1.0 / len(qids)
