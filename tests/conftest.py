@@ -18,6 +18,9 @@ from fastapi.testclient import TestClient
 from freshgate.app import Runtime, build_runtime, create_app
 from freshgate.config import Settings
 
+# One pytest process hosts hundreds of apps: none of them may gc.freeze() the whole test process's heap
+# once its index is ready (server.gc_freeze; tests/test_heap.py turns it on where it is the subject).
+os.environ.setdefault("FRESHGATE_SERVER__GC_FREEZE", "false")
 PG_ADMIN_URL = os.environ.get("FRESHGATE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REPO = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)

@@ -45,37 +45,40 @@ def test_a_second_settle_finds_garbage_frozen_the_first_time():
     assert gone() is None
 
 
+def _wait(done: threading.Event) -> bool:
+    return done.wait(5)
+
+
 def test_settles_only_once_ready_and_never_after_stop():
-    ready = threading.Event()
-    stop = threading.Event()
-    close = heap.settle_when_ready(ready.is_set, stop, poll=0.01)
+    ready, stop, done = threading.Event(), threading.Event(), threading.Event()
+    calls = []
+    close = heap.settle_when_ready(ready.is_set, stop, poll=0.01, action=lambda: (calls.append(1), done.set()))
     time.sleep(0.05)
-    assert gc.get_freeze_count() == 0  # not ready: nothing frozen yet
+    assert calls == []  # not ready: nothing settled yet
     ready.set()
-    deadline = time.monotonic() + 5
-    while gc.get_freeze_count() == 0 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert gc.get_freeze_count() > 0
+    assert _wait(done) and calls == [1]
+    time.sleep(0.05)
+    assert calls == [1]  # once
     close()
 
-    gc.unfreeze()
-    never = threading.Event()
-    close = heap.settle_when_ready(never.is_set, threading.Event(), poll=0.01)
+    never, calls2 = threading.Event(), []
+    close = heap.settle_when_ready(never.is_set, threading.Event(), poll=0.01, action=lambda: calls2.append(1))
     close()  # stopped before ready
     never.set()
     time.sleep(0.05)
-    assert gc.get_freeze_count() == 0
+    assert calls2 == []
 
 
 @pytest.mark.parametrize("gc_freeze, warm_up, settles", [(True, True, True), (False, True, False), (True, False, False)])
 def test_a_serving_process_settles_when_its_index_is_ready(gc_freeze, warm_up, settles):
     s = Settings()
     s.server.gc_freeze, s.lookup.warm_up = gc_freeze, warm_up
-    index = SimpleNamespace(ready=True)
+    index = SimpleNamespace(ready=False)
     rt = SimpleNamespace(settings=s, extras={"lookup": SimpleNamespace(index=index)})
-    close = heap.after_start(rt)
-    deadline = time.monotonic() + 5
-    while settles and gc.get_freeze_count() == 0 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    done = threading.Event()
+    close = heap.after_start(rt, action=done.set)
+    time.sleep(0.05)
+    assert not done.is_set()  # the index is not ready yet
+    index.ready = True
+    assert done.wait(3) is settles
     close()
-    assert (gc.get_freeze_count() > 0) is settles

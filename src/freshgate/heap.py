@@ -32,14 +32,15 @@ def settle() -> dict[str, float]:
     return out
 
 
-def settle_when_ready(ready: Callable[[], bool], stop: threading.Event, poll: float = 1.0) -> Callable[[], None]:
-    """Settle in a background thread once `ready()` is true (asked every `poll` seconds until `stop`);
-    returns the function that stops the thread."""
+def settle_when_ready(ready: Callable[[], bool], stop: threading.Event, poll: float = 1.0,
+                      action: Callable[[], Any] = settle) -> Callable[[], None]:
+    """Run `action` (`settle`) in a background thread once `ready()` is true (asked every `poll` seconds until
+    `stop`); returns the function that stops the thread."""
 
     def run() -> None:
         while not stop.is_set():
             if ready():
-                settle()
+                action()
                 return
             stop.wait(poll)
 
@@ -53,10 +54,10 @@ def settle_when_ready(ready: Callable[[], bool], stop: threading.Event, poll: fl
     return close
 
 
-def after_start(rt: Any) -> Callable[[], None]:
+def after_start(rt: Any, action: Callable[[], Any] = settle) -> Callable[[], None]:
     """Settle once this serving process's lookup index is ready (when `server.gc_freeze` and the process
     builds its read models at start, `lookup.warm_up`); a no-op stopper otherwise."""
     engine = rt.extras.get("lookup")
     if engine is None or not rt.settings.server.gc_freeze or not rt.settings.lookup.warm_up:
         return lambda: None
-    return settle_when_ready(lambda: engine.index.ready, threading.Event())
+    return settle_when_ready(lambda: engine.index.ready, threading.Event(), action=action)
