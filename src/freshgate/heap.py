@@ -27,9 +27,12 @@ def settle() -> dict[str, float]:
     gc.unfreeze()
     found = gc.collect()
     gc.freeze()
-    out = {"frozen": gc.get_freeze_count(), "collected": found, "seconds": round(time.perf_counter() - t, 3)}
-    log.info("heap settled after start-up: %(frozen)d objects frozen, %(collected)d collected in %(seconds).2fs", out)
-    return out
+    return {"frozen": gc.get_freeze_count(), "collected": found, "seconds": round(time.perf_counter() - t, 3)}
+
+
+def _settle_logged() -> None:
+    log.info("heap settled after start-up: %(frozen)d objects frozen, %(collected)d collected in %(seconds).2fs",
+             settle())
 
 
 def settle_when_ready(ready: Callable[[], bool], stop: threading.Event, poll: float = 1.0,
@@ -54,7 +57,7 @@ def settle_when_ready(ready: Callable[[], bool], stop: threading.Event, poll: fl
     return close
 
 
-def after_start(rt: Any, action: Callable[[], Any] = settle) -> Callable[[], None]:
+def after_start(rt: Any, action: Callable[[], Any] = _settle_logged) -> Callable[[], None]:
     """Settle once this serving process's lookup index is ready (when `server.gc_freeze` and the process
     builds its read models at start, `lookup.warm_up`); a no-op stopper otherwise."""
     engine = rt.extras.get("lookup")

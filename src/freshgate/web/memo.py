@@ -12,7 +12,6 @@ computes once.
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 import time
@@ -20,6 +19,7 @@ from typing import Any, Callable
 
 from sqlmodel import Session
 
+from freshgate import heap
 from freshgate.reports.incremental import LiveReview, data_version
 
 log = logging.getLogger(__name__)
@@ -118,9 +118,7 @@ def settled(value: Any) -> Any:
     was built walked them all inside whichever request came next (1.7 s wall under load: the queue's p99).
     Collecting here puts that cost on the rebuild, which pays seconds anyway, and freezing keeps later full
     collections small. Unfreezing first lets a collection find cyclic garbage frozen the last time."""
-    gc.unfreeze()
-    gc.collect()
-    gc.freeze()
+    heap.settle()
     return value
 
 
