@@ -32,7 +32,9 @@ def test_settle_collects_cyclic_garbage_and_freezes_what_is_alive():
     del garbage
     out = heap.settle()
     assert gone() is None  # the cycle was collected before freezing
-    assert out["frozen"] == gc.get_freeze_count() > len(kept)
+    # not an exact match with a second read: other threads of the test process may free (or, settling a
+    # console, freeze) objects in between; which objects are frozen is checked below
+    assert out["frozen"] > len(kept) and gc.get_freeze_count() > len(kept)
     assert not any(gc.is_tracked(k) and k in gc.get_objects() for k in kept[:3])  # frozen: out of collections
 
 
