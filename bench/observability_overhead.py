@@ -81,6 +81,46 @@ def paired(blocks: list[float], base: list[float], seed: int = 7) -> dict:
             "paired_ci": [round(100 * float(np.percentile(boot, q)), 2) for q in (2.5, 97.5)]}
 
 
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds so far of this process's threads, grouped: the bench client (main), Python threads by name
+    (the ASGI portal, anyio's request workers, the span exporter, the receipt writer) and native threads
+    (ONNX Runtime's pool). Python 3.11 does not name OS threads, so names come from threading.enumerate()."""
+    import threading
+
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    main_id = threading.main_thread().native_id
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            fields = open(f"/proc/self/task/{tid}/stat").read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the thread ended in between
+        name = names.get(int(tid))
+        group = ("main" if int(tid) == main_id else "native" if name is None else
+                 "span export" if name.startswith("OtelBatch") else "anyio worker" if "AnyIO" in name else
+                 "receipts" if "receipt" in name.lower() else name.split("-")[0].split(" ")[0])
+        out[group] = out.get(group, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+class GcClock:
+    """Seconds spent in garbage collections, and their count per generation (gc.callbacks)."""
+
+    def __init__(self) -> None:
+        import gc
+
+        self.seconds, self.count, self._t = 0.0, [0, 0, 0], 0.0
+        gc.callbacks.append(self._cb)
+
+    def _cb(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._t = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._t
+            self.count[info["generation"]] += 1
+
+
 def block(client: TestClient, n: int, offset: int) -> list[float]:
     """Seconds per lookup for n sequential lookups."""
     out = []
@@ -210,6 +250,9 @@ def main() -> None:
     block_p50: dict[str, list[float]] = {c: [] for c in CONFIGS}  # per round: paired with "none" of that round
     cpu: dict[str, list[float]] = {c: [] for c in CONFIGS}  # process CPU seconds per lookup, per block
     loads = []
+    threads: dict[str, list[dict[str, float]]] = {c: [] for c in CONFIGS}  # per block: CPU ms per lookup by thread
+    gcs: dict[str, list[tuple[float, list[int]]]] = {c: [] for c in CONFIGS}  # per block: GC ms per lookup, counts
+    gclock = GcClock()
     quiet_clients()
     for cfg in CONFIGS:
         tracing._state.update(states.get(cfg, off))
@@ -223,8 +266,11 @@ def main() -> None:
             tracing._state.update(states.get(cfg, off))
             for st in states.values():  # drain every exporter queue outside the blocks
                 st["provider"].force_flush()
-            c0 = time.process_time()
+            c0, t0, g0, n0 = time.process_time(), thread_cpu(), gclock.seconds, list(gclock.count)
             got = block(clients[cfg], requests, r * requests)
+            t1 = thread_cpu()
+            threads[cfg].append({k: 1e3 * (v - t0.get(k, 0.0)) / requests for k, v in t1.items()})
+            gcs[cfg].append((1e3 * (gclock.seconds - g0) / requests, [a - b for a, b in zip(gclock.count, n0)]))
             samples[cfg] += got
             block_p50[cfg].append(float(np.percentile(got, 50)))
             cpu[cfg].append((time.process_time() - c0) / requests)
@@ -253,18 +299,31 @@ def main() -> None:
         rows.append({"config": cfg, "p50_ms": round(p50, 2), "p99_ms": round(p99, 2), "n": len(samples[cfg]),
                      "p50_overhead_pct": round(100 * (p50 / 1e3 - base) / base, 1),
                      "cpu_ms_per_lookup": round(1e3 * c, 2), "cpu_overhead_pct": round(100 * (c - base_cpu) / base_cpu, 1),
-                     **paired(block_p50[cfg], block_p50["none"])})
+                     **paired(block_p50[cfg], block_p50["none"]),
+                     **{f"cpu_{k}": v for k, v in paired(cpu[cfg], cpu["none"]).items()}})
     print(f"size {size} sections, embedder {embedder}, exporter {exporter}, sample_ratio {sample} (tracing_sampled), "
           f"{rounds} rounds x {requests} lookups per config; spans exported: {spans}")
     print(f"load average (1 min) during blocks: min {min(loads):.1f} max {max(loads):.1f}; now {os.getloadavg()}")
     print(f"{'config':16} {'p50 ms':>8} {'p99 ms':>8} {'p50 vs none':>12} {'CPU ms/lookup':>14} {'CPU vs none':>12}"
-          f" {'paired p50 (95% CI)':>22}")
+          f" {'paired p50 (95% CI)':>22} {'paired CPU (95% CI)':>22}")
     for row in rows:
         print(f"{row['config']:16} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} {row['p50_overhead_pct']:>11.1f}% "
               f"{row['cpu_ms_per_lookup']:>14.2f} {row['cpu_overhead_pct']:>11.1f}% "
-              f"{row['paired_pct']:>+7.1f}% [{row['paired_ci'][0]:+.1f}, {row['paired_ci'][1]:+.1f}]")
+              f"{row['paired_pct']:>+7.1f}% [{row['paired_ci'][0]:+.1f}, {row['paired_ci'][1]:+.1f}]"
+              f" {row['cpu_paired_pct']:>+7.1f}% [{row['cpu_paired_ci'][0]:+.1f}, {row['cpu_paired_ci'][1]:+.1f}]")
     print("paired p50: median over rounds of (block p50 / the same round's 'none' block p50) - 1, with a bootstrap "
           "95 % interval over rounds; neighbouring blocks share the machine's state, so drift cancels")
+    groups = sorted({k for c in CONFIGS for b in threads[c] for k in b})
+    print("CPU ms per lookup by thread (median over blocks; ticks of 10 ms, so small figures are coarse), and GC:")
+    print(f"{'config':16} " + " ".join(f"{g[:12]:>12}" for g in groups) + f" {'GC ms':>7} {'GC gen0/1/2 per 100':>20}")
+    for cfg in CONFIGS:
+        med = {g: float(np.median([b.get(g, 0.0) for b in threads[cfg]])) for g in groups}
+        gc_ms = float(np.median([g[0] for g in gcs[cfg]]))
+        per100 = [round(100 * sum(g[1][i] for g in gcs[cfg]) / (requests * len(gcs[cfg])), 1) for i in range(3)]
+        print(f"{cfg:16} " + " ".join(f"{med[g]:>12.2f}" for g in groups) + f" {gc_ms:>7.3f} {str(per100):>20}")
+        for row in rows:
+            if row["config"] == cfg:
+                row.update(thread_cpu_ms=med, gc_ms_per_lookup=round(gc_ms, 3), gc_per_100_lookups=per100)
     m = micro()
     print(f"instrumentation alone (CPU per lookup): metrics {m['metrics_us']:.1f} us; guardrail + retrieval + "
           f"decision spans {m['guardrail_spans_us']:.1f} us (HTTP and slow-SQL spans come on top)")
