@@ -199,3 +199,33 @@ def test_frequent_words_are_scored_exactly_for_the_rows_rarer_words_reach_and_th
                 assert top(got) == exact_top
                 same_top += 1
     assert pruned > 80 and same_top > 20  # frequent words were pruned, and the exact-top cases were checked
+
+
+def _same_as_exact_where_returned(ix, q, cands, floor=300):
+    exact = _as_dict(ix.scores(q))
+    got = _as_dict(ix.scores(q, candidates=cands, frequent_min=floor))
+    assert got and all(got[s] == exact[s] for s in got) and set(got) <= set(exact)
+    return got
+
+
+def test_frequent_word_lookups_follow_every_write_and_stay_within_their_memory_budget(monkeypatch):
+    from freshgate.lookup import lexical
+
+    ix, _, rnd = _zipf_index()
+    q = "w0 w1 w2 w900"  # w0-w2 are in far more than 300 sections: looked up for the candidate rows only
+    _same_as_exact_where_returned(ix, q, rnd.sample(range(8000), 40))
+    assert {"w0", "w1", "w2"} <= set(ix._dense)  # kept for the next lookup
+    # a new document with the frequent words, a replaced one without them, a removed one
+    ix.replace_document(DocMeta("new"), [(90001, "s0", "w0 w0 w0 w1 w2 w2"), (90002, "s1", "nothing shared")])
+    ix.replace_document(DocMeta("d10"), [(100, "s0", "w5 w6 w7")])
+    ix.remove_document("d12")
+    got = _same_as_exact_where_returned(ix, q, [90001, 100, 120] + rnd.sample(range(8000), 40))
+    assert 90001 in got and 100 not in got and 120 not in got
+    # rows appended after a term's vector was made, in documents without that term, read as "not there"
+    ix.replace_document(DocMeta("later"), [(90003, "s0", "w900 only")])
+    got = _same_as_exact_where_returned(ix, q, [90003, 90001])
+    assert 90003 in got and 90001 in got
+    # a budget of one vector: older ones are dropped, the answers stay exact
+    monkeypatch.setattr(lexical, "DENSE_BUDGET", 1)
+    _same_as_exact_where_returned(ix, q, rnd.sample(range(8000), 40))
+    assert len(ix._dense) == 1
