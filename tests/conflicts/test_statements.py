@@ -84,6 +84,9 @@ def test_degree_kinds_are_told_apart_from_plain_antonyms():
     assert kinds("Rents in the old town are high.", "Rents in the old town are low.") == {"antonym"}
     assert kinds("Rents in the old town are higher.", "Rents in the old town are lower.") == {"scalar"}
     assert kinds("Rents in the old town are the highest.", "Rents in the old town are the lowest.") == {"superlative"}
+    # Function words are no graded forms ("after" is not "aft" + "er"), and quantifiers are not a scale.
+    assert kinds("Refunds are sent after the audit.", "Refunds are sent before the audit.") == {"antonym"}
+    assert "scalar" not in kinds("All agents can approve a refund.", "Any agent can approve a refund.")
     # A word against its prefixed negation; a short stem with a prefix is mostly another word.
     assert kinds("Local carriers are willing to deliver on Sundays.",
                  "Local carriers are unwilling to deliver on Sundays.") == {"antonym"}

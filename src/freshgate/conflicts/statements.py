@@ -111,8 +111,9 @@ def alignment(x: Statement, y: Statement) -> float:
 
 
 def _graded(w: str, marked: frozenset[str]) -> bool:
-    """A comparative ("more", "higher") or superlative ("most", "largest") form."""
-    return w in marked or (graded_base(w) is not None and w.endswith("est" if "most" in marked else "er"))
+    """A comparative ("more", "higher") or superlative ("most", "largest") form; a function word is none ("after")."""
+    return w in marked or (w not in STOPWORDS and graded_base(w) is not None
+                           and w.endswith("est" if "most" in marked else "er"))
 
 
 def _prefix_negated(u: str, v: str) -> bool:
@@ -135,14 +136,15 @@ def _opposite_pairs(x: Statement, y: Statement) -> list[tuple[str, str, str]]:
     out = []
     for u in only_x:
         for v in only_y:
-            if u in ORDINALS and v in ORDINALS:
-                if ORDINALS[u] != ORDINALS[v]:
+            if u in ORDINALS or v in ORDINALS:
+                if u in ORDINALS and v in ORDINALS and ORDINALS[u] != ORDINALS[v]:
                     out.append((u, v, "ordinal"))
                 continue
             bu, bv = graded_base(u) or u, graded_base(v) or v
             direct = (are_antonyms(u, v) or are_antonyms(bu, bv) or frozenset((lemma(u), lemma(v))) in _OPP
                       or frozenset((u, v)) in _OPP or _prefix_negated(u, v))
-            if not direct and not opposite_ends(bu, bv):
+            # Scales only between content words: quantifiers ("all" / "any") have their own finding.
+            if not direct and (not {u, v}.isdisjoint(STOPWORDS | QUANT.keys()) or not opposite_ends(bu, bv)):
                 continue
             if _graded(u, SUPERLATIVES) or _graded(v, SUPERLATIVES):
                 out.append((u, v, "superlative"))
