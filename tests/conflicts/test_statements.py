@@ -10,7 +10,7 @@ import pytest
 
 from freshgate.conflicts import statements as st
 from freshgate.conflicts.dated import effective_date, newer_side, text_date
-from freshgate.conflicts.lexicon import are_antonyms, lemma
+from freshgate.conflicts.lexicon import are_antonyms, graded_base, lemma, opposite_ends
 
 MUST = [  # (a, b, kind of finding, words the explanation must show)
     ("Delivery to the UK takes within 5 days.", "Delivery to the UK takes more than 5 days.", "condition",
@@ -31,6 +31,18 @@ MUST = [  # (a, b, kind of finding, words the explanation must show)
      "Agents may skip verifying the caller's identity before changing the account e-mail.", "modality", ("must", "may")),
     ("Returns are always accepted for damaged parcels at the depot.",
      "Returns are never accepted for damaged parcels at the depot.", "quantifier", ("all", "none")),
+    ("Express orders are packed first in the warehouse queue.", "Express orders are packed last in the warehouse queue.",
+     "ordinal", ("first vs last",)),
+    ("Our Lyon branch ranked second in the regional sales contest.",
+     "Our Lyon branch ranked fourth in the regional sales contest.", "ordinal", ("second vs fourth",)),
+    ("The Frankfurt data centre is our largest hosting site.", "The Frankfurt data centre is our smallest hosting site.",
+     "superlative", ("largest vs smallest",)),
+    ("Chat is the most used support channel for small business customers.",
+     "Chat is the least used support channel for small business customers.", "superlative", ("most vs least",)),
+    ("Shipping fees for islands are higher than for the mainland.",
+     "Shipping fees for islands are lower than for the mainland.", "scalar", ("higher vs lower",)),
+    ("The backlog of unanswered support tickets is huge this quarter.",
+     "The backlog of unanswered support tickets is tiny this quarter.", "scalar", ("huge vs tiny",)),
 ]
 MUST_NOT = [  # same topic, no contradiction
     ("Delivery to the UK takes within 5 days.", "Delivery to the UK takes within 5 working days by courier."),
@@ -41,7 +53,13 @@ MUST_NOT = [  # same topic, no contradiction
     ("Customers can cancel the annual plan within 30 days for a full refund.",
      "Customers on the monthly plan can cancel at any time."),
     ("Parcels leave the warehouse in Venlo every working day.", "Our office in Berlin is closed on public holidays."),
+    ("Our first office opened in Berlin in 2015.", "Our first office opened in Berlin in 2015, our second in Paris."),
+    ("The Frankfurt data centre is our largest hosting site.",
+     "The Frankfurt data centre is larger than our Dublin site."),
+    ("The backlog of unanswered support tickets is huge this quarter.",
+     "The backlog of unanswered support tickets is enormous this quarter."),
 ]
+DEGREE_KINDS = ("ordinal", "superlative", "scalar")
 
 
 @pytest.mark.parametrize("a,b,kind,shows", MUST)
@@ -55,13 +73,46 @@ def test_findings_name_the_flip(a, b, kind, shows):
 
 @pytest.mark.parametrize("a,b", MUST_NOT)
 def test_no_flip_between_agreeing_or_unrelated_statements(a, b):
-    assert [f for f in st.findings(a, b) if f.kind in ("negation", "antonym", "condition", "quantifier")] == []
+    assert [f for f in st.findings(a, b) if f.kind in ("negation", "antonym", "condition", "quantifier",
+                                                        *DEGREE_KINDS)] == []
+
+
+def test_degree_kinds_are_told_apart_from_plain_antonyms():
+    # A direct antonym stays an antonym; a comparative pair is scalar; a superlative beats both.
+    kinds = lambda a, b: {f.kind for f in st.findings(a, b)}  # noqa: E731
+    assert kinds("The support team has the expertise.", "The support team lacks the expertise.") == {"antonym"}
+    assert kinds("Rents in the old town are high.", "Rents in the old town are low.") == {"antonym"}
+    assert kinds("Rents in the old town are higher.", "Rents in the old town are lower.") == {"scalar"}
+    assert kinds("Rents in the old town are the highest.", "Rents in the old town are the lowest.") == {"superlative"}
+    # Function words are no graded forms ("after" is not "aft" + "er"), and quantifiers are not a scale.
+    assert kinds("Refunds are sent after the audit.", "Refunds are sent before the audit.") == {"antonym"}
+    assert "scalar" not in kinds("All agents can approve a refund.", "Any agent can approve a refund.")
+    # A word against its prefixed negation; a short stem with a prefix is mostly another word.
+    assert kinds("Local carriers are willing to deliver on Sundays.",
+                 "Local carriers are unwilling to deliver on Sundays.") == {"antonym"}
+    assert kinds("The account manager will form the project team.",
+                 "The account manager will inform the project team.") == set()
+    # An ordinal against a plain word, or the same rank worded twice, is no flip.
+    assert kinds("The first invoice goes to the billing contact.",
+                 "The opening invoice goes to the billing contact.") == set()
+    assert kinds("The final invoice goes to the billing contact.",
+                 "The last invoice goes to the billing contact.") == set()
 
 
 def test_wordnet_antonyms_and_forms():
     assert are_antonyms("has", "lacks") and are_antonyms("good", "bad") and are_antonyms("allowed", "forbidden")
     assert not are_antonyms("said", "told") and not are_antonyms("refund", "invoice")
     assert lemma("lacks") == "lack" and lemma("has") == "have"
+
+
+def test_wordnet_scales_and_graded_forms():
+    # Satellites sit on the scale of the head they are similar to.
+    assert opposite_ends("huge", "tiny") and opposite_ends("tiny", "large") and opposite_ends("rapid", "slow")
+    assert not opposite_ends("huge", "enormous") and not opposite_ends("huge", "large")
+    assert not opposite_ends("new", "late")  # "new" is similar to many heads: no single scale
+    assert graded_base("lower") == "low" and graded_base("largest") == "large" and graded_base("bigger") == "big"
+    assert graded_base("best") == "good" and graded_base("tinier") == "tiny"
+    assert graded_base("user") is None and graded_base("interest") is None and graded_base("low") is None
 
 
 def test_self_contradiction_within_one_passage():

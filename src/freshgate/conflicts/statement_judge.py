@@ -2,7 +2,8 @@
 
 A pair is a conflict only when both hold: the scorer (trained on MultiNLI training pairs and
 synthetic perturbations, `train_statements.py`) puts it at or above the operating point, and an
-aligned sentence pair shows a flip (negation, antonym, value, condition, quantifier, modality).
+aligned sentence pair shows a flip (negation, antonym, ordinal, superlative, scalar, value, condition,
+quantifier, modality).
 The operating point was chosen on the dev files for precision first (README, Conflicts).
 """
 
@@ -136,7 +137,8 @@ class StatementJudge:
 
 def _rank(found: list) -> list:
     """Values first (easiest to check), then antonyms, quantifiers, negations; better aligned first."""
-    order = {k: i for i, k in enumerate(("number", "date", "condition", "antonym", "quantifier", "modality", "negation"))}
+    order = {k: i for i, k in enumerate(("number", "date", "condition", "ordinal", "superlative", "scalar", "antonym",
+                                          "quantifier", "modality", "negation"))}
     return sorted(found, key=lambda f: (order.get(f.kind, 9), -f.align))
 
 

@@ -3,10 +3,12 @@
 Each sentence becomes a statement: its content lemmas (what it is about), polarity (negation
 parity), quantifier, modality and values (numbers, dates, amounts, durations with their bound).
 Sentences of the two passages are aligned by shared content lemmas; an aligned pair whose
-polarity flips, whose predicate turns into a WordNet antonym, whose value under the same subject
-changes, or whose quantifier or condition turns the other way is a finding a person can check
-("delivery to the UK: within 5 days vs more than 5 days"). `statement_features` summarises the
-findings for the learned scorer (trained in `train_statements.py`). Pure functions.
+polarity flips, whose predicate turns into a WordNet antonym, whose rank or degree turns round
+(ordinal "third vs last", superlative "largest vs smallest", scalar "huge vs tiny", "higher vs
+lower"), whose value under the same subject changes, or whose quantifier or condition turns the
+other way is a finding a person can check ("delivery to the UK: within 5 days vs more than 5 days").
+`statement_features` summarises the findings for the learned scorer (trained in `train_statements.py`).
+Pure functions.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from functools import lru_cache
 import numpy as np
 
 from freshgate.conflicts import claims as cl
-from freshgate.conflicts.lexicon import are_antonyms, lemma
+from freshgate.conflicts.lexicon import are_antonyms, graded_base, lemma, opposite_ends
 
 WORD = re.compile(r"[A-Za-z]+(?:n't|'[a-z]+)?|\d+(?:[.,]\d+)*")
 NEGATION = frozenset("not n't no never none nobody nothing neither nor cannot without nowhere".split())
@@ -29,6 +31,11 @@ OPPOSITES = [("before", "after"), ("earlier", "later"), ("always", "never"), ("a
              ("more", "fewer"), ("most", "least"), ("rise", "fall"), ("rose", "fell"), ("gain", "loss"),
              ("success", "failure"), ("succeed", "fail"), ("everyone", "nobody"), ("everything", "nothing")]
 _OPP = {frozenset(p) for p in OPPOSITES}
+ORDINALS = {w: i + 1 for i, w in enumerate("first second third fourth fifth sixth seventh eighth ninth tenth".split())}
+ORDINALS.update(last=99, final=99)
+SUPERLATIVES = frozenset("most least best worst".split())
+NEG_PREFIXES = ("un", "in", "im", "ir", "il", "dis", "non")
+COMPARATIVES = frozenset("more less fewer better worse earlier later".split())
 QUANT = {"all": "all", "every": "all", "each": "all", "always": "all", "everyone": "all", "everything": "all",
          "entire": "all", "whole": "all", "no": "none", "none": "none", "never": "none", "nobody": "none", "nothing": "none",
          "some": "some", "several": "some", "sometimes": "some", "few": "few", "rarely": "few", "seldom": "few",
@@ -57,7 +64,8 @@ class Statement:
 class Finding:
     """Two aligned sentences and what flips between them."""
 
-    kind: str        # negation | antonym | number | date | condition | quantifier | modality
+    kind: str        # negation | antonym | ordinal | superlative | scalar | number | date | condition | quantifier
+    #                  | modality
     a: str           # the sentence (or value) on side a
     b: str
     detail: str      # the flipped words or values: "has vs lacks", "within 5 days vs more than 5 days"
@@ -102,15 +110,48 @@ def alignment(x: Statement, y: Statement) -> float:
     return len(x.content & y.content) / min(len(x.content), len(y.content))
 
 
-def _antonym_pairs(x: Statement, y: Statement) -> list[tuple[str, str]]:
-    """Words only one side uses that WordNet (or the function-word list) gives as opposites."""
-    only_x = {w for w in x.words if w not in y.words and w.isalpha() and len(w) > 2}
-    only_y = {w for w in y.words if w not in x.words and w.isalpha() and len(w) > 2}
+def _graded(w: str, marked: frozenset[str]) -> bool:
+    """A comparative ("more", "higher") or superlative ("most", "largest") form; a function word is none ("after")."""
+    return w in marked or (w not in STOPWORDS and graded_base(w) is not None
+                           and w.endswith("est" if "most" in marked else "er"))
+
+
+def _prefix_negated(u: str, v: str) -> bool:
+    """One word is the other with a negating prefix ("willing" / "unwilling", "rationally" / "irrationally");
+    the stem must be five letters or more ("cover" / "discover" aside, short stems are mostly other words)."""
+    short, long_ = sorted((u, v), key=len)
+    return len(short) >= 5 and any(long_ == p + short for p in NEG_PREFIXES)
+
+
+def _opposite_pairs(x: Statement, y: Statement) -> list[tuple[str, str, str]]:
+    """Words only one side uses that say opposite things, with the kind of opposition:
+
+    ordinal ("third" / "last"), superlative ("largest" / "smallest", "most" / "least"), scalar (a
+    comparative pair, "higher" / "lower", or two ends of one WordNet scale that are not direct antonyms,
+    "huge" / "tiny") and antonym (WordNet antonyms, the function-word list, "has" / "lacks", and a word
+    against its prefixed negation, "willing" / "unwilling").
+    """
+    only_x = [w for w in dict.fromkeys(x.words) if w not in y.words and w.isalpha() and len(w) > 2]
+    only_y = [w for w in dict.fromkeys(y.words) if w not in x.words and w.isalpha() and len(w) > 2]
     out = []
     for u in only_x:
         for v in only_y:
-            if are_antonyms(u, v) or frozenset((lemma(u), lemma(v))) in _OPP or frozenset((u, v)) in _OPP:
-                out.append((u, v))
+            if u in ORDINALS or v in ORDINALS:
+                if u in ORDINALS and v in ORDINALS and ORDINALS[u] != ORDINALS[v]:
+                    out.append((u, v, "ordinal"))
+                continue
+            bu, bv = graded_base(u) or u, graded_base(v) or v
+            direct = (are_antonyms(u, v) or are_antonyms(bu, bv) or frozenset((lemma(u), lemma(v))) in _OPP
+                      or frozenset((u, v)) in _OPP or _prefix_negated(u, v))
+            # Scales only between content words: quantifiers ("all" / "any") have their own finding.
+            if not direct and (not {u, v}.isdisjoint(STOPWORDS | QUANT.keys()) or not opposite_ends(bu, bv)):
+                continue
+            if _graded(u, SUPERLATIVES) or _graded(v, SUPERLATIVES):
+                out.append((u, v, "superlative"))
+            elif not direct or _graded(u, COMPARATIVES) or _graded(v, COMPARATIVES):
+                out.append((u, v, "scalar"))
+            else:
+                out.append((u, v, "antonym"))
     return out
 
 
@@ -180,8 +221,11 @@ def compare(x: Statement, y: Statement) -> list[Finding]:
     out = []
     if (x.negations % 2) != (y.negations % 2):
         out.append(Finding("negation", x.text, y.text, "negated", subject, al))
-    for u, v in _antonym_pairs(x, y)[:1]:
-        out.append(Finding("antonym", x.text, y.text, f"{u} vs {v}", subject, al))
+    seen: set[str] = set()
+    for u, v, kind in _opposite_pairs(x, y):
+        if kind not in seen:  # one finding of each kind is enough to check
+            seen.add(kind)
+            out.append(Finding(kind, x.text, y.text, f"{u} vs {v}", subject, al))
     for kind, va, vb in _value_flips(x, y)[:2]:
         out.append(Finding(kind, x.text, y.text, f"{va} vs {vb}", subject, al))
     for qa in x.quants - y.quants:
@@ -247,10 +291,14 @@ def self_findings(text: str, min_overlap: float = 0.75) -> list[Finding]:
     return out
 
 
-KINDS = ("negation", "antonym", "number", "date", "condition", "quantifier", "modality")
+KINDS = ("negation", "antonym", "number", "date", "condition", "quantifier", "modality", "ordinal", "superlative",
+         "scalar")
 FEATURES = ["best_align", "mean_align", "n_aligned", "cover_short", "cover_long", "short_new_words", "len_ratio",
             "log_len_short", "log_len_long", "neg_diff_any", "short_adds_negation", "cos",
-            *[f"{k}_align" for k in KINDS], *[f"{k}_any" for k in KINDS]]
+            *[f"{k}_align" for k in KINDS], *[f"{k}_any" for k in KINDS], "opposites_anywhere", "short_adds_quant",
+            "short_more_negations"]
+# Quantifier classes that make a claim exclusive or universal: a short side adding one often overstates.
+STRONG_QUANTS = frozenset({"all", "none", "only"})
 
 
 def statement_features(a: str, b: str, cos: float) -> np.ndarray:
@@ -268,12 +316,17 @@ def statement_features(a: str, b: str, cos: float) -> np.ndarray:
             by_kind[f.kind] = max(by_kind[f.kind], al)
     neg_a = sum(s.negations for s in sa)
     neg_b = sum(s.negations for s in sb)
+    # Whole passages as bags of words: an opposite pair outside the aligned sentences (a paraphrase aligns
+    # poorly), and a universal or exclusive quantifier only the short side states.
+    wa, wb = statement(a), statement(b)
+    opposites = len({k for _, _, k in _opposite_pairs(wa, wb)})
     return np.array([
         max(aligns, default=0.0), float(np.mean(aligns)) if aligns else 0.0, np.log1p(len(pairs)),
         len(ca & cb) / max(1, len(cb)), len(ca & cb) / max(1, len(ca)), np.log1p(len(cb - ca)),
         min(len(a), len(b)) / max(1, len(a), len(b)), np.log1p(len(a)) / 5, np.log1p(len(b)) / 5,
         float((neg_a % 2) != (neg_b % 2)), float(any(y.negations > x.negations for x, y, _ in pairs[:1])), cos,
-        *[by_kind[k] for k in KINDS], *[float(by_kind[k] > 0) for k in KINDS],
+        *[by_kind[k] for k in KINDS], *[float(by_kind[k] > 0) for k in KINDS], np.log1p(opposites),
+        float(bool((wb.quants - wa.quants) & STRONG_QUANTS)), float(neg_b > neg_a),
     ], dtype=np.float64)
 
 

@@ -1,7 +1,7 @@
 """Train the sentence-level scorer: statement features -> P(conflict), shipped as numpy weights.
 
 Training data: synthetic perturbations of sentences (negation, WordNet antonym, changed number,
-condition turned round, quantifier flipped; and harmless edits as negatives) made from the
+condition turned round, quantifier flipped, rank or degree turned round; and harmless edits as negatives) made from the
 example knowledge base and the premises of `pairs-nli-train.jsonl`, plus that file's labelled
 pairs. Never the eval files. Run: `python -m freshgate.conflicts.train_statements [TRAIN_JSONL]`.
 """
@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from freshgate.conflicts import claims as cl
-from freshgate.conflicts.lexicon import antonyms, lemma
-from freshgate.conflicts.statements import FEATURES, statement_features
+from freshgate.conflicts.lexicon import antonyms, graded_base, lemma
+from freshgate.conflicts.statements import FEATURES, ORDINALS, statement_features
 
 MODEL_FILE = Path(__file__).with_name("statement_model.json")
 DEFAULT_TRAIN = Path("../shared/train/pairs-nli-train.jsonl")  # relative to the checkout, as the eval files are
@@ -73,6 +73,33 @@ def _quantifier(s: str) -> str | None:
     return None
 
 
+GRADED_SWAP = {"most": "least", "least": "most", "best": "worst", "worst": "best", "better": "worse", "worse": "better",
+               "more": "less", "less": "more"}
+
+
+def _degree(s: str, rng: random.Random) -> str | None:
+    """Turn a rank or degree round: an ordinal ("third" -> "last"), a marked degree ("most" -> "least"), or a
+    regular comparative or superlative to its WordNet antonym's ("largest" -> "smallest", "higher" -> "lower")."""
+    words = re.findall(r"[A-Za-z]{4,}", s)
+    rng.shuffle(words)
+    ranks = [w for w in ORDINALS if w != "final"]
+    for w in words:
+        lw = w.lower()
+        if lw in ORDINALS:
+            new = rng.choice([r for r in ranks if ORDINALS[r] != ORDINALS[lw]])
+        elif lw in GRADED_SWAP:
+            new = GRADED_SWAP[lw]
+        else:
+            base = graded_base(lw)
+            opp = [o for o in sorted(antonyms(base)) if o.isalpha()] if base and lw.startswith(base[:-1]) else []
+            if not opp:
+                continue
+            o = rng.choice(opp)
+            new = (o[:-1] if o.endswith("e") else o) + ("est" if lw.endswith("est") else "er")
+        return re.sub(rf"\b{re.escape(w)}\b", new, s, count=1)
+    return None
+
+
 def _harmless(s: str, rng: random.Random) -> str | None:
     """Edits that keep the meaning or only drop detail: truncation, a clause removed, a word dropped."""
     words = s.split()
@@ -93,7 +120,8 @@ def synthetic(sentences: list[str], seed: int = 7) -> list[tuple[str, str, int]]
     rng = random.Random(seed)
     out = []
     for i, s in enumerate(sentences):
-        makers = [lambda s: _negate(s), lambda s: _antonym(s, rng), lambda s: _number(s, rng), _condition, _quantifier]
+        makers = [lambda s: _negate(s), lambda s: _antonym(s, rng), lambda s: _number(s, rng), _condition, _quantifier,
+                  lambda s: _degree(s, rng)]
         made = [t for t in (make(s) for make in makers) if t and t != s]
         for t in rng.sample(made, min(2, len(made))):
             out.append((s, t, 1))
@@ -179,7 +207,7 @@ def main(train_path: str | Path = DEFAULT_TRAIN, embedder=None, synthetic_weight
                      "components": components, "embed_seconds": round(t_embed, 1),
                      "seconds": round(time.perf_counter() - t0, 1),
                      "source": "pairs-nli-train.jsonl + synthetic perturbations (negation, antonym, number, "
-                               "condition, quantifier; harmless edits as negatives)"}}
+                               "condition, quantifier, degree; harmless edits as negatives)"}}
     MODEL_FILE.write_text(json.dumps(data))
     return data["meta"]
 
