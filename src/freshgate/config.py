@@ -117,8 +117,9 @@ class LookupSettings(BaseModel):
         "and their scale are unchanged (bench/hybrid_latency.py reports the agreement with exact BM25)."
     )
     lexical_frequent_min: int = Field(
-        20000, description="Hybrid only: a word is frequent (see lexical_frequent_share) only above this many "
-        "sections, so a registry of fewer sections is always scored exactly."
+        5000, description="Hybrid only: a word is frequent (see lexical_frequent_share) only above this many "
+        "sections, so a registry of fewer sections is always scored exactly (20,000 until the frequent words' "
+        "lookup became a gather; at 100k sections 5,000 cost 1.2 ms less per query and gave the same top 20)."
     )
     operators_contact: str | None = Field(
         None, description="The operators' contact, the one setting for it: a lookup's `ask` names it when the "

@@ -162,7 +162,7 @@ def test_below_the_frequent_word_thresholds_candidates_change_nothing():
         for scope in (None, Scope.of(tags=["even"]), Scope.of(ids=["d4", "d9"])):
             exact = _as_dict(ix.scores(q, scope))
             cands = rnd.sample(range(8000), 50)
-            assert _as_dict(ix.scores(q, scope, candidates=cands)) == exact  # defaults: floor 20,000 sections
+            assert _as_dict(ix.scores(q, scope, candidates=cands)) == exact  # defaults: floor 5,000 sections (3,200 here)
             assert _as_dict(ix.scores(q, scope, candidates=cands, frequent_share=0.0, frequent_min=len(ix))) == exact
             differs += _as_dict(ix.scores(q, scope, candidates=cands, frequent_min=100)) != exact
     assert differs > 40  # the same queries with a low floor are pruned (so the comparison above can fail)

@@ -302,7 +302,7 @@ class LexicalIndex:
         return got
 
     def scores(self, query: str, scope: Scope | None = None, *, candidates: Iterable[int] | None = None,
-               frequent_share: float = 0.05, frequent_min: int = 20000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+               frequent_share: float = 0.05, frequent_min: int = 5000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(section ids, normalised BM25, identifier share) of every live in-scope section matching a query term.
 
         A scope naming documents is scored on those documents' rows only (each term's postings are
