@@ -61,6 +61,24 @@ def test_replacing_a_document_drops_its_old_sections():
     assert idx.search(new, k=1) == [] and len(idx) == 0
 
 
+def test_section_scores_are_the_same_with_or_without_their_documents_named():
+    rng = np.random.default_rng(4)
+    vecs = unit(rng, 40)
+    idx = VectorIndex(32)
+    fill(idx, vecs)
+    idx.replace_document(DocMeta("doc2"), [(100, "s0", vecs[8])])  # sections 8-11 replaced by 100
+    idx.remove_document("doc5")  # sections 20-23 gone
+    q = vecs[0]
+    want = [1, 9, 100, 21, 37, 999]
+    doc_of = {1: "doc0", 9: "doc2", 100: "doc2", 21: "doc5", 37: "doc9", 999: "doc1"}
+    full = idx.score_sections(q, want)
+    assert set(full) == {1, 100, 37}  # dead, removed and unknown sections are left out
+    assert full[1] == pytest.approx(float(vecs[1] @ q)) and full[100] == pytest.approx(float(vecs[8] @ q))
+    assert idx.score_sections(q, want, doc_of=doc_of) == full
+    assert idx.score_sections(q, [37], doc_of={37: "doc0"}) == {}  # only the named documents' rows are read
+    assert idx.score_sections(q, [], doc_of={}) == {} == idx.score_sections(q, [])
+
+
 def test_compaction_keeps_results_right():
     rng = np.random.default_rng(4)
     idx = VectorIndex(32)

@@ -226,6 +226,15 @@ def test_frequent_word_lookups_follow_every_write_and_stay_within_their_memory_b
     got = _same_as_exact_where_returned(ix, q, [90003, 90001])
     assert 90003 in got and 90001 in got
     # a budget of one vector: older ones are dropped, the answers stay exact
+    assert ix._dense_bytes == sum(a.nbytes for a in ix._dense.values())
     monkeypatch.setattr(lexical, "DENSE_BUDGET", 1)
     _same_as_exact_where_returned(ix, q, rnd.sample(range(8000), 40))
-    assert len(ix._dense) == 1
+    assert len(ix._dense) == 1 and ix._dense_bytes == next(iter(ix._dense.values())).nbytes
+    ix.replace_document(DocMeta("d20"), [(200, "s0", "w0 again")])  # the kept vector's term changes: dropped
+    assert ix._dense_bytes == sum(a.nbytes for a in ix._dense.values())
+
+
+def test_locate_many_leaves_out_sections_no_longer_indexed():
+    ix = idx(a=["alpha", "beta"], b=["gamma"])
+    ix.remove_document("b")
+    assert ix.locate_many([1, 2, 3, 99]) == {1: ("a", "s0"), 2: ("a", "s1")}

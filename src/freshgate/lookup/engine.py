@@ -268,18 +268,17 @@ class LookupEngine:
             for i in np.concatenate([top, np.flatnonzero(np.isin(sec, vids, kind="table"))]).tolist():
                 lex[int(sec[i])] = (float(norm[i]), float(ids[i]))
         cos = {h.section_id: h.score for h in vhits}
-        missing = [sid for sid in lex if sid not in cos]
-        cos.update(self.index.score_sections(vector, missing) if missing else {})
         where = {h.section_id: (h.document_id, h.anchor) for h in vhits}
+        missing = self.lexical.locate_many([sid for sid in lex if sid not in cos])  # removed since: left out
+        where.update(missing)
+        if missing:
+            cos.update(self.index.score_sections(vector, missing, doc_of={sid: d for sid, (d, _) in missing.items()}))
         out = []
         for sid in set(where) | set(lex):
-            if sid not in cos:
-                continue  # not embedded (yet): the vector index does not know it
+            if sid not in cos or sid not in where:
+                continue  # not embedded (yet): the vector index does not know it; or removed since the search started
             s_lex, s_ids = lex.get(sid, (0.0, 0.0))
-            try:
-                doc_id, anchor = where[sid] if sid in where else self.lexical.locate(sid)
-            except KeyError:
-                continue  # removed since the search started
+            doc_id, anchor = where[sid]
             score = cos[sid] + lk.lexical_weight * s_lex + lk.identifier_weight * s_ids
             out.append(Hit(sid, doc_id, anchor, float(score)))
         out.sort(key=lambda h: -h.score)

@@ -72,6 +72,7 @@ class LexicalIndex:
         self._base_tf = np.zeros(0, dtype=np.float32)
         self._cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._dense: dict[str, np.ndarray] = {}  # frequent term -> tf per row (rows past its end: 0); LRU order
+        self._dense_bytes = 0
         self._len = np.zeros(1024, dtype=np.float32)
         self._alive = np.zeros(1024, dtype=bool)
         self._row_doc = np.zeros(1024, dtype=np.int32)
@@ -155,7 +156,8 @@ class LexicalIndex:
             rows.append(r)
             tfs.append(tf)
             self._cache.pop(t, None)
-            self._dense.pop(t, None)
+            gone = self._dense.pop(t, None)
+            self._dense_bytes -= 0 if gone is None else gone.nbytes
         n_words = sum(1 for t in toks if not t.startswith("="))
         self._len[r], self._row_doc[r], self._row_section[r] = n_words, ordinal, section_id
         alive = self._alive.copy()
@@ -211,6 +213,7 @@ class LexicalIndex:
         self._post = {}
         self._cache.clear()
         self._dense.clear()
+        self._dense_bytes = 0
 
     def _rebase(self) -> None:
         self._set_base(*self._flat())
@@ -377,10 +380,10 @@ class LexicalIndex:
         if got is None:
             got = np.zeros(self._n, dtype=np.float32)
             got[p[0]] = p[1]
+            self._dense_bytes += got.nbytes
         self._dense[t] = got
-        used = sum(a.nbytes for a in self._dense.values())
-        while used > DENSE_BUDGET and len(self._dense) > 1:
-            used -= self._dense.pop(next(iter(self._dense))).nbytes
+        while self._dense_bytes > DENSE_BUDGET and len(self._dense) > 1:
+            self._dense_bytes -= self._dense.pop(next(iter(self._dense))).nbytes
         return got
 
     def _doc_freq(self, t: str, p, alive: np.ndarray) -> int:
@@ -404,6 +407,17 @@ class LexicalIndex:
             except KeyError:
                 continue  # removed since the search started
             out.append(LexHit(int(sec[i]), doc_id, anchor, float(norm[i]), float(ids[i])))
+        return out
+
+    def locate_many(self, section_ids: Iterable[int]) -> dict[int, tuple[str, str]]:
+        """(document id, anchor) of each indexed section among `section_ids` (the others are left out)."""
+        out = {}
+        with self._lock:
+            for sid in section_ids:
+                r = self._row_of.get(sid)
+                if r is not None:
+                    d = self._by_ordinal[int(self._row_doc[r])]
+                    out[sid] = (d.id if d else "", self._anchors[r])
         return out
 
     def locate(self, section_id: int) -> tuple[str, str]:
