@@ -297,7 +297,6 @@ class LookupEngine:
         """Write the queued receipts (shutdown); nothing is dropped silently."""
         if self.receipts is not None:
             self.receipts.close()
-        self.indexer.prefetcher.close()
 
     def _batcher(self) -> QueryBatcher | None:
         lk = self.settings.lookup

@@ -3,9 +3,7 @@
 The registry listener only marks the changed documents on the session. Just before that
 session commits, every section of the marked documents still without an embedding is
 embedded in one pass (batches of the model's batch size, identical texts once), so a sync
-of many files batches across files and an API update embeds right away. A sync hands its
-parsed new files over first (`prefetch`): their texts are encoded in the background while it
-writes and checks, and the commit takes those vectors (prefetch.py). After the commit
+of many files batches across files and an API update embeds right away. After the commit
 the index takes the new sections and metadata; a rolled-back change never reaches it.
 Unchanged section text keeps its stored embedding (the registry copies it by text hash),
 so a restart never re-embeds.
@@ -15,14 +13,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Callable, Iterable
+from typing import Iterable
 
 from sqlalchemy import event
 from sqlmodel import Session, select
 
 from freshgate.embeddings.embedder import Embedder, EmbedderUnavailable, from_blob, to_blob
 from freshgate.embeddings.index import DocMeta, VectorIndex
-from freshgate.lookup.prefetch import Prefetcher, parsed_texts
 from freshgate.markdown.sections import context_texts
 from freshgate.registry.models import Document, Section
 from freshgate.registry.service import Change
@@ -59,11 +56,9 @@ def document_texts(session: Session, doc_ids: Iterable[str] | None = None) -> di
 
 
 def embed_pending(session: Session, embedder: Embedder, doc_ids: Iterable[str] | None = None,
-                  batch_size: int = 32, prefetched: Callable[[list[str]], dict] | None = None) -> int:
+                  batch_size: int = 32) -> int:
     """Embed every section without an embedding (of `doc_ids`, or all); flushes; returns how many.
-    `prefetched(texts)`: vectors of some of the texts already encoded (Prefetcher.take); the rest is
-    encoded here. The owed embeddings (feed.owed) read before the sections are settled in the same
-    transaction."""
+    The owed embeddings (feed.owed) read before the sections are settled in the same transaction."""
     from freshgate.feed import owed
 
     q = select(Section, Document.title).join(Document, Document.id == Section.document_id)
@@ -82,11 +77,10 @@ def embed_pending(session: Session, embedder: Embedder, doc_ids: Iterable[str] |
     context = document_texts(session, None if ids is None else {s.document_id for s, _ in rows})
     texts = [context[s.id] for s, _title in rows]
     unique = list(dict.fromkeys(texts))
-    ready = prefetched(unique) if prefetched is not None else {}
-    vecs = {t: to_blob(v) for t, v in ready.items()}
-    rest = [t for t in unique if t not in ready]
-    # One encode call over the rest: the encoder sorts by length and batches.
-    for t, v in zip(rest, embedder.encode(rest) if rest else []):
+    vecs: dict[str, bytes] = {}
+    # One encode call over everything: sentence-transformers sorts by length and batches.
+    out = embedder.encode(unique)
+    for t, v in zip(unique, out):
         vecs[t] = to_blob(v)
     for (s, _title), t in zip(rows, texts):
         s.embedding = vecs[t]
@@ -123,15 +117,6 @@ class SectionIndexer:
         self.snapshot_bytes: int | None = None
         self.build_source: str | None = None  # snapshot | rebuilt
         self.lexical_source: str | None = None  # snapshot | rebuilt (the BM25 index)
-        self.prefetcher = Prefetcher(lambda: self.embedder.encode)
-
-    def prefetch(self, docs: list | None) -> None:
-        """Registry prefetch hook: start embedding these parsed new documents (ParsedDocument) for
-        the commit that registers them; None: the sync is over, drop what no commit took."""
-        if docs is None:
-            self.prefetcher.discard()
-        elif docs and self.active and self.embed:
-            self.prefetcher.submit(parsed_texts(docs))
 
     # ---- registry listener ---------------------------------------------------------
     def __call__(self, session: Session, change: Change) -> None:
@@ -153,7 +138,7 @@ class SectionIndexer:
         content = [d for d, changed in pending.items() if changed]
         if self.embed and content:
             try:
-                embed_pending(session, self.embedder, content, self.batch_size, self.prefetcher.take)
+                embed_pending(session, self.embedder, content, self.batch_size)
                 self.last_error = None
             except EmbedderUnavailable as exc:
                 # The change still commits; its sections get embedded when the model is back.

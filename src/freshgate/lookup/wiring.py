@@ -14,7 +14,6 @@ def wire(rt) -> LookupEngine:
     rt.on_close.append(engine.close)  # queued receipts are written before the engine is disposed
     # Other domains (conflicts) reach the embedder and index as rt.extras["lookup"].embedder / .index.
     rt.registry_ctx.listeners.append(lambda session, change: engine.indexer(session, change))
-    rt.registry_ctx.prefetch.append(lambda docs: engine.indexer.prefetch(docs))  # a sync's new files, embedded ahead
     return engine
 
 

@@ -49,9 +49,6 @@ class RegistryContext:
     rules: RulesConfig = field(default_factory=RulesConfig)
     clock: Callable[[], datetime] = utcnow
     listeners: list[Listener] = field(default_factory=list)
-    # Called by a sync with each chunk's parsed new files (ParsedDocument) before they are written, and
-    # with None when it ends: work the commit will need can start early (the lookup embeds them ahead).
-    prefetch: list[Callable[[list | None], None]] = field(default_factory=list)
 
 
 class RegistryService(Registration):

@@ -90,9 +90,6 @@ def load_owners(svc: RegistryService, directory: Path, actor: str, report: SyncR
 
 
 BATCH = 200  # files parsed, looked up and (when new) inserted together
-# With prefetch hooks (the lookup embeds new files ahead): smaller chunks, so the next chunk is encoded
-# while the previous one is written, committed and checked (and a chunk >= PARALLEL_CHUNK still parses in workers).
-PREFETCH_BATCH = 50
 PARALLEL_FROM = 1_000  # files in a sync before parsing moves to worker processes (their start costs ~1 s)
 PARALLEL_CHUNK = 50  # files to parse in a chunk before it goes to the workers
 
@@ -105,9 +102,7 @@ def sync(svc: RegistryService, dirs: list[Path], *, actor: str = "sync",
     Large syncs parse in `workers` processes while this one writes (default: one per CPU when
     the machine has an idle CPU; 0: parse here). `checkpoint` is called after each chunk of
     files is written (the edge commits there: a long sync never holds SQLite's write lock for
-    long, and what a commit owes — embeddings, conflict checks — is recorded with it). The
-    registry's prefetch hooks get each chunk's parsed new files before they are written (only
-    with a `checkpoint`: without one, nothing commits before the sync returns)."""
+    long, and what a commit owes — embeddings, conflict checks — is recorded with it)."""
     report = SyncReport()
     session = svc.session
     dirs = [Path(d).resolve() for d in dirs]
@@ -121,14 +116,11 @@ def sync(svc: RegistryService, dirs: list[Path], *, actor: str = "sync",
     by_path = {doc.path: doc for doc in session.exec(select(Document).where(Document.path.is_not(None))).all()}
     if workers is None:
         workers = _idle_workers() if len(files) >= PARALLEL_FROM else 0
-    # Only a sync that commits as it goes uses the vectors computed ahead (a dry run never commits).
-    hooks = list(svc.ctx.prefetch) if checkpoint is not None else []
-    size = PREFETCH_BATCH if hooks else BATCH
-    with _Run(svc, report, actor, by_path, svc.ctx.clock(), max_bytes, workers, hooks) as run:
+    with _Run(svc, report, actor, by_path, svc.ctx.clock(), max_bytes, workers) as run:
         run.roots = tuple(dirs)  # files resolving outside these are refused (symlinks out of the tree)
         previous: tuple[int, int, list] | None = None
-        for start in range(0, len(files) + size, size):
-            chunk = files[start:start + size]
+        for start in range(0, len(files) + BATCH, BATCH):
+            chunk = files[start:start + BATCH]
             # Read (and start parsing) this chunk, then write the previous one while it parses.
             current = (start, len(chunk), run.read(chunk)) if chunk else None
             if previous is not None:
@@ -214,11 +206,10 @@ class _Run:
     file order, and each file is isolated from the others."""
 
     def __init__(self, svc: RegistryService, report: SyncReport, actor: str, by_path: dict[str, Document],
-                 now: datetime, max_bytes: int, workers: int, hooks: list | None = None) -> None:
+                 now: datetime, max_bytes: int, workers: int) -> None:
         self.svc, self.report, self.actor, self.by_path, self.now, self.max_bytes = (
             svc, report, actor, by_path, now, max_bytes)
         self.workers = workers
-        self.hooks = hooks or []  # prefetch hooks (RegistryContext.prefetch)
         self.pool: ProcessPoolExecutor | None = None
         self.claimed: dict[str, str] = {}  # id -> path, within this run
         self.failed: list[tuple[str, str]] = []  # of the chunk being written
@@ -231,23 +222,10 @@ class _Run:
     def __exit__(self, *exc) -> None:
         if self.pool is not None:
             self.pool.shutdown(cancel_futures=True)
-        self._prefetch(None)
-
-    def _prefetch(self, docs: list[ParsedDocument] | None) -> None:
-        """Hand parsed new files (None: the end of the sync) to the prefetch hooks; a failing hook
-        only costs its head start (the commit does the work as usual)."""
-        if docs is not None and not docs:
-            return
-        for hook in self.hooks:
-            try:
-                hook(docs)
-            except Exception as exc:  # noqa: BLE001
-                log.warning("sync prefetch hook failed: %s", exc)
 
     def read(self, paths: list[Path]) -> list:
-        """[(path, outcome)] in file order: `unchanged` doc id, `failed` reason, or `data` to parse:
-        parsed here (`parsed`, then the new files go to the prefetch hooks) or, with workers, being
-        parsed there."""
+        """[(path, outcome)] in file order: `unchanged` doc id, `failed` reason, or `data` to parse
+        (already being parsed in the workers when there are any)."""
         out: list = []
         for path in paths:
             key = str(path)
@@ -271,18 +249,11 @@ class _Run:
             except Exception as exc:  # noqa: BLE001 - e.g. no child processes allowed here: parse in this one
                 log.warning("cannot parse in worker processes (%s); parsing in this process", exc)
                 self.workers = 0
-        if self.hooks and jobs and (not out or out[-1][1] != "parsing"):
-            results = iter([_parse_job(job) for job in jobs])
-            out = [(key, "parsed", (*next(results), value)) if what == "data" else (key, what, value)
-                   for key, what, value in out]
-            self._prefetch([v[0] for key, what, v in out if what == "parsed" and v[0] is not None
-                            and key not in self.by_path])
         return out
 
     def write(self, entries: list) -> None:
         """Register a chunk read by `read`; outcomes are reported in file order."""
         results = iter(entries.pop()[2]) if entries and entries[-1][1] == "parsing" else None
-        workers_parsed = results is not None
         self.position = {key: i for i, (key, _what, _value) in enumerate(entries)}
         self.failed: list[tuple[str, str]] = []
         parsed: list[tuple[str, ParsedDocument]] = []
@@ -296,8 +267,8 @@ class _Run:
             if what == "failed":
                 self.failed.append((key, value))
                 continue
-            p, reason, source = value if what == "parsed" else (None, None, value)
-            if what == "data" and results is not None:
+            p, reason = None, None
+            if results is not None:
                 try:
                     p, reason = next(results)
                 except Exception as exc:  # noqa: BLE001 - a broken worker: parse here instead
@@ -307,10 +278,8 @@ class _Run:
                 self.failed.append((key, reason))
                 continue
             with self._failures(key):
-                parsed.append((key, p or parse_bytes(source[0], path=key, now=self.now, default_kind=source[1],
+                parsed.append((key, p or parse_bytes(value[0], path=key, now=self.now, default_kind=value[1],
                                                      max_bytes=self.max_bytes)))
-        if workers_parsed and self.hooks:
-            self._prefetch([p for key, p in parsed if key not in self.by_path])
         ids = list({p.meta.id for _key, p in parsed})
         session = self.svc.session
         existing = {d.id: d for d in session.exec(select(Document).where(Document.id.in_(ids))).all()} if ids else {}
