@@ -4,9 +4,7 @@ Corpus: the documents of decisions-dev.jsonl written as Markdown files, four doc
 file as four `##` sections (real web text of varied length). In the same run: the raw
 `encode` throughput on exactly the texts the sync embeds, then a sync into a fresh SQLite
 registry (embedding at commit, batched across files), with only the lookup listener and then
-with every domain's listeners, and with every domain's listeners but without the sync's prefetch
-hooks (each chunk's new files encoded at its commit instead of ahead, in the background: the
-path before the prefetch). Variants: onnx (token-budget batches), onnx32 (32 texts per batch,
+with every domain's listeners. Variants: onnx (token-budget batches), onnx32 (32 texts per batch,
 the batching before the budget), torch; each is measured against its own raw throughput and
 against the fastest raw encode of the round, variants interleaved round by round in one run.
 Target (#17): sync >= 0.85 x the fastest raw encode. Also printed: the share of padding in what ONNX encodes.
@@ -56,7 +54,7 @@ def stored(db: Path) -> dict[str, "np.ndarray"]:
         return {key: from_blob(blob) for key, blob in c.execute(q)}
 
 
-def ingest(root: Path, embedder, db: Path, lookup_only: bool, prefetch: bool = True) -> tuple[float, int]:
+def ingest(root: Path, embedder, db: Path, lookup_only: bool) -> tuple[float, int]:
     """Seconds to sync `root` into a fresh registry and the sections embedded."""
     s = Settings(database_url=f"sqlite:///{db}")
     s.server.scheduler = False
@@ -67,8 +65,6 @@ def ingest(root: Path, embedder, db: Path, lookup_only: bool, prefetch: bool = T
         eng.activate()
         if lookup_only:
             rt.registry_ctx.listeners[:] = [rt.registry_ctx.listeners[0]]  # the lookup indexer is wired first
-        if not prefetch:
-            rt.registry_ctx.prefetch.clear()
         t = time.perf_counter()
         report = run_sync(rt, [root])
         dt = time.perf_counter() - t
@@ -87,10 +83,6 @@ VARIANTS = {  # name -> embedder settings
     "onnx32": {"backend": "onnx", "token_budget": 0},  # 32 texts per batch, sorted by token count
     "torch": {"backend": "torch"},  # sentence-transformers, batch 32
 }
-
-
-SYNCS = [("sync, lookup listener only", True, True), ("sync, all domains wired", False, True),
-         ("sync, all domains, no prefetch", False, False)]  # row label, lookup listener only, prefetch hooks
 
 
 def main() -> None:
@@ -118,14 +110,15 @@ def main() -> None:
                 raw = len(texts) / (time.perf_counter() - t)
                 rows.append({"round": r, "backend": b, "what": "raw encode (same texts, one call)", "sections": len(texts),
                              "per_s": raw, "ratio": 1.0, "load": load})
-                for what, lookup_only, prefetch in SYNCS:
+                for lookup_only in (True, False):
                     load = os.getloadavg()[0]
-                    db = Path(tmp) / f"fg{b}{r}{int(lookup_only)}{int(prefetch)}.db"
-                    dt, n = ingest(root, emb, db, lookup_only, prefetch)
-                    if r == 0 and not lookup_only and prefetch:
+                    db = Path(tmp) / f"fg{b}{r}{int(lookup_only)}.db"
+                    dt, n = ingest(root, emb, db, lookup_only)
+                    if r == 0 and not lookup_only:
                         kept[b] = stored(db)
-                    rows.append({"round": r, "backend": b, "what": what, "sections": n, "per_s": n / dt,
-                                 "ratio": n / dt / raw, "seconds": dt, "load": load})
+                    rows.append({"round": r, "backend": b, "what": "sync, lookup listener only" if lookup_only
+                                 else "sync, all domains wired", "sections": n, "per_s": n / dt, "ratio": n / dt / raw,
+                                 "seconds": dt, "load": load})
     for r in range(rounds):  # the issue's target: sync vs the fastest raw encode of the same round
         best = max(x["per_s"] for x in rows if x["round"] == r and x["what"].startswith("raw"))
         for x in rows:
