@@ -24,8 +24,7 @@ from pathlib import Path
 from freshgate.app import build_runtime, run_sync
 from freshgate.config import Settings
 from freshgate.embeddings.embedder import SentenceTransformerEmbedder
-from freshgate.lookup.indexing import embedding_text
-from freshgate.markdown.sections import split_sections
+from freshgate.markdown.sections import context_texts, split_sections
 
 DEV = Path("/work/shared/eval/decisions-dev.jsonl")
 
@@ -40,7 +39,7 @@ def write_corpus(root: Path, files: int) -> list[str]:
         body = f"# {title}\n\n" + "".join(f"## Passage {j}\n\n{docs[(4 * i + j) % len(docs)]['text']}\n\n" for j in range(4))
         (root / f"f{i:05d}.md").write_text(f"---\nid: f{i:05d}\ntitle: {title}\nowner: bench\nlast_verified: 2026-11-01\n"
                                            f"review_every: 90d\n---\n{body}", "utf-8")
-        texts += [embedding_text(title, s.text) for s in split_sections(body, f"f{i:05d}")]
+        texts += context_texts(title, split_sections(body, f"f{i:05d}"))  # as indexing.document_texts
     return texts
 
 
