@@ -234,6 +234,26 @@ def test_file_exporter_writes_otlp_json_lines(tmp_path):
     assert names == {"apply_guardrail freshgate", "retrieval"}
 
 
+def test_a_full_batch_is_exported_without_waiting_for_the_delay(tmp_path):
+    import time
+
+    s = Settings()
+    s.tracing.enabled, s.tracing.exporter, s.tracing.file = True, "file", str(tmp_path / "spans.jsonl")
+    s.tracing.batch_size, s.tracing.batch_delay_ms = 2, 600_000  # ten minutes: only a full batch goes out
+    tracing.configure(s)
+    try:
+        with tracing.guardrail("low", 5):
+            with tracing.stage("retrieval"):
+                pass
+        out, deadline = tmp_path / "spans.jsonl", time.monotonic() + 10
+        while not (out.exists() and out.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        (line,) = out.read_text().splitlines()
+        assert sum(len(ss["spans"]) for rs in json.loads(line)["resourceSpans"] for ss in rs["scopeSpans"]) == 2
+    finally:
+        tracing.shutdown()
+
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_server_span_joins_the_callers_trace_and_skips_health_routes(spans, metered, runtime, database_url):
     trace_id, parent_id = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
