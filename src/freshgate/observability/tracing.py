@@ -12,8 +12,8 @@ What it costs (issue 13: <= 3 % on lookup p50), and so what is left out by defau
 - HTTP server spans from a lean middleware (ServerSpans): no ASGI `receive` / `send` sub-spans, no route
   matching before the sampler has decided.
 - One tracer per provider, made when tracing is configured, never per request.
-- Spans go through a BatchSpanProcessor (exported off the request path) in small batches (`batch_size`,
-  `batch_delay_ms`: queued spans are GC work); the head sampler
+- Spans go through a BatchSpanProcessor (exported off the request path; `batch_size`, `batch_delay_ms`);
+  the head sampler
   (`sample_ratio`, parent-based) is what keeps the cost down in production.
 
 When tracing is off nothing is imported and every helper is a no-op context manager.
