@@ -332,16 +332,16 @@ class VectorIndex:
         not at every row of the index (at 10^5 sections 0.5 ms saved per hybrid lookup)."""
         q = np.asarray(query, dtype=np.float32).reshape(-1)
         want = np.fromiter(section_ids, dtype=np.int64)
+        if not len(want):
+            return {}
         with self._lock:
             n, vecs, alive, row_section = self._n, self._vecs, self._alive, self._row_section
-            if doc_of is not None and len(want):
-                near = sorted({r for d in {doc_of[int(sid)] for sid in want if int(sid) in doc_of}
-                               for r in (self._docs[d].rows if d in self._docs else ())})
-        if not len(want):
-            rows = np.zeros(0, np.int64)
-        elif doc_of is not None:
-            near = np.asarray(near, dtype=np.int64)
-            rows = near[alive[near] & np.isin(row_section[near], want)] if len(near) else near
+            if doc_of is not None:  # rows read under the lock: a compaction renumbers them
+                docs = {doc_of[s] for s in want.tolist() if s in doc_of}
+                near = np.fromiter((r for d in docs if d in self._docs for r in self._docs[d].rows), dtype=np.int64)
+        if doc_of is not None:
+            near.sort()  # ascending, as the full scan gives them: the same product, the same floats
+            rows = near[alive[near] & np.isin(row_section[near], want)]
         else:
             rows = np.flatnonzero(alive[:n] & np.isin(row_section[:n], want))
         return dict(zip(row_section[rows].tolist(), (vecs[rows] @ q).tolist()))

@@ -265,7 +265,7 @@ class LookupEngine:
             fused = lk.lexical_weight * norm + lk.identifier_weight * ids
             top = np.argpartition(-fused, n - 1)[:n] if len(sec) > n else np.arange(len(sec))
             vids = np.fromiter((h.section_id for h in vhits), dtype=np.int64)
-            for i in np.concatenate([top, np.flatnonzero(np.isin(sec, vids, kind="table"))]).tolist():
+            for i in np.concatenate([top, np.flatnonzero(np.isin(sec, vids))]).tolist():
                 lex[int(sec[i])] = (float(norm[i]), float(ids[i]))
         cos = {h.section_id: h.score for h in vhits}
         where = {h.section_id: (h.document_id, h.anchor) for h in vhits}

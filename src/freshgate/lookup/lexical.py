@@ -294,14 +294,9 @@ class LexicalIndex(PostingsStore):
         if len(sec) > k:
             top = np.argpartition(-norm, k - 1)[:k]
             sec, norm, ids = sec[top], norm[top], ids[top]
-        out = []
-        for i in np.argsort(-norm, kind="stable").tolist():
-            try:
-                doc_id, anchor = self.locate(int(sec[i]))
-            except KeyError:
-                continue  # removed since the search started
-            out.append(LexHit(int(sec[i]), doc_id, anchor, float(norm[i]), float(ids[i])))
-        return out
+        where = self.locate_many(sec.tolist())  # a section removed since the search started is left out
+        return [LexHit(int(sec[i]), *where[int(sec[i])], float(norm[i]), float(ids[i]))
+                for i in np.argsort(-norm, kind="stable").tolist() if int(sec[i]) in where]
 
     def locate_many(self, section_ids: Iterable[int]) -> dict[int, tuple[str, str]]:
         """(document id, anchor) of each indexed section among `section_ids` (the others are left out)."""
@@ -316,7 +311,4 @@ class LexicalIndex(PostingsStore):
 
     def locate(self, section_id: int) -> tuple[str, str]:
         """(document id, anchor) of an indexed section (KeyError when it is not)."""
-        with self._lock:
-            r = self._row_of[section_id]
-            d = self._by_ordinal[int(self._row_doc[r])]
-            return (d.id if d else "", self._anchors[r])
+        return self.locate_many([section_id])[section_id]

@@ -42,11 +42,13 @@ class TracingSettings(BaseModel):
         "ones), recorded with their real start and end; all = one span per statement (debugging: costly); off = none."
     )
     sql_slow_ms: float = Field(25.0, ge=0.0, description="Threshold for sql = slow, in milliseconds.")
-    batch_size: int = Field(512, ge=1, description="Spans per export batch: a batch is exported when it is full or "
-                            "after `batch_delay_ms` (the OpenTelemetry SDK's defaults). Smaller batches (64 / 200 ms) "
-                            "measured no better at 100k sections: +0.2 % and +4.2 % CPU per lookup in two runs, "
-                            "against +3.1 % and +2.0 % at these defaults.")
-    batch_delay_ms: int = Field(5000, ge=1, description="Longest a finished span waits before it is exported.")
+    batch_size: int | None = Field(None, ge=1, description="Spans per export batch: a batch is exported when it is "
+                                   "full or after `batch_delay_ms`. Unset: the OpenTelemetry SDK's (512, or "
+                                   "OTEL_BSP_MAX_EXPORT_BATCH_SIZE). Smaller batches (64 / 200 ms) measured no better at "
+                                   "100k sections: +0.2 % and +4.2 % CPU per lookup in two runs, against +3.1 % and "
+                                   "+2.0 % at the SDK's.")
+    batch_delay_ms: int | None = Field(None, ge=1, description="Longest a finished span waits before it is exported. "
+                                       "Unset: the SDK's (5000, or OTEL_BSP_SCHEDULE_DELAY).")
 
 
 class LoggingSettings(BaseModel):

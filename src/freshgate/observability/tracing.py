@@ -73,7 +73,7 @@ def configure(settings: Any, *, processors: list[Any] | None = None) -> Any:
     exporter = _exporter(ts)
     if exporter is not None:
         provider.add_span_processor(BatchSpanProcessor(exporter, max_export_batch_size=ts.batch_size,
-                                                       schedule_delay_millis=ts.batch_delay_ms))
+                                                       schedule_delay_millis=ts.batch_delay_ms))  # None: SDK/env
     for p in processors or []:
         provider.add_span_processor(p)
     _state.update(provider=provider, tracer=provider.get_tracer("freshgate"), sql=ts.sql,
